@@ -1,0 +1,179 @@
+//! Database access for wasmig.
+//!
+//! A [`Database`] is opened from a URL whose scheme picks the backend; all work happens in a
+//! [`Transaction`] that runs SQL with positional [`Value`] parameters and returns [`RowSet`]s.
+//! The same value model crosses the WebAssembly boundary, so the host hands guest statements to
+//! the database without reinterpreting them.
+
+mod sqlite;
+mod value;
+
+use std::fmt;
+
+pub use value::{RowSet, Value};
+
+/// The SQL dialect of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite (the embedded default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        })
+    }
+}
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL names no backend this build supports.
+    #[error("unsupported database URL `{0}`: expected one starting with `sqlite:`")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open database `{url}`: {source}")]
+    Connect {
+        /// The URL, as given.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// The database refused or failed a statement.
+    #[error("{}", database_message(.0))]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The engine's own message for a database error, without sqlx's wrapping text.
+fn database_message(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (code {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A pool of connections to one database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: Pool,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Database {
+    /// Opens the database a URL names; a SQLite file is created if missing
+    /// (`sqlite://wasmig.db`, `sqlite:///abs/path.db`, `sqlite::memory:`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(sqlite::connect(url).await.map_err(|source| Error::Connect {
+                url: url.to_owned(),
+                source,
+            })?)
+        } else {
+            return Err(Error::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Database { pool })
+    }
+
+    /// The dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Starts a transaction that holds the database's write lock where the backend has one
+    /// (SQLite: `BEGIN IMMEDIATE`), so a step never fails half-way on a lock upgrade.
+    pub async fn begin(&self) -> Result<Transaction> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        };
+        Ok(Transaction { inner })
+    }
+
+    /// Runs one statement outside any transaction (in autocommit mode).
+    pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(sqlite::execute(&mut *pool.acquire().await?, sql, params).await?),
+        }
+    }
+
+    /// Runs one read-only query outside any transaction.
+    pub async fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(sqlite::query(&mut *pool.acquire().await?, sql, params).await?),
+        }
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// An open transaction; dropped without [`commit`](Transaction::commit) it rolls back.
+#[derive(Debug)]
+pub struct Transaction {
+    inner: Tx,
+}
+
+#[derive(Debug)]
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Transaction {
+    /// The dialect of the database this transaction runs on.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Runs one statement with positional parameters; returns the number of rows affected.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        match &mut self.inner {
+            Tx::Sqlite(tx) => Ok(sqlite::execute(tx, sql, params).await?),
+        }
+    }
+
+    /// Runs one query with positional parameters and returns all of its rows.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        match &mut self.inner {
+            Tx::Sqlite(tx) => Ok(sqlite::query(tx, sql, params).await?),
+        }
+    }
+
+    /// Makes the transaction's changes permanent.
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            Tx::Sqlite(tx) => Ok(tx.commit().await?),
+        }
+    }
+
+    /// Discards the transaction's changes.
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            Tx::Sqlite(tx) => Ok(tx.rollback().await?),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+use crate::bindings::exports::wasmig::migration::step;
+use crate::bindings::wasmig::migration::database::Connection;
+use crate::error::{Error, Result};
+use crate::value::{FromValue, Value};
+
+/// The SQL dialect of the database a step runs against.
+pub use crate::bindings::wasmig::migration::database::Dialect;
+
+/// Where a step runs: which module, which step, from which version to which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// The module's name.
+    pub module: String,
+    /// The step's file stem (`002_add_status`), or `install`.
+    pub step: String,
+    /// The version stored before this upgrade; `None` on a fresh install.
+    pub from_version: Option<String>,
+    /// The version the module is being upgraded to.
+    pub to_version: String,
+}
+
+impl Context {
+    /// True when the module was never installed in this database.
+    pub fn is_fresh_install(&self) -> bool {
+        self.from_version.is_none()
+    }
+}
+
+impl From<step::Context> for Context {
+    fn from(ctx: step::Context) -> Self {
+        Context {
+            module: ctx.module,
+            step: ctx.step,
+            from_version: ctx.from_version,
+            to_version: ctx.to_version,
+        }
+    }
+}
+
+/// The database handle a step receives: already inside the step's transaction, limited to what
+/// the host allows this module.
+pub struct Db<'a> {
+    conn: &'a Connection,
+    context: Context,
+}
+
+impl<'a> Db<'a> {
+    pub(crate) fn new(conn: &'a Connection, context: Context) -> Self {
+        Db { conn, context }
+    }
+
+    /// Where this step runs.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The SQL dialect of the database (placeholders: `?` on SQLite/MySQL, `$1` on PostgreSQL).
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.conn
+            .execute(sql, params)
+            .map_err(|e| Error::database(sql, e))
+    }
+
+    /// Runs one statement once per parameter row, in one host call; returns the rows affected.
+    pub fn execute_batch(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
+        self.conn
+            .execute_batch(sql, rows)
+            .map_err(|e| Error::database(sql, e))
+    }
+
+    /// Runs a query and returns all of its rows.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let set = self
+            .conn
+            .query(sql, params)
+            .map_err(|e| Error::database(sql, e))?;
+        Ok(Rows {
+            columns: set.columns,
+            rows: set.rows,
+        })
+    }
+
+    /// Runs a query that must return exactly one row and reads its first column.
+    pub fn query_scalar<T: FromValue>(&self, sql: &str, params: &[Value]) -> Result<T> {
+        let rows = self.query(sql, params)?;
+        match rows.rows.as_slice() {
+            [row] => rows.row(row).get(0),
+            other => Err(Error::Value(format!(
+                "expected one row, got {} (in `{sql}`)",
+                other.len()
+            ))),
+        }
+    }
+}
+
+/// The rows a query returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    columns: Vec<String>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    /// Builds a result set; mostly useful in unit tests of migration helpers.
+    pub fn new(columns: Vec<String>, rows: Vec<Vec<Value>>) -> Self {
+        Rows { columns, rows }
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when the query returned no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The rows, each readable by column name or position.
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|values| self.row(values))
+    }
+
+    fn row<'r>(&'r self, values: &'r [Value]) -> Row<'r> {
+        Row {
+            columns: &self.columns,
+            values,
+        }
+    }
+}
+
+/// A column index: a position (`0`) or a name (`"id"`).
+pub trait ColumnIndex {
+    /// The position of this column among `columns`.
+    fn position(&self, columns: &[String]) -> Result<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, columns: &[String]) -> Result<usize> {
+        if *self < columns.len() {
+            Ok(*self)
+        } else {
+            Err(Error::Value(format!(
+                "column {self} out of range ({} columns)",
+                columns.len()
+            )))
+        }
+    }
+}
+
+impl ColumnIndex for &str {
+    fn position(&self, columns: &[String]) -> Result<usize> {
+        columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(self))
+            .ok_or_else(|| Error::Value(format!("no column named `{self}` in {columns:?}")))
+    }
+}
+
+/// One row of a query result.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'r> {
+    columns: &'r [String],
+    values: &'r [Value],
+}
+
+impl Row<'_> {
+    /// Reads a column as `T`: `row.get::<i64>("id")`, `row.get::<Option<String>>(1)`.
+    pub fn get<T: FromValue>(&self, column: impl ColumnIndex) -> Result<T> {
+        let index = column.position(self.columns)?;
+        T::from_value(&self.values[index]).map_err(|e| match e {
+            Error::Value(why) => Error::Value(format!("column `{}`: {why}", self.columns[index])),
+            other => other,
+        })
+    }
+
+    /// The raw values of this row.
+    pub fn values(&self) -> &[Value] {
+        self.values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Rows {
+        Rows::new(
+            vec!["id".into(), "title".into()],
+            vec![
+                vec![Value::Integer(1), Value::Text("hello".into())],
+                vec![Value::Integer(2), Value::Null],
+            ],
+        )
+    }
+
+    #[test]
+    fn rows_are_read_by_name_and_position() {
+        let rows = sample();
+        let read: Vec<(i64, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.get("ID").unwrap(), r.get(1).unwrap()))
+            .collect();
+        assert_eq!(read, vec![(1, Some("hello".into())), (2, None)]);
+    }
+
+    #[test]
+    fn bad_column_access_names_the_column() {
+        let rows = sample();
+        let row = rows.iter().nth(1).unwrap();
+        let err = row.get::<String>("title").unwrap_err().to_string();
+        assert!(err.starts_with("column `title`: expected text"), "{err}");
+        assert!(row.get::<i64>("missing").is_err());
+        assert!(row.get::<i64>(5).is_err());
+    }
+}

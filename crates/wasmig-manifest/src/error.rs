@@ -1,0 +1,33 @@
+use std::path::PathBuf;
+
+/// Why a module package could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read (or lies outside the modules directory).
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        /// The path, as the operator named it.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `module.toml` is malformed or a field holds a bad value.
+    #[error("{}: {message}", .path.display())]
+    Manifest {
+        /// The manifest's path.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The migrations do not form a sequence 001, 002, … without gaps or duplicates.
+    #[error("{}: {message}", .path.display())]
+    Sequence {
+        /// The migrations directory.
+        path: PathBuf,
+        /// What is wrong, naming the steps.
+        message: String,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

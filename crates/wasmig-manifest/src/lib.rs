@@ -1,0 +1,19 @@
+//! Module packages as they lie on disk.
+//!
+//! ```text
+//! <modules>/<name>/module.toml              the header: name, version, description, host-api
+//! <modules>/<name>/install.wasm             optional: the latest schema in one step
+//! <modules>/<name>/migrations/001_slug.wasm steps, numbered from 001 without gaps
+//! ```
+//!
+//! Everything is read through a [`cap_std::fs::Dir`] opened on the modules directory, so no
+//! symlink or `..` leads outside it. Every component's bytes are read once, with their sha256,
+//! so the bytes that are checked are the bytes that run.
+
+mod error;
+mod manifest;
+mod package;
+
+pub use error::{Error, Result};
+pub use manifest::Manifest;
+pub use package::{Artifact, Package, Step, load_module, load_modules, parse_step_stem};

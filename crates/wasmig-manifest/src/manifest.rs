@@ -1,0 +1,117 @@
+use std::path::Path;
+
+use semver::{Version, VersionReq};
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// A module's header, `module.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The module's name: lower-case letters, digits and `_`, starting with a letter.
+    pub name: String,
+    /// The module's version; the database is brought to it.
+    pub version: Version,
+    /// What the module does, for humans.
+    pub description: Option<String>,
+    /// The versions of the wasmig host API (the WIT package) the module's components need.
+    pub host_api: VersionReq,
+}
+
+/// The file exactly as written, before the values are checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawManifest {
+    name: String,
+    version: String,
+    description: Option<String>,
+    host_api: String,
+}
+
+impl Manifest {
+    /// Parses `module.toml` text; `path` is used in error messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let invalid = |message: String| Error::Manifest {
+            path: path.to_owned(),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| invalid(one_line(&e, text)))?;
+        if !is_valid_name(&raw.name) {
+            return Err(invalid(format!(
+                "field `name`: `{}` is not a module name (use a-z, 0-9 and _, starting with a letter, at most 63 characters)",
+                raw.name
+            )));
+        }
+        let version = Version::parse(&raw.version).map_err(|e| {
+            invalid(format!("field `version`: `{}` is not a semver version: {e}", raw.version))
+        })?;
+        let host_api = VersionReq::parse(&raw.host_api).map_err(|e| {
+            invalid(format!("field `host-api`: `{}` is not a semver requirement: {e}", raw.host_api))
+        })?;
+        Ok(Manifest {
+            name: raw.name,
+            version,
+            description: raw.description,
+            host_api,
+        })
+    }
+}
+
+/// A module name is also a prefix of its tables, so it stays a plain SQL identifier.
+fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && name.len() <= 63
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+/// toml's message on one line, with the line and column it points at.
+fn one_line(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest> {
+        Manifest::parse(text, Path::new("m/module.toml"))
+    }
+
+    #[test]
+    fn a_full_header_parses() {
+        let m = parse("name = \"blog\"\nversion = \"1.2.0\"\ndescription = \"d\"\nhost-api = \"^0.1\"\n")
+            .unwrap();
+        assert_eq!(m.name, "blog");
+        assert_eq!(m.version, Version::new(1, 2, 0));
+        assert!(m.host_api.matches(&Version::new(0, 1, 3)));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            ("name = \"Blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"", "field `name`"),
+            ("name = \"blog\"\nversion = \"1.0\"\nhost-api = \"0.1\"", "field `version`"),
+            ("name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"~~\"", "field `host-api`"),
+            ("name = \"blog\"\nhost-api = \"0.1\"", "missing field `version`"),
+            ("name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\nvesion = 1", "unknown field `vesion`"),
+            ("name = \"blog\"\nversion = 1\nhost-api = \"0.1\"", "line 2"),
+            ("name = \"blog", "line 1"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("m/module.toml: "), "{err}");
+            assert!(err.contains(expected), "`{err}` should mention {expected}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The sandbox a migration step runs in.
+//!
+//! One [`Runtime`] per process holds the wasmtime engine and linker. [`Runtime::prepare`]
+//! compiles a component and checks that it targets the `wasmig:migration` world and imports
+//! nothing else; [`Runtime::run`] runs its `up()` in a fresh store, inside a database
+//! transaction the caller opened and gets back afterwards.
+//!
+//! The guest gets no filesystem, no network, no environment, no arguments; its stdout and
+//! stderr are captured up to a cap; its clocks are fixed and its randomness seeded per step, so
+//! running a step twice sends the same statements. CPU is bounded by fuel, memory by a limiter.
+
+mod host;
+mod sandbox;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use semver::Version;
+use wasmig_db::Transaction;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+use crate::host::{Migration, MigrationPre, StepState};
+
+/// The version of the `wasmig:migration` WIT package this host implements.
+pub const HOST_API_VERSION: Version = Version::new(0, 1, 0);
+
+/// Per-step resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel for the guest: roughly, WebAssembly instructions it may execute.
+    pub fuel: u64,
+    /// The most linear memory the guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// How much of the guest's stdout and stderr is kept, in bytes; the rest is dropped.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 20_000_000_000,
+            memory_bytes: 256 << 20,
+            output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// What a step is told about where it runs (the WIT `context`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepContext {
+    /// The module's name.
+    pub module: String,
+    /// `002_add_status`, or `install`.
+    pub step: String,
+    /// The version stored before this upgrade; `None` on a fresh install.
+    pub from_version: Option<String>,
+    /// The version the module is being brought to.
+    pub to_version: String,
+}
+
+/// Why a component could not be prepared, or why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not a component of the `wasmig:migration` world this host serves.
+    #[error("not a valid migration component: {0:#}")]
+    Invalid(wasmtime::Error),
+    /// `up()` returned an error.
+    #[error("the step returned an error: {0}")]
+    Returned(String),
+    /// The guest trapped (a panic, an out-of-bounds access, a limit).
+    #[error("the step trapped: {reason}{}", output_suffix(.output))]
+    Trapped {
+        /// What stopped it.
+        reason: String,
+        /// The last of its captured output (e.g. the panic message).
+        output: String,
+    },
+    /// The host itself failed around the guest (e.g. the sandbox could not be set up).
+    #[error("the host failed to run the step: {0:#}")]
+    Host(wasmtime::Error),
+}
+
+fn output_suffix(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("; guest output: {output}")
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A component compiled and checked against the world, ready to run any number of times.
+#[derive(Clone)]
+pub struct PreparedStep {
+    pre: MigrationPre<StepState>,
+    seed: [u8; 32],
+}
+
+impl fmt::Debug for PreparedStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedStep").finish_non_exhaustive()
+    }
+}
+
+/// What a finished run reports, success or not.
+#[derive(Debug)]
+pub struct StepReport {
+    /// How long the guest ran, host calls included.
+    pub duration: Duration,
+    /// Statements the guest sent (each row of a batch counts once).
+    pub statements: u64,
+    /// Fuel the guest consumed.
+    pub fuel_used: u64,
+    /// The guest's captured stdout and stderr.
+    pub output: String,
+}
+
+/// The outcome of [`Runtime::run`]: the transaction comes back either way.
+#[derive(Debug)]
+pub struct StepRun {
+    /// The transaction the step ran in, to commit or roll back.
+    pub transaction: Transaction,
+    /// Figures about the run.
+    pub report: StepReport,
+    /// `Ok` when `up()` returned `ok`.
+    pub result: Result<()>,
+}
+
+/// The wasmtime engine and linker shared by every step of the process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StepState>,
+    limits: Limits,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Creates the engine (component model, fuel metering) and links the host interfaces.
+    pub fn new(limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(Error::Host)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::Host)?;
+        host::add_to_linker(&mut linker).map_err(Error::Host)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            limits,
+        })
+    }
+
+    /// The limits every step runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compiles `bytes` and checks its imports and exports against the `migration` world.
+    /// `seed` seeds the guest's randomness (use the component's sha256).
+    pub fn prepare(&self, bytes: &[u8], seed: [u8; 32]) -> Result<PreparedStep> {
+        let component = Component::new(&self.engine, bytes).map_err(Error::Invalid)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(Error::Invalid)?;
+        let pre = MigrationPre::new(instance_pre).map_err(Error::Invalid)?;
+        Ok(PreparedStep { pre, seed })
+    }
+
+    /// Runs the step's `up()` inside `transaction` and hands the transaction back.
+    pub async fn run(
+        &self,
+        step: &PreparedStep,
+        transaction: Transaction,
+        context: StepContext,
+    ) -> StepRun {
+        let output = sandbox::CapturedOutput::new(self.limits.output_bytes);
+        let state = StepState::new(
+            transaction,
+            sandbox::wasi_context(step.seed, &output),
+            sandbox::MemoryLimiter::new(self.limits.memory_bytes),
+            context.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let started = Instant::now();
+        let result = match store.set_fuel(self.limits.fuel) {
+            Ok(()) => call_up(&mut store, step, context).await,
+            Err(e) => Err(Error::Host(e)),
+        };
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let result = result.map_err(|e| match e {
+            Error::Trapped { reason, .. } => Error::Trapped {
+                reason: self.trap_cause(reason, fuel_left, &store.data().limiter),
+                output: output.tail(400),
+            },
+            other => other,
+        });
+        let state = store.into_data();
+        StepRun {
+            report: StepReport {
+                duration: started.elapsed(),
+                statements: state.statements,
+                fuel_used: self.limits.fuel - fuel_left,
+                output: output.text(),
+            },
+            transaction: state.into_transaction(),
+            result,
+        }
+    }
+}
+
+async fn call_up(
+    store: &mut Store<StepState>,
+    step: &PreparedStep,
+    context: StepContext,
+) -> Result<()> {
+    let bindings: Migration = step
+        .pre
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(|e| Error::Trapped {
+            reason: format!("{e:#}"),
+            output: String::new(),
+        })?;
+    let connection = store
+        .data_mut()
+        .open_connection()
+        .map_err(|e| Error::Host(e.into()))?;
+    let outcome = bindings
+        .wasmig_migration_step()
+        .call_up(&mut *store, connection, &host::wit_context(context))
+        .await
+        .map_err(|e| Error::Trapped {
+            reason: format!("{e:#}"),
+            output: String::new(),
+        })?;
+    outcome.map_err(Error::Returned)
+}
+
+impl Runtime {
+    /// Names the limit behind a trap, when one was hit.
+    fn trap_cause(&self, reason: String, fuel_left: u64, limiter: &sandbox::MemoryLimiter) -> String {
+        if fuel_left == 0 {
+            format!("ran out of fuel (the CPU budget is {} units)", self.limits.fuel)
+        } else if limiter.was_exceeded() {
+            format!(
+                "exceeded the memory limit of {} MiB ({reason})",
+                self.limits.memory_bytes >> 20
+            )
+        } else {
+            reason
+        }
+    }
+}

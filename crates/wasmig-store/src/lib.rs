@@ -1,0 +1,376 @@
+//! The ledger: two tables in the target database, created on first use.
+//!
+//! - `wasmig_modules`: one row per module: its installed version (`NULL` while a fresh install
+//!   is still under way), the last step applied, its status and timestamps.
+//! - `wasmig_history`: one row per step run (or covered by an install): module, step number
+//!   (0 for `install`), slug, sha256 of the component, target version, start, finish, duration,
+//!   outcome and error text.
+//!
+//! A step's ledger rows are written in the step's own transaction, so a step and its record
+//! commit or vanish together.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use semver::Version;
+use serde::Serialize;
+use wasmig_db::{Database, Dialect, RowSet, Transaction, Value};
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed.
+    #[error("ledger: {0}")]
+    Db(#[from] wasmig_db::Error),
+    /// A ledger row holds a value this version of wasmig cannot understand.
+    #[error("ledger: corrupt row in {table}: {message}")]
+    Corrupt {
+        /// The ledger table.
+        table: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The step number recorded for a module's install component.
+pub const INSTALL_STEP: u32 = 0;
+
+/// The state of a module in a database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleRecord {
+    /// The module's name.
+    pub module: String,
+    /// The version the database is at; `None` while a fresh install is under way.
+    pub version: Option<Version>,
+    /// The last step applied (or covered by the install component); 0 when none.
+    pub last_step: u32,
+    /// Whether the last attempt succeeded.
+    pub status: ModuleStatus,
+    /// When the module was first touched (RFC 3339, UTC).
+    pub installed_at: String,
+    /// When its row last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// Whether a module's last upgrade attempt succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleStatus {
+    /// Every step attempted so far was applied.
+    Ok,
+    /// The last attempted step failed and was rolled back; the module stays at `last_step`.
+    Failed,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The step ran and committed.
+    Applied,
+    /// The step did not run because the install component created the schema it leads to.
+    Covered,
+    /// The step failed and was rolled back.
+    Failed,
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// The module's name.
+    pub module: String,
+    /// The step number; [`INSTALL_STEP`] for the install component.
+    pub step: u32,
+    /// The step's slug (`create_posts`), or `install`.
+    pub slug: String,
+    /// The sha256 of the component that ran, hex.
+    pub sha256: String,
+    /// The module version this run was bringing the database to.
+    pub version: Version,
+    /// When the step started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+impl HistoryEntry {
+    /// `002_add_status`, or `install`.
+    pub fn step_name(&self) -> String {
+        if self.step == INSTALL_STEP {
+            self.slug.clone()
+        } else {
+            format!("{:03}_{}", self.step, self.slug)
+        }
+    }
+}
+
+/// The current time as the ledger writes it.
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// Creates the ledger tables if they do not exist yet.
+pub async fn ensure_schema(db: &Database) -> Result<()> {
+    let id = match db.dialect() {
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
+        Dialect::MySql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
+    };
+    let mut tx = db.begin().await?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_modules (
+            module VARCHAR(63) NOT NULL PRIMARY KEY,
+            version VARCHAR(255),
+            last_step INTEGER NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            installed_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL
+        )",
+        &[],
+    )
+    .await?;
+    tx.execute(
+        &format!(
+            "CREATE TABLE IF NOT EXISTS wasmig_history (
+                {id},
+                module VARCHAR(63) NOT NULL,
+                step INTEGER NOT NULL,
+                slug VARCHAR(255) NOT NULL,
+                sha256 CHAR(64) NOT NULL,
+                version VARCHAR(255) NOT NULL,
+                started_at VARCHAR(32) NOT NULL,
+                finished_at VARCHAR(32) NOT NULL,
+                duration_ms BIGINT NOT NULL,
+                outcome VARCHAR(16) NOT NULL,
+                error TEXT
+            )"
+        ),
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const MODULE_COLUMNS: &str = "module, version, last_step, status, installed_at, updated_at";
+const HISTORY_COLUMNS: &str =
+    "module, step, slug, sha256, version, started_at, finished_at, duration_ms, outcome, error";
+
+/// Every module the ledger knows, by name.
+pub async fn modules(db: &Database) -> Result<Vec<ModuleRecord>> {
+    let rows = db
+        .query(
+            &format!("SELECT {MODULE_COLUMNS} FROM wasmig_modules ORDER BY module"),
+            &[],
+        )
+        .await?;
+    decode_all("wasmig_modules", rows, decode_module)
+}
+
+/// The history, oldest first; only `module`'s when given.
+pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryEntry>> {
+    let rows = match module {
+        Some(module) => {
+            db.query(
+                &format!(
+                    "SELECT {HISTORY_COLUMNS} FROM wasmig_history WHERE module = ? ORDER BY id"
+                ),
+                &[module.into()],
+            )
+            .await?
+        }
+        None => {
+            db.query(
+                &format!("SELECT {HISTORY_COLUMNS} FROM wasmig_history ORDER BY id"),
+                &[],
+            )
+            .await?
+        }
+    };
+    decode_all("wasmig_history", rows, decode_history)
+}
+
+/// Writes a module's row (insert or replace).
+pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<()> {
+    let version = record.version.as_ref().map(Version::to_string);
+    let updated = tx
+        .execute(
+            "UPDATE wasmig_modules SET version = ?, last_step = ?, status = ?, updated_at = ? \
+             WHERE module = ?",
+            &[
+                version.clone().into(),
+                i64::from(record.last_step).into(),
+                record.status.to_string().into(),
+                record.updated_at.as_str().into(),
+                record.module.as_str().into(),
+            ],
+        )
+        .await?;
+    if updated == 0 {
+        tx.execute(
+            &format!("INSERT INTO wasmig_modules ({MODULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+            &[
+                record.module.as_str().into(),
+                version.into(),
+                i64::from(record.last_step).into(),
+                record.status.to_string().into(),
+                record.installed_at.as_str().into(),
+                record.updated_at.as_str().into(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends one row to the history.
+pub async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO wasmig_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        &[
+            entry.module.as_str().into(),
+            i64::from(entry.step).into(),
+            entry.slug.as_str().into(),
+            entry.sha256.as_str().into(),
+            entry.version.to_string().into(),
+            entry.started_at.as_str().into(),
+            entry.finished_at.as_str().into(),
+            i64::try_from(entry.duration_ms).unwrap_or(i64::MAX).into(),
+            entry.outcome.to_string().into(),
+            entry.error.clone().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn decode_all<T>(
+    table: &'static str,
+    rows: RowSet,
+    decode: fn(&mut Columns<'_>) -> Result<T, String>,
+) -> Result<Vec<T>> {
+    rows.rows
+        .iter()
+        .map(|row| decode(&mut Columns::new(&rows.columns, row)))
+        .collect::<Result<_, _>>()
+        .map_err(|message| Error::Corrupt { table, message })
+}
+
+/// Reads the columns of one row in order, each with its own conversion.
+struct Columns<'r> {
+    names: std::slice::Iter<'r, String>,
+    values: std::slice::Iter<'r, Value>,
+}
+
+impl<'r> Columns<'r> {
+    fn new(names: &'r [String], values: &'r [Value]) -> Self {
+        Columns {
+            names: names.iter(),
+            values: values.iter(),
+        }
+    }
+
+    fn next(&mut self) -> (&'r str, &'r Value) {
+        let name = self.names.next().map_or("?", String::as_str);
+        (name, self.values.next().unwrap_or(&Value::Null))
+    }
+
+    fn optional_text(&mut self) -> Result<Option<String>, String> {
+        match self.next() {
+            (_, Value::Null) => Ok(None),
+            (_, Value::Text(v)) => Ok(Some(v.clone())),
+            (name, other) => Err(format!("`{name}` should be text, found {other:?}")),
+        }
+    }
+
+    fn peek_name(&self) -> &'r str {
+        self.names.clone().next().map_or("?", String::as_str)
+    }
+
+    fn parsed<T: FromStr<Err: fmt::Display>>(&mut self) -> Result<T, String> {
+        let name = self.peek_name();
+        self.optional_parsed()?
+            .ok_or_else(|| format!("`{name}` is NULL"))
+    }
+
+    fn optional_parsed<T: FromStr<Err: fmt::Display>>(&mut self) -> Result<Option<T>, String> {
+        let name = self.peek_name();
+        match self.optional_text()? {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e| format!("`{name}` = `{text}`: {e}")),
+        }
+    }
+
+    fn integer<T: TryFrom<i64>>(&mut self) -> Result<T, String> {
+        match self.next() {
+            (name, Value::Integer(v)) => {
+                T::try_from(*v).map_err(|_| format!("`{name}` is out of range: {v}"))
+            }
+            (name, other) => Err(format!("`{name}` should be an integer, found {other:?}")),
+        }
+    }
+}
+
+fn decode_module(c: &mut Columns<'_>) -> Result<ModuleRecord, String> {
+    Ok(ModuleRecord {
+        module: c.parsed()?,
+        version: c.optional_parsed()?,
+        last_step: c.integer()?,
+        status: c.parsed()?,
+        installed_at: c.parsed()?,
+        updated_at: c.parsed()?,
+    })
+}
+
+fn decode_history(c: &mut Columns<'_>) -> Result<HistoryEntry, String> {
+    Ok(HistoryEntry {
+        module: c.parsed()?,
+        step: c.integer()?,
+        slug: c.parsed()?,
+        sha256: c.parsed()?,
+        version: c.parsed()?,
+        started_at: c.parsed()?,
+        finished_at: c.parsed()?,
+        duration_ms: c.integer()?,
+        outcome: c.parsed()?,
+        error: c.optional_text()?,
+    })
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self { $(Self::$variant => $text),+ })
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown value `{other}`")),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(ModuleStatus { Ok = "ok", Failed = "failed" });
+text_enum!(Outcome { Applied = "applied", Covered = "covered", Failed = "failed" });
