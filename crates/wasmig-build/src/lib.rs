@@ -29,12 +29,12 @@ pub const TARGET: &str = "wasm32-wasip2";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The sources are not laid out as a module.
     #[error("{}: {message}", .path.display())]
@@ -61,9 +61,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |cause| Error::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -75,7 +75,10 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
     let manifest = Manifest::parse(&header, &manifest_path)?;
 
     let install = src.join("install");
-    let install = install.join("Cargo.toml").is_file().then_some(install);
+    let install = match install.join("Cargo.toml").is_file() {
+        true => Some(canonical(&install)?),
+        false => None,
+    };
     let steps = step_crates(&src.join("migrations"))?;
     let crates: Vec<&Path> = install
         .iter()
@@ -132,7 +135,7 @@ fn step_crates(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
                 message: "expected a crate directory named NNN_slug (three digits, a slug of a-z, 0-9 and _)".into(),
             });
         }
-        steps.insert(stem, path);
+        steps.insert(stem, canonical(&path)?);
     }
     Ok(steps)
 }

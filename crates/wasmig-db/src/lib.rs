@@ -40,16 +40,22 @@ pub enum Error {
     #[error("unsupported database URL `{0}`: expected one starting with `sqlite:`")]
     UnsupportedUrl(String),
     /// The database could not be reached or opened.
-    #[error("cannot open database `{url}`: {source}")]
+    #[error("cannot open database `{url}`: {cause}")]
     Connect {
         /// The URL, as given.
         url: String,
         /// The driver's error.
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// The database refused or failed a statement.
     #[error("{}", database_message(.0))]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Sql(error)
+    }
 }
 
 /// The engine's own message for a database error, without sqlx's wrapping text.
@@ -82,9 +88,9 @@ impl Database {
     /// (`sqlite://wasmig.db`, `sqlite:///abs/path.db`, `sqlite::memory:`).
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(sqlite::connect(url).await.map_err(|source| Error::Connect {
+            Pool::Sqlite(sqlite::connect(url).await.map_err(|cause| Error::Connect {
                 url: url.to_owned(),
-                source,
+                cause,
             })?)
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));

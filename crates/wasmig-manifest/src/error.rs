@@ -3,13 +3,21 @@ use std::path::PathBuf;
 /// Why a module package could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The modules directory itself cannot be opened.
+    #[error("cannot open the modules directory {}: {cause}", .path.display())]
+    ModulesDir {
+        /// The directory, as the operator named it.
+        path: PathBuf,
+        /// The underlying error.
+        cause: std::io::Error,
+    },
     /// A file or directory could not be read (or lies outside the modules directory).
-    #[error("cannot read {}: {source}", .path.display())]
+    #[error("cannot read {}: {cause}", .path.display())]
     Io {
         /// The path, as the operator named it.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `module.toml` is malformed or a field holds a bad value.
     #[error("{}: {message}", .path.display())]

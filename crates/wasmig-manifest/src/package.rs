@@ -74,9 +74,9 @@ impl Package {
 /// name. Fails on the first malformed module: a broken package never half-loads.
 pub fn load_modules(modules_dir: &Path) -> Result<Vec<Package>> {
     let root = open_root(modules_dir)?;
-    let io_error = |source| Error::Io {
+    let io_error = |cause| Error::Io {
         path: modules_dir.to_owned(),
-        source,
+        cause,
     };
     let mut names = Vec::new();
     for entry in root.entries().map_err(io_error)? {
@@ -102,9 +102,9 @@ pub fn load_module(modules_dir: &Path, name: &str) -> Result<Package> {
 }
 
 fn open_root(modules_dir: &Path) -> Result<Dir> {
-    Dir::open_ambient_dir(modules_dir, ambient_authority()).map_err(|source| Error::Io {
+    Dir::open_ambient_dir(modules_dir, ambient_authority()).map_err(|cause| Error::ModulesDir {
         path: modules_dir.to_owned(),
-        source,
+        cause,
     })
 }
 
@@ -112,7 +112,7 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
     let module_path = modules_dir.join(name);
     let io_error = |path: &Path| {
         let path = path.to_owned();
-        move |source| Error::Io { path, source }
+        move |cause| Error::Io { path, cause }
     };
     let dir = root.open_dir(name).map_err(io_error(&module_path))?;
 
@@ -157,9 +157,9 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
         path: path.to_owned(),
         message,
     };
-    let io_error = |source| Error::Io {
+    let io_error = |cause| Error::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let mut found: Vec<(u32, String, String)> = Vec::new();
     for entry in dir.entries().map_err(io_error)? {
@@ -196,9 +196,9 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
     found
         .into_iter()
         .map(|(number, slug, file_name)| {
-            let bytes = dir.read(&file_name).map_err(|source| Error::Io {
+            let bytes = dir.read(&file_name).map_err(|cause| Error::Io {
                 path: path.join(&file_name),
-                source,
+                cause,
             })?;
             Ok(Step {
                 number,

@@ -22,7 +22,7 @@ use wasmig_db::{Database, Dialect, RowSet, Transaction, Value};
 pub enum Error {
     /// The database failed.
     #[error("ledger: {0}")]
-    Db(#[from] wasmig_db::Error),
+    Db(wasmig_db::Error),
     /// A ledger row holds a value this version of wasmig cannot understand.
     #[error("ledger: corrupt row in {table}: {message}")]
     Corrupt {
@@ -31,6 +31,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<wasmig_db::Error> for Error {
+    fn from(error: wasmig_db::Error) -> Self {
+        Error::Db(error)
+    }
 }
 
 /// The result type of this crate.
@@ -117,6 +123,26 @@ impl HistoryEntry {
 /// The current time as the ledger writes it.
 pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// True when the ledger tables exist (reading a database never creates them).
+pub async fn exists(db: &Database) -> Result<bool> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'wasmig_modules'"
+        }
+        Dialect::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'wasmig_modules'"
+        }
+        Dialect::MySql => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'wasmig_modules'"
+        }
+    };
+    let rows = db.query(sql, &[]).await?;
+    let count = rows.rows.first().and_then(|row| row.first()).and_then(Value::as_integer);
+    Ok(count.unwrap_or(0) > 0)
 }
 
 /// Creates the ledger tables if they do not exist yet.

@@ -1,0 +1,251 @@
+//! Deciding what to do with a module: compare its header with what the ledger says.
+
+use semver::Version;
+use serde::Serialize;
+use wasmig_manifest::Package;
+use wasmig_runtime::HOST_API_VERSION;
+use wasmig_store::ModuleRecord;
+
+/// What an upgrade would do with one module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// Never installed: run `install.wasm`, which covers every step of the package.
+    Install,
+    /// Run the steps from `first` to the package's last, in order. On a module never installed
+    /// (and without an install component) that is every step from 001; when no step is left,
+    /// only the stored version changes.
+    Apply {
+        /// The first step to run.
+        first: u32,
+    },
+    /// The database is at the header's version with every step applied.
+    UpToDate,
+    /// The module cannot be upgraded as it is; nothing will run.
+    Refused {
+        /// Why, and what the operator can do.
+        reason: String,
+    },
+    /// The ledger knows the module but the modules directory no longer has it.
+    Absent,
+}
+
+/// A module's state and the action an upgrade would take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModulePlan {
+    /// The module's name.
+    pub module: String,
+    /// The version in the database; `None` when not (completely) installed.
+    pub installed_version: Option<Version>,
+    /// The last step applied; 0 when none.
+    pub last_step: u32,
+    /// Whether the last attempt failed.
+    pub last_attempt_failed: bool,
+    /// The version in the package's header; `None` when the package is absent.
+    pub header_version: Option<Version>,
+    /// The number of steps in the package.
+    pub package_steps: u32,
+    /// What an upgrade would do.
+    pub action: Action,
+    /// The components an upgrade would run, in order (`install` or `NNN_slug`).
+    pub pending: Vec<String>,
+}
+
+impl ModulePlan {
+    /// True when an upgrade would run something or change the stored version.
+    pub fn has_work(&self) -> bool {
+        matches!(self.action, Action::Install | Action::Apply { .. })
+    }
+}
+
+/// Plans one module from its package and its ledger row.
+pub fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePlan {
+    let header = &package.manifest.version;
+    let last_step = record.map_or(0, |r| r.last_step);
+    let installed_version = record.and_then(|r| r.version.clone());
+    let action = decide(package, installed_version.as_ref(), last_step);
+    let pending = match &action {
+        Action::Install => vec!["install".to_owned()],
+        Action::Apply { first } => package
+            .steps
+            .iter()
+            .filter(|s| s.number >= *first)
+            .map(|s| s.name())
+            .collect(),
+        _ => Vec::new(),
+    };
+    ModulePlan {
+        module: package.manifest.name.clone(),
+        installed_version,
+        last_step,
+        last_attempt_failed: record.is_some_and(|r| r.status == wasmig_store::ModuleStatus::Failed),
+        header_version: Some(header.clone()),
+        package_steps: package.last_step(),
+        action,
+        pending,
+    }
+}
+
+/// Plans a module the ledger knows but the modules directory does not hold.
+pub fn plan_absent(record: &ModuleRecord) -> ModulePlan {
+    ModulePlan {
+        module: record.module.clone(),
+        installed_version: record.version.clone(),
+        last_step: record.last_step,
+        last_attempt_failed: record.status == wasmig_store::ModuleStatus::Failed,
+        header_version: None,
+        package_steps: 0,
+        action: Action::Absent,
+        pending: Vec::new(),
+    }
+}
+
+fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Action {
+    let manifest = &package.manifest;
+    let refuse = |reason: String| Action::Refused { reason };
+    if !manifest.host_api.matches(&HOST_API_VERSION) {
+        return refuse(format!(
+            "needs host API {}, this host implements {HOST_API_VERSION}",
+            manifest.host_api
+        ));
+    }
+    if last_step > package.last_step() {
+        return refuse(format!(
+            "the database has step {last_step:03} applied but the package's steps end at {:03}; \
+             steps must never be removed from a package",
+            package.last_step()
+        ));
+    }
+    let header = &manifest.version;
+    match installed {
+        None if last_step == 0 && package.install.is_some() => Action::Install,
+        None => Action::Apply {
+            first: last_step + 1,
+        },
+        Some(installed) if header < installed => refuse(format!(
+            "the database is at {installed} but the package is {header}; wasmig has no down(): \
+             install the package of version {installed} or newer"
+        )),
+        Some(installed) if header == installed => {
+            if last_step < package.last_step() {
+                let added = &package.steps[last_step as usize];
+                refuse(format!(
+                    "step {} was added but the version stayed {header}: raise `version` in module.toml",
+                    added.name()
+                ))
+            } else {
+                Action::UpToDate
+            }
+        }
+        Some(_) => Action::Apply {
+            first: last_step + 1,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use wasmig_manifest::{Artifact, Manifest, Step};
+    use wasmig_store::ModuleStatus;
+
+    fn artifact() -> Artifact {
+        Artifact {
+            path: PathBuf::from("x.wasm"),
+            bytes: Vec::new(),
+            digest: [0; 32],
+        }
+    }
+
+    fn package(version: &str, steps: u32, install: bool) -> Package {
+        Package {
+            manifest: Manifest {
+                name: "blog".into(),
+                version: version.parse().unwrap(),
+                description: None,
+                host_api: "^0.1".parse().unwrap(),
+            },
+            install: install.then(artifact),
+            steps: (1..=steps)
+                .map(|number| Step {
+                    number,
+                    slug: format!("s{number}"),
+                    artifact: artifact(),
+                })
+                .collect(),
+        }
+    }
+
+    fn record(version: Option<&str>, last_step: u32) -> ModuleRecord {
+        ModuleRecord {
+            module: "blog".into(),
+            version: version.map(|v| v.parse().unwrap()),
+            last_step,
+            status: ModuleStatus::Ok,
+            installed_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn action(package: &Package, record: Option<&ModuleRecord>) -> Action {
+        plan_module(package, record).action
+    }
+
+    fn reason(action: Action) -> String {
+        match action {
+            Action::Refused { reason } => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fresh_installs_use_the_install_component_when_there_is_one() {
+        let plan = plan_module(&package("1.0.0", 3, true), None);
+        assert_eq!(plan.action, Action::Install);
+        assert_eq!(plan.pending, ["install"]);
+        let plan = plan_module(&package("1.0.0", 3, false), None);
+        assert_eq!(plan.action, Action::Apply { first: 1 });
+        assert_eq!(plan.pending, ["001_s1", "002_s2", "003_s3"]);
+    }
+
+    #[test]
+    fn an_interrupted_fresh_install_continues_with_its_steps() {
+        let r = record(None, 2);
+        assert_eq!(action(&package("1.0.0", 3, true), Some(&r)), Action::Apply { first: 3 });
+        let r = record(None, 0);
+        assert_eq!(action(&package("1.0.0", 3, true), Some(&r)), Action::Install);
+    }
+
+    #[test]
+    fn a_newer_header_runs_the_steps_after_the_last_applied() {
+        let r = record(Some("1.0.0"), 2);
+        let plan = plan_module(&package("1.1.0", 4, true), Some(&r));
+        assert_eq!(plan.action, Action::Apply { first: 3 });
+        assert_eq!(plan.pending, ["003_s3", "004_s4"]);
+        let plan = plan_module(&package("1.1.0", 2, true), Some(&r));
+        assert_eq!(plan.action, Action::Apply { first: 3 });
+        assert!(plan.pending.is_empty(), "a version bump needs no step");
+    }
+
+    #[test]
+    fn the_same_version_is_up_to_date_unless_a_step_was_added() {
+        let r = record(Some("1.0.0"), 2);
+        assert_eq!(action(&package("1.0.0", 2, false), Some(&r)), Action::UpToDate);
+        let why = reason(action(&package("1.0.0", 3, false), Some(&r)));
+        assert!(why.contains("step 003_s3 was added but the version stayed 1.0.0"), "{why}");
+    }
+
+    #[test]
+    fn older_headers_removed_steps_and_foreign_host_apis_are_refused() {
+        let r = record(Some("1.2.0"), 2);
+        let why = reason(action(&package("1.1.0", 2, false), Some(&r)));
+        assert!(why.contains("database is at 1.2.0 but the package is 1.1.0"), "{why}");
+        let why = reason(action(&package("1.3.0", 1, false), Some(&r)));
+        assert!(why.contains("step 002 applied but the package's steps end at 001"), "{why}");
+        let mut p = package("1.0.0", 1, false);
+        p.manifest.host_api = "^0.2".parse().unwrap();
+        let why = reason(action(&p, None));
+        assert!(why.contains("needs host API ^0.2"), "{why}");
+    }
+}
