@@ -201,7 +201,9 @@ fn run_cargo(mut command: Command, dir: &Path) -> Result<BTreeMap<PathBuf, PathB
         let Ok(message) = serde_json::from_str::<Message>(&line) else {
             continue;
         };
-        let Some(manifest) = message.manifest_path.filter(|_| message.reason == "compiler-artifact")
+        let Some(manifest) = message
+            .manifest_path
+            .filter(|_| message.reason == "compiler-artifact")
         else {
             continue;
         };

@@ -163,7 +163,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::History { module, json } => {
-            let entries = open(Limits::default()).await?.history(module.as_deref()).await?;
+            let entries = open(Limits::default())
+                .await?
+                .history(module.as_deref())
+                .await?;
             if json {
                 serde_json::to_writer_pretty(&mut stdout, &entries)?;
                 writeln!(stdout)?;
@@ -181,7 +184,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     package.manifest.name,
                     package.manifest.version,
                     package.steps.len(),
-                    if package.install.is_some() { ", install" } else { "" },
+                    if package.install.is_some() {
+                        ", install"
+                    } else {
+                        ""
+                    },
                     cli.modules.join(&package.manifest.name).display()
                 )?;
             }

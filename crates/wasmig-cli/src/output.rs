@@ -50,14 +50,21 @@ fn pending(plan: &ModulePlan, modules_dir: &Path) -> String {
         Action::Absent => format!("not in {}", modules_dir.display()),
     };
     if plan.last_attempt_failed {
-        format!("{text} (last attempt failed, see `wasmig history {}`)", plan.module)
+        format!(
+            "{text} (last attempt failed, see `wasmig history {}`)",
+            plan.module
+        )
     } else {
         text
     }
 }
 
 /// The `status` table.
-pub fn status_table(out: &mut impl Write, plans: &[ModulePlan], modules_dir: &Path) -> io::Result<()> {
+pub fn status_table(
+    out: &mut impl Write,
+    plans: &[ModulePlan],
+    modules_dir: &Path,
+) -> io::Result<()> {
     if plans.is_empty() {
         return writeln!(out, "no modules in {}", modules_dir.display());
     }
@@ -97,7 +104,9 @@ pub fn history_table(out: &mut impl Write, entries: &[HistoryEntry]) -> io::Resu
         .collect();
     table(
         out,
-        &["STARTED", "MODULE", "STEP", "VERSION", "OUTCOME", "DURATION", "SHA256", "ERROR"],
+        &[
+            "STARTED", "MODULE", "STEP", "VERSION", "OUTCOME", "DURATION", "SHA256", "ERROR",
+        ],
         &rows,
     )
 }

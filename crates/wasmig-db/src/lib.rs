@@ -117,14 +117,18 @@ impl Database {
     /// Runs one statement outside any transaction (in autocommit mode).
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         match &self.pool {
-            Pool::Sqlite(pool) => Ok(sqlite::execute(&mut *pool.acquire().await?, sql, params).await?),
+            Pool::Sqlite(pool) => {
+                Ok(sqlite::execute(&mut *pool.acquire().await?, sql, params).await?)
+            }
         }
     }
 
     /// Runs one read-only query outside any transaction.
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
         match &self.pool {
-            Pool::Sqlite(pool) => Ok(sqlite::query(&mut *pool.acquire().await?, sql, params).await?),
+            Pool::Sqlite(pool) => {
+                Ok(sqlite::query(&mut *pool.acquire().await?, sql, params).await?)
+            }
         }
     }
 

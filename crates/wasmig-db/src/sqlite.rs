@@ -20,19 +20,17 @@ pub(crate) async fn connect(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> 
         .await
 }
 
-fn bind<'q>(
-    sql: &str,
-    params: &[Value],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments> {
-    params
-        .iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), |query, value| match value {
+fn bind<'q>(sql: &str, params: &[Value]) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments> {
+    params.iter().fold(
+        sqlx::query(AssertSqlSafe(sql)),
+        |query, value| match value {
             Value::Null => query.bind(None::<i64>),
             Value::Integer(v) => query.bind(*v),
             Value::Real(v) => query.bind(*v),
             Value::Text(v) => query.bind(v.clone()),
             Value::Blob(v) => query.bind(v.clone()),
-        })
+        },
+    )
 }
 
 pub(crate) async fn execute(
@@ -58,10 +56,17 @@ pub(crate) async fn query(
 }
 
 /// Column names of a statement that returned no rows.
-async fn describe_columns(conn: &mut SqliteConnection, sql: &str) -> Result<Vec<String>, sqlx::Error> {
+async fn describe_columns(
+    conn: &mut SqliteConnection,
+    sql: &str,
+) -> Result<Vec<String>, sqlx::Error> {
     use sqlx::{Executor, SqlSafeStr, Statement};
     let statement = conn.prepare(AssertSqlSafe(sql).into_sql_str()).await?;
-    Ok(statement.columns().iter().map(|c| c.name().to_owned()).collect())
+    Ok(statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect())
 }
 
 fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, sqlx::Error> {

@@ -212,9 +212,15 @@ mod tests {
     #[test]
     fn an_interrupted_fresh_install_continues_with_its_steps() {
         let r = record(None, 2);
-        assert_eq!(action(&package("1.0.0", 3, true), Some(&r)), Action::Apply { first: 3 });
+        assert_eq!(
+            action(&package("1.0.0", 3, true), Some(&r)),
+            Action::Apply { first: 3 }
+        );
         let r = record(None, 0);
-        assert_eq!(action(&package("1.0.0", 3, true), Some(&r)), Action::Install);
+        assert_eq!(
+            action(&package("1.0.0", 3, true), Some(&r)),
+            Action::Install
+        );
     }
 
     #[test]
@@ -231,18 +237,30 @@ mod tests {
     #[test]
     fn the_same_version_is_up_to_date_unless_a_step_was_added() {
         let r = record(Some("1.0.0"), 2);
-        assert_eq!(action(&package("1.0.0", 2, false), Some(&r)), Action::UpToDate);
+        assert_eq!(
+            action(&package("1.0.0", 2, false), Some(&r)),
+            Action::UpToDate
+        );
         let why = reason(action(&package("1.0.0", 3, false), Some(&r)));
-        assert!(why.contains("step 003_s3 was added but the version stayed 1.0.0"), "{why}");
+        assert!(
+            why.contains("step 003_s3 was added but the version stayed 1.0.0"),
+            "{why}"
+        );
     }
 
     #[test]
     fn older_headers_removed_steps_and_foreign_host_apis_are_refused() {
         let r = record(Some("1.2.0"), 2);
         let why = reason(action(&package("1.1.0", 2, false), Some(&r)));
-        assert!(why.contains("database is at 1.2.0 but the package is 1.1.0"), "{why}");
+        assert!(
+            why.contains("database is at 1.2.0 but the package is 1.1.0"),
+            "{why}"
+        );
         let why = reason(action(&package("1.3.0", 1, false), Some(&r)));
-        assert!(why.contains("step 002 applied but the package's steps end at 001"), "{why}");
+        assert!(
+            why.contains("step 002 applied but the package's steps end at 001"),
+            "{why}"
+        );
         let mut p = package("1.0.0", 1, false);
         p.manifest.host_api = "^0.2".parse().unwrap();
         let why = reason(action(&p, None));

@@ -50,7 +50,10 @@ impl Upgrade<'_> {
         // Compile and check every component before the first one runs.
         let mut prepared = Vec::with_capacity(units.len());
         for unit in &units {
-            match self.runtime.prepare(&unit.artifact.bytes, unit.artifact.digest) {
+            match self
+                .runtime
+                .prepare(&unit.artifact.bytes, unit.artifact.digest)
+            {
                 Ok(step) => prepared.push(step),
                 Err(e) => {
                     report.failure = Some(self.failure(Some(&unit.name), e.to_string()));
@@ -82,7 +85,10 @@ impl Upgrade<'_> {
 
         for (index, (unit, step)) in units.iter().zip(&prepared).enumerate() {
             let is_last = index + 1 == units.len();
-            match self.run_unit(unit, step, &mut state, is_last, on_event).await? {
+            match self
+                .run_unit(unit, step, &mut state, is_last, on_event)
+                .await?
+            {
                 Ok(()) => report.applied.push(unit.name.clone()),
                 Err(reason) => {
                     report.failure = Some(self.failure(Some(&unit.name), reason));

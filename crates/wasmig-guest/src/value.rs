@@ -75,7 +75,9 @@ pub trait FromValue: Sized {
 }
 
 fn mismatch<T>(expected: &str, value: &Value) -> Result<T> {
-    Err(Error::Value(format!("expected {expected}, found {value:?}")))
+    Err(Error::Value(format!(
+        "expected {expected}, found {value:?}"
+    )))
 }
 
 impl FromValue for Value {
@@ -163,9 +165,15 @@ mod tests {
         assert_eq!(i64::from_value(&Value::from(7_i32)).unwrap(), 7);
         assert!(bool::from_value(&Value::from(true)).unwrap());
         assert_eq!(String::from_value(&Value::from("x")).unwrap(), "x");
-        assert_eq!(Option::<i64>::from_value(&Value::from(None::<i64>)).unwrap(), None);
+        assert_eq!(
+            Option::<i64>::from_value(&Value::from(None::<i64>)).unwrap(),
+            None
+        );
         assert_eq!(f64::from_value(&Value::Integer(2)).unwrap(), 2.0);
-        assert_eq!(Vec::<u8>::from_value(&Value::from(&b"ab"[..])).unwrap(), b"ab");
+        assert_eq!(
+            Vec::<u8>::from_value(&Value::from(&b"ab"[..])).unwrap(),
+            b"ab"
+        );
     }
 
     #[test]

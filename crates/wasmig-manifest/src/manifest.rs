@@ -43,10 +43,16 @@ impl Manifest {
             )));
         }
         let version = Version::parse(&raw.version).map_err(|e| {
-            invalid(format!("field `version`: `{}` is not a semver version: {e}", raw.version))
+            invalid(format!(
+                "field `version`: `{}` is not a semver version: {e}",
+                raw.version
+            ))
         })?;
         let host_api = VersionReq::parse(&raw.host_api).map_err(|e| {
-            invalid(format!("field `host-api`: `{}` is not a semver requirement: {e}", raw.host_api))
+            invalid(format!(
+                "field `host-api`: `{}` is not a semver requirement: {e}",
+                raw.host_api
+            ))
         })?;
         Ok(Manifest {
             name: raw.name,
@@ -89,8 +95,10 @@ mod tests {
 
     #[test]
     fn a_full_header_parses() {
-        let m = parse("name = \"blog\"\nversion = \"1.2.0\"\ndescription = \"d\"\nhost-api = \"^0.1\"\n")
-            .unwrap();
+        let m = parse(
+            "name = \"blog\"\nversion = \"1.2.0\"\ndescription = \"d\"\nhost-api = \"^0.1\"\n",
+        )
+        .unwrap();
         assert_eq!(m.name, "blog");
         assert_eq!(m.version, Version::new(1, 2, 0));
         assert!(m.host_api.matches(&Version::new(0, 1, 3)));
@@ -99,11 +107,26 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases = [
-            ("name = \"Blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"", "field `name`"),
-            ("name = \"blog\"\nversion = \"1.0\"\nhost-api = \"0.1\"", "field `version`"),
-            ("name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"~~\"", "field `host-api`"),
-            ("name = \"blog\"\nhost-api = \"0.1\"", "missing field `version`"),
-            ("name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\nvesion = 1", "unknown field `vesion`"),
+            (
+                "name = \"Blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"",
+                "field `name`",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0\"\nhost-api = \"0.1\"",
+                "field `version`",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"~~\"",
+                "field `host-api`",
+            ),
+            (
+                "name = \"blog\"\nhost-api = \"0.1\"",
+                "missing field `version`",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\nvesion = 1",
+                "unknown field `vesion`",
+            ),
             ("name = \"blog\"\nversion = 1\nhost-api = \"0.1\"", "line 2"),
             ("name = \"blog", "line 1"),
         ];

@@ -270,7 +270,10 @@ mod tests {
         for (steps, expected) in cases {
             let root = module(steps);
             let err = load_module(root.path(), "blog").unwrap_err().to_string();
-            assert!(err.contains(expected), "{steps:?}: `{err}` lacks `{expected}`");
+            assert!(
+                err.contains(expected),
+                "{steps:?}: `{err}` lacks `{expected}`"
+            );
             assert!(err.contains("blog/migrations"), "{err}");
         }
     }
@@ -280,7 +283,10 @@ mod tests {
         let root = module(&[]);
         fs::rename(root.path().join("blog"), root.path().join("news")).unwrap();
         let err = load_modules(root.path()).unwrap_err().to_string();
-        assert!(err.contains("differs from the module's directory `news`"), "{err}");
+        assert!(
+            err.contains("differs from the module's directory `news`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -294,7 +300,10 @@ mod tests {
 
     #[test]
     fn step_file_names() {
-        assert_eq!(parse_step_file_name("010_x_y2.wasm"), Some((10, "x_y2".into())));
+        assert_eq!(
+            parse_step_file_name("010_x_y2.wasm"),
+            Some((10, "x_y2".into()))
+        );
         assert_eq!(parse_step_file_name("000_zero.wasm"), None);
         assert_eq!(parse_step_file_name("001_Upper.wasm"), None);
         assert_eq!(parse_step_file_name("001_.wasm"), None);

@@ -138,7 +138,9 @@ pub struct Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -224,14 +226,14 @@ async fn call_up(
     step: &PreparedStep,
     context: StepContext,
 ) -> Result<()> {
-    let bindings: Migration = step
-        .pre
-        .instantiate_async(&mut *store)
-        .await
-        .map_err(|e| Error::Trapped {
-            reason: format!("{e:#}"),
-            output: String::new(),
-        })?;
+    let bindings: Migration =
+        step.pre
+            .instantiate_async(&mut *store)
+            .await
+            .map_err(|e| Error::Trapped {
+                reason: format!("{e:#}"),
+                output: String::new(),
+            })?;
     let connection = store
         .data_mut()
         .open_connection()
@@ -249,9 +251,17 @@ async fn call_up(
 
 impl Runtime {
     /// Names the limit behind a trap, when one was hit.
-    fn trap_cause(&self, reason: String, fuel_left: u64, limiter: &sandbox::MemoryLimiter) -> String {
+    fn trap_cause(
+        &self,
+        reason: String,
+        fuel_left: u64,
+        limiter: &sandbox::MemoryLimiter,
+    ) -> String {
         if fuel_left == 0 {
-            format!("ran out of fuel (the CPU budget is {} units)", self.limits.fuel)
+            format!(
+                "ran out of fuel (the CPU budget is {} units)",
+                self.limits.fuel
+            )
         } else if limiter.was_exceeded() {
             format!(
                 "exceeded the memory limit of {} MiB ({reason})",

@@ -93,12 +93,11 @@ impl CapturedOutput {
     pub(crate) fn tail(&self, chars: usize) -> String {
         let text = self.text();
         let text = text.trim();
-        let start = text
-            .char_indices()
-            .rev()
-            .nth(chars)
-            .map_or(0, |(i, _)| i);
-        text[start..].split_whitespace().collect::<Vec<_>>().join(" ")
+        let start = text.char_indices().rev().nth(chars).map_or(0, |(i, _)| i);
+        text[start..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -115,7 +114,11 @@ impl StdoutStream for CapturedOutput {
 }
 
 impl AsyncWrite for CapturedOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         let room = self.capacity.saturating_sub(buffer.len());
         if data.len() > room {

@@ -141,7 +141,11 @@ pub async fn exists(db: &Database) -> Result<bool> {
         }
     };
     let rows = db.query(sql, &[]).await?;
-    let count = rows.rows.first().and_then(|row| row.first()).and_then(Value::as_integer);
+    let count = rows
+        .rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(Value::as_integer);
     Ok(count.unwrap_or(0) > 0)
 }
 

@@ -1,0 +1,18 @@
+//! Creates a table named after the module and step it runs as, with one row.
+use wasmig_guest::{Db, Result, params};
+
+fn up(db: &Db) -> Result<()> {
+    let ctx = db.context();
+    let table = format!("{}_{}", ctx.module, ctx.step);
+    db.execute(
+        &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, note TEXT)"),
+        params![],
+    )?;
+    db.execute(
+        &format!("INSERT INTO {table} (note) VALUES (?)"),
+        params![format!("{} -> {}", ctx.from_version.as_deref().unwrap_or("-"), ctx.to_version)],
+    )?;
+    Ok(())
+}
+
+wasmig_guest::migration!(up);
