@@ -10,7 +10,11 @@ fn up(db: &Db) -> Result<()> {
     )?;
     db.execute(
         &format!("INSERT INTO {table} (note) VALUES (?)"),
-        params![format!("{} -> {}", ctx.from_version.as_deref().unwrap_or("-"), ctx.to_version)],
+        params![format!(
+            "{} -> {}",
+            ctx.from_version.as_deref().unwrap_or("-"),
+            ctx.to_version
+        )],
     )?;
     Ok(())
 }

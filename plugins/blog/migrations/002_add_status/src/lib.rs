@@ -9,7 +9,11 @@ fn up(db: &Db) -> Result<()> {
     let posts = db.query("SELECT id, published FROM blog_posts", params![])?;
     for post in posts.iter() {
         let id: i64 = post.get("id")?;
-        let status = if post.get::<bool>("published")? { "live" } else { "draft" };
+        let status = if post.get::<bool>("published")? {
+            "live"
+        } else {
+            "draft"
+        };
         db.execute(
             "UPDATE blog_posts SET status = ? WHERE id = ?",
             params![status, id],
