@@ -68,12 +68,18 @@ impl StepState {
         Ok(())
     }
 
-    async fn execute_one(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+    /// Counts and traces a statement the guest sends; refuses an empty one.
+    fn admit(&mut self, kind: &'static str, sql: &str) -> Result<(), DbError> {
         if sql.trim().is_empty() {
             return Err(DbError::Invalid("empty statement".into()));
         }
         self.statements += 1;
-        tracing::debug!(module = %self.context.module, step = %self.context.step, sql, "execute");
+        tracing::debug!(module = %self.context.module, step = %self.context.step, kind, sql);
+        Ok(())
+    }
+
+    async fn execute_one(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.admit("execute", sql)?;
         self.transaction
             .execute(sql, params)
             .await
@@ -160,11 +166,9 @@ impl HostConnection for StepState {
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<RowSet, DbError>> {
         self.check(&handle)?;
-        if sql.trim().is_empty() {
-            return Ok(Err(DbError::Invalid("empty statement".into())));
+        if let Err(e) = self.admit("query", &sql) {
+            return Ok(Err(e));
         }
-        self.statements += 1;
-        tracing::debug!(module = %self.context.module, step = %self.context.step, sql, "query");
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
         Ok(self
             .transaction
