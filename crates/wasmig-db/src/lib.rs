@@ -187,3 +187,70 @@ impl Transaction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn values_round_trip_through_sqlite() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
+        let row = vec![
+            Value::Integer(-7),
+            Value::Real(1.5),
+            Value::Text("é".into()),
+            Value::Blob(vec![0, 255]),
+            Value::Null,
+        ];
+        assert_eq!(
+            tx.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", &row)
+                .await
+                .unwrap(),
+            1
+        );
+        let set = tx.query("SELECT * FROM t", &[]).await.unwrap();
+        assert_eq!(set.columns, ["i", "r", "s", "b", "n"]);
+        assert_eq!(set.rows, [row]);
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_empty_result_still_names_its_columns_and_errors_carry_the_engine_message() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        db.execute("CREATE TABLE t (a INTEGER, b TEXT)", &[])
+            .await
+            .unwrap();
+        let set = db.query("SELECT b, a FROM t", &[]).await.unwrap();
+        assert_eq!(set.columns, ["b", "a"]);
+        assert!(set.rows.is_empty());
+        let error = db.query("SELECT nope FROM t", &[]).await.unwrap_err();
+        assert!(
+            error.to_string().contains("no such column: nope"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_without_commit_rolls_back() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        db.execute("CREATE TABLE t (a INTEGER)", &[]).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        drop(tx);
+        let set = db.query("SELECT COUNT(*) FROM t", &[]).await.unwrap();
+        assert_eq!(set.rows[0][0], Value::Integer(0));
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused() {
+        let error = Database::connect("oracle://x").await.unwrap_err();
+        assert!(matches!(error, Error::UnsupportedUrl(_)), "{error}");
+    }
+}

@@ -404,3 +404,71 @@ macro_rules! text_enum {
 
 text_enum!(ModuleStatus { Ok = "ok", Failed = "failed" });
 text_enum!(Outcome { Applied = "applied", Covered = "covered", Failed = "failed" });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(version: Option<&str>, last_step: u32, status: ModuleStatus) -> ModuleRecord {
+        ModuleRecord {
+            module: "blog".into(),
+            version: version.map(|v| v.parse().unwrap()),
+            last_step,
+            status,
+            installed_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: timestamp(SystemTime::now()),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_ledger_is_created_once_and_round_trips_its_rows() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        assert!(!exists(&db).await.unwrap());
+        ensure_schema(&db).await.unwrap();
+        ensure_schema(&db).await.unwrap();
+        assert!(exists(&db).await.unwrap());
+
+        let mut tx = db.begin().await.unwrap();
+        save_module(&mut tx, &module(None, 1, ModuleStatus::Failed))
+            .await
+            .unwrap();
+        let updated = module(Some("1.2.0"), 3, ModuleStatus::Ok);
+        save_module(&mut tx, &updated).await.unwrap();
+        let entry = HistoryEntry {
+            module: "blog".into(),
+            step: 2,
+            slug: "add_status".into(),
+            sha256: "ab".repeat(32),
+            version: "1.2.0".parse().unwrap(),
+            started_at: timestamp(SystemTime::now()),
+            finished_at: timestamp(SystemTime::now()),
+            duration_ms: 12,
+            outcome: Outcome::Failed,
+            error: Some("boom".into()),
+        };
+        record(&mut tx, &entry).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(modules(&db).await.unwrap(), [updated]);
+        assert_eq!(history(&db, Some("blog")).await.unwrap(), [entry.clone()]);
+        assert!(history(&db, Some("other")).await.unwrap().is_empty());
+        assert_eq!(entry.step_name(), "002_add_status");
+    }
+
+    #[tokio::test]
+    async fn a_row_this_version_cannot_read_is_reported_as_corrupt() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        ensure_schema(&db).await.unwrap();
+        db.execute(
+            "INSERT INTO wasmig_modules VALUES ('blog', 'not-semver', 1, 'ok', 'a', 'b')",
+            &[],
+        )
+        .await
+        .unwrap();
+        let error = modules(&db).await.unwrap_err().to_string();
+        assert!(
+            error.contains("corrupt row in wasmig_modules: `version` = `not-semver`"),
+            "{error}"
+        );
+    }
+}
