@@ -450,7 +450,10 @@ mod tests {
         tx.commit().await.unwrap();
 
         assert_eq!(modules(&db).await.unwrap(), [updated]);
-        assert_eq!(history(&db, Some("blog")).await.unwrap(), [entry.clone()]);
+        assert_eq!(
+            history(&db, Some("blog")).await.unwrap(),
+            std::slice::from_ref(&entry)
+        );
         assert!(history(&db, Some("other")).await.unwrap().is_empty());
         assert_eq!(entry.step_name(), "002_add_status");
     }
