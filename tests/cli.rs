@@ -1,12 +1,17 @@
 //! The `wasmig` binary as operators and module authors run it.
 
-use wasmig_tests::{Sandbox, blog_v1};
+use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
+
+on_every_backend!(
+    build_upgrade_status_and_history_from_a_module_source,
+    status_json_describes_each_module,
+    a_failing_step_exits_non_zero_with_a_one_line_cause,
+);
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
 
-#[test]
-fn build_upgrade_status_and_history_from_a_module_source() {
-    let sandbox = Sandbox::new();
+async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     let blog_src = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/blog");
 
     let built = sandbox.cli(WASMIG, &["build", blog_src]);
@@ -64,9 +69,8 @@ fn build_upgrade_status_and_history_from_a_module_source() {
     );
 }
 
-#[test]
-fn status_json_describes_each_module() {
-    let sandbox = Sandbox::new();
+async fn status_json_describes_each_module(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     let status = sandbox.cli(WASMIG, &["status", "--json"]);
     assert!(status.success(), "{status:?}");
@@ -79,9 +83,8 @@ fn status_json_describes_each_module() {
     assert_eq!(blog["pending"][1], "002_add_status");
 }
 
-#[test]
-fn a_failing_step_exits_non_zero_with_a_one_line_cause() {
-    let sandbox = Sandbox::new();
+async fn a_failing_step_exits_non_zero_with_a_one_line_cause(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).step("003_broken", "testing/fail").write();
     let upgrade = sandbox.cli(WASMIG, &["upgrade"]);
     assert!(!upgrade.success(), "{upgrade:?}");
@@ -111,7 +114,7 @@ fn a_failing_step_exits_non_zero_with_a_one_line_cause() {
 
 #[tokio::test]
 async fn a_malformed_header_gives_a_clear_error_and_changes_nothing() {
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
     sandbox
         .module("blog", "1.0.0")
         .header("name = \"blog\"\nversion = \"1.0.0\"\nhostapi = \"^0.1\"\n")
@@ -131,9 +134,9 @@ async fn a_malformed_header_gives_a_clear_error_and_changes_nothing() {
     );
 }
 
-#[test]
-fn unknown_modules_and_a_missing_modules_directory_are_reported() {
-    let sandbox = Sandbox::new();
+#[tokio::test]
+async fn unknown_modules_and_a_missing_modules_directory_are_reported() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
     blog_v1(&sandbox).write();
     let upgrade = sandbox.cli(WASMIG, &["upgrade", "nosuch"]);
     assert!(!upgrade.success());
@@ -152,9 +155,9 @@ fn unknown_modules_and_a_missing_modules_directory_are_reported() {
     );
 }
 
-#[test]
-fn help_explains_the_commands_and_defaults() {
-    let help = Sandbox::new().cli(WASMIG, &["--help"]);
+#[tokio::test]
+async fn help_explains_the_commands_and_defaults() {
+    let help = Sandbox::new(Backend::Sqlite).await.cli(WASMIG, &["--help"]);
     assert!(help.success());
     let out = help.stdout();
     for expected in [

@@ -2,11 +2,23 @@
 
 use wasmig_engine::Action;
 use wasmig_store::Outcome;
-use wasmig_tests::{Sandbox, blog_v1};
+use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
-#[tokio::test]
-async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered() {
-    let sandbox = Sandbox::new();
+on_every_backend!(
+    a_fresh_install_runs_install_wasm_and_records_every_step_as_covered,
+    without_install_wasm_a_fresh_install_runs_every_step_in_order,
+    a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothing,
+    a_step_that_returns_an_error_is_rolled_back_and_recorded,
+    a_trapping_step_is_contained_and_the_next_module_still_runs,
+    an_older_header_is_refused_and_nothing_changes,
+    a_step_added_without_a_version_bump_is_refused,
+    gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs,
+    a_tampered_component_is_refused_before_it_runs,
+    a_step_sees_fixed_clocks_and_seeded_randomness,
+);
+
+async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox)
         .step("003_index_status", "blog/migrations/003_index_status")
         .install("blog/install")
@@ -38,9 +50,8 @@ async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered() {
     assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
 }
 
-#[tokio::test]
-async fn without_install_wasm_a_fresh_install_runs_every_step_in_order() {
-    let sandbox = Sandbox::new();
+async fn without_install_wasm_a_fresh_install_runs_every_step_in_order(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
 
     let report = sandbox.upgrade().await;
@@ -65,9 +76,10 @@ async fn without_install_wasm_a_fresh_install_runs_every_step_in_order() {
     assert_eq!(statuses, ["live", "draft"]);
 }
 
-#[tokio::test]
-async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothing() {
-    let sandbox = Sandbox::new();
+async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothing(
+    backend: Backend,
+) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     assert!(sandbox.upgrade().await.is_success());
 
@@ -120,9 +132,8 @@ async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothi
     );
 }
 
-#[tokio::test]
-async fn a_step_that_returns_an_error_is_rolled_back_and_recorded() {
-    let sandbox = Sandbox::new();
+async fn a_step_that_returns_an_error_is_rolled_back_and_recorded(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     assert!(sandbox.upgrade().await.is_success());
     let before = sandbox.dump_module_data().await;
@@ -172,9 +183,8 @@ async fn a_step_that_returns_an_error_is_rolled_back_and_recorded() {
     );
 }
 
-#[tokio::test]
-async fn a_trapping_step_is_contained_and_the_next_module_still_runs() {
-    let sandbox = Sandbox::new();
+async fn a_trapping_step_is_contained_and_the_next_module_still_runs(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     sandbox
         .module("alpha", "1.0.0")
         .step("001_ok", "testing/create_table")
@@ -214,9 +224,8 @@ async fn a_trapping_step_is_contained_and_the_next_module_still_runs() {
     assert_eq!(status[0].action, Action::Apply { first: 2 });
 }
 
-#[tokio::test]
-async fn an_older_header_is_refused_and_nothing_changes() {
-    let sandbox = Sandbox::new();
+async fn an_older_header_is_refused_and_nothing_changes(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox)
         .header("name = \"blog\"\nversion = \"2.0.0\"\nhost-api = \"^0.1\"\n")
         .write();
@@ -236,9 +245,8 @@ async fn an_older_header_is_refused_and_nothing_changes() {
     assert_eq!(sandbox.dump().await, before);
 }
 
-#[tokio::test]
-async fn a_step_added_without_a_version_bump_is_refused() {
-    let sandbox = Sandbox::new();
+async fn a_step_added_without_a_version_bump_is_refused(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     assert!(sandbox.upgrade().await.is_success());
     let before = sandbox.dump().await;
@@ -255,9 +263,8 @@ async fn a_step_added_without_a_version_bump_is_refused() {
     assert_eq!(sandbox.dump().await, before);
 }
 
-#[tokio::test]
-async fn gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs() {
-    let sandbox = Sandbox::new();
+async fn gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     // A healthy module beside the broken one must not run either.
     blog_v1(&sandbox).write();
     let cases = [
@@ -305,9 +312,8 @@ async fn gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs() {
     }
 }
 
-#[tokio::test]
-async fn a_tampered_component_is_refused_before_it_runs() {
-    let sandbox = Sandbox::new();
+async fn a_tampered_component_is_refused_before_it_runs(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
     let dir = blog_v1(&sandbox).write();
     let step = dir.join("migrations/002_add_status.wasm");
     let mut bytes = std::fs::read(&step).unwrap();
@@ -327,11 +333,10 @@ async fn a_tampered_component_is_refused_before_it_runs() {
     );
 }
 
-#[tokio::test]
-async fn a_step_sees_fixed_clocks_and_seeded_randomness() {
+async fn a_step_sees_fixed_clocks_and_seeded_randomness(backend: Backend) {
     let mut observed = Vec::new();
     for _ in 0..2 {
-        let sandbox = Sandbox::new();
+        let sandbox = Sandbox::new(backend).await;
         sandbox
             .module("probe", "1.0.0")
             .step("001_observe", "testing/nondeterminism")

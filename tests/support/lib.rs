@@ -6,8 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use wasmig_db::{Database, Value};
+use wasmig_db::{Database, Dialect, Value};
 use wasmig_engine::{Host, Limits, UpgradeReport};
 
 /// The plugins workspace, relative to this crate.
@@ -33,23 +34,24 @@ pub fn component(crate_dir: &str) -> PathBuf {
         .clone()
 }
 
-/// A temporary directory with a modules directory and a SQLite database file.
+/// A temporary directory with a modules directory, and a fresh database on one backend.
 pub struct Sandbox {
     dir: tempfile::TempDir,
-}
-
-impl Default for Sandbox {
-    fn default() -> Self {
-        Self::new()
-    }
+    db: TestDatabase,
 }
 
 impl Sandbox {
-    /// A fresh, empty sandbox.
-    pub fn new() -> Self {
+    /// A fresh sandbox with an empty database on `backend`.
+    pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         fs::create_dir(dir.path().join("modules")).expect("the modules directory");
-        Sandbox { dir }
+        let db = TestDatabase::create(backend, dir.path()).await;
+        Sandbox { dir, db }
+    }
+
+    /// The backend the sandbox's database runs on.
+    pub fn backend(&self) -> Backend {
+        self.db.backend
     }
 
     /// Where the modules live.
@@ -59,7 +61,7 @@ impl Sandbox {
 
     /// The URL of the sandbox's database.
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("test.db").display())
+        self.db.url.clone()
     }
 
     /// Starts writing the package of module `name` at `version`.
@@ -107,15 +109,11 @@ impl Sandbox {
 
     /// The names of the tables in the database.
     pub async fn tables(&self) -> Vec<String> {
-        let rows = self
-            .database()
+        let db = self.database().await;
+        let rows = db
+            .query(catalog(db.dialect()).tables, &[])
             .await
-            .query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-                &[],
-            )
-            .await
-            .expect("sqlite_master is readable");
+            .expect("the catalog");
         rows.rows
             .into_iter()
             .filter_map(|row| row.into_iter().next())
@@ -220,6 +218,134 @@ impl ModuleWriter {
     }
 }
 
+/// A database backend the tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the sandbox's directory.
+    Sqlite,
+    /// A new database on the PostgreSQL server of `WASMIG_TEST_POSTGRES`.
+    Postgres,
+    /// A new database on the MariaDB/MySQL server of `WASMIG_TEST_MYSQL`.
+    MySql,
+}
+
+/// The server administration URLs, overridable by the environment.
+fn admin_url(backend: Backend) -> String {
+    let (variable, default) = match backend {
+        Backend::Sqlite => unreachable!("SQLite has no server"),
+        Backend::Postgres => (
+            "WASMIG_TEST_POSTGRES",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+        Backend::MySql => ("WASMIG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"),
+    };
+    std::env::var(variable).unwrap_or_else(|_| default.to_owned())
+}
+
+/// A database created for one test and dropped after it.
+struct TestDatabase {
+    backend: Backend,
+    url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create(backend: Backend, dir: &Path) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "wasmig_t{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
+            Backend::Postgres | Backend::MySql => {
+                let admin_url = admin_url(backend);
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("the {backend:?} test server must be up: {e}"));
+                admin
+                    .execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
+                    .await
+                    .expect("dropping a leftover database");
+                admin
+                    .execute(&format!("CREATE DATABASE {name}"), &[])
+                    .await
+                    .expect("creating the test database");
+                admin.close().await;
+                let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
+                format!("{base}/{name}")
+            }
+        };
+        TestDatabase { backend, url, name }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let drop_sql = match self.backend {
+            Backend::Sqlite => return,
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            Backend::MySql => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let admin_url = admin_url(self.backend);
+        // Drop runs outside any async context: use a runtime of its own, on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await?;
+                admin.execute(&drop_sql, &[]).await?;
+                admin.close().await;
+                Ok::<_, wasmig_db::Error>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Catalog queries per dialect, each returning text columns.
+struct Catalog {
+    tables: &'static str,
+    objects: &'static str,
+}
+
+fn catalog(dialect: Dialect) -> Catalog {
+    match dialect {
+        Dialect::Sqlite => Catalog {
+            tables: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            objects: "SELECT tbl_name, type || ' ' || name || ': ' || COALESCE(sql, '') \
+                      FROM sqlite_master ORDER BY type, name",
+        },
+        Dialect::Postgres => Catalog {
+            tables: "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() ORDER BY 1",
+            objects: "SELECT table_name::text, 'column ' || column_name || ' ' || data_type \
+                      || ' null=' || is_nullable || ' default=' || COALESCE(column_default, '-') \
+                      FROM information_schema.columns WHERE table_schema = current_schema() \
+                      UNION ALL SELECT tablename::text, 'index ' || indexdef FROM pg_indexes \
+                      WHERE schemaname = current_schema() ORDER BY 1, 2",
+        },
+        Dialect::MySql => Catalog {
+            tables: "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() ORDER BY 1",
+            objects: "SELECT CAST(table_name AS CHAR), CAST(CONCAT('column ', column_name, ' ', \
+                      column_type, ' null=', is_nullable, ' default=', \
+                      COALESCE(column_default, '-')) AS CHAR) \
+                      FROM information_schema.columns WHERE table_schema = DATABASE() \
+                      UNION ALL SELECT CAST(table_name AS CHAR), CAST(CONCAT('index ', index_name, \
+                      ' ', seq_in_index, ' ', column_name) AS CHAR) \
+                      FROM information_schema.statistics WHERE table_schema = DATABASE() \
+                      ORDER BY 1, 2",
+        },
+    }
+}
+
 /// The blog example at version 1.0.0 with its first two steps.
 pub fn blog_v1(sandbox: &Sandbox) -> ModuleWriter {
     sandbox
@@ -229,33 +355,32 @@ pub fn blog_v1(sandbox: &Sandbox) -> ModuleWriter {
 }
 
 async fn dump(db: &Database, keep: impl Fn(&str) -> bool) -> String {
-    let objects = db
-        .query(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
-            &[],
-        )
-        .await
-        .expect("sqlite_master is readable");
+    let dialect = db.dialect();
+    let catalog = catalog(dialect);
+    let text = |v: &Value| v.as_text().unwrap_or_default().to_owned();
     let mut out = String::new();
+    let objects = db.query(catalog.objects, &[]).await.expect("the catalog");
     for object in &objects.rows {
-        let [kind, name, table, sql] = &object[..] else {
-            unreachable!("four columns")
-        };
-        let (Some(kind), Some(table)) = (kind.as_text(), table.as_text()) else {
-            continue;
-        };
-        if !keep(table) {
+        if keep(&text(&object[0])) {
+            out.push_str(&format!("{}: {}\n", text(&object[0]), text(&object[1])));
+        }
+    }
+    let tables = db.query(catalog.tables, &[]).await.expect("the catalog");
+    for table in tables.rows.iter().map(|row| text(&row[0])) {
+        if !keep(&table) || table.starts_with("sqlite_") {
             continue;
         }
-        out.push_str(&format!("{kind} {name:?}: {sql:?}\n"));
-        if kind == "table" && !table.starts_with("sqlite_") {
-            let rows = db
-                .query(&format!("SELECT * FROM \"{table}\" ORDER BY 1"), &[])
-                .await
-                .expect("the table is readable");
-            for row in rows.rows {
-                out.push_str(&format!("  {}\n", format_row(&row)));
-            }
+        let quoted = match dialect {
+            Dialect::MySql => format!("`{table}`"),
+            _ => format!("\"{table}\""),
+        };
+        let rows = db
+            .query(&format!("SELECT * FROM {quoted} ORDER BY 1"), &[])
+            .await
+            .expect("the table is readable");
+        out.push_str(&format!("rows of {table}:\n"));
+        for row in rows.rows {
+            out.push_str(&format!("  {}\n", format_row(&row)));
         }
     }
     out
@@ -266,4 +391,30 @@ fn format_row(row: &[Value]) -> String {
         .map(|v| format!("{v:?}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Turns each listed `async fn name(backend: Backend)` into three tests, `sqlite::name`,
+/// `postgres::name` and `mysql::name`, so every scenario runs on every backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::Backend::Sqlite).await
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::Backend::Postgres).await
+            })+
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::Backend::MySql).await
+            })+
+        }
+    };
 }

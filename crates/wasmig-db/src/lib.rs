@@ -5,11 +5,17 @@
 //! The same value model crosses the WebAssembly boundary, so the host hands guest statements to
 //! the database without reinterpreting them.
 
+mod backend;
+mod lock;
+mod mysql;
+mod postgres;
 mod sqlite;
 mod value;
 
 use std::fmt;
+use std::time::Duration;
 
+pub use lock::UpgradeLock;
 pub use value::{RowSet, Value};
 
 /// The SQL dialect of a database.
@@ -21,6 +27,14 @@ pub enum Dialect {
     Postgres,
     /// MySQL or MariaDB.
     MySql,
+}
+
+impl Dialect {
+    /// True when DDL statements commit the surrounding transaction implicitly (MySQL), so a
+    /// step that runs DDL cannot be rolled back as a whole.
+    pub fn has_transactional_ddl(self) -> bool {
+        !matches!(self, Dialect::MySql)
+    }
 }
 
 impl fmt::Display for Dialect {
@@ -36,8 +50,10 @@ impl fmt::Display for Dialect {
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The URL names no backend this build supports.
-    #[error("unsupported database URL `{0}`: expected one starting with `sqlite:`")]
+    /// The URL names no backend wasmig supports.
+    #[error(
+        "unsupported database URL `{0}`: expected sqlite://FILE, postgres://… or mysql://… (mariadb://…)"
+    )]
     UnsupportedUrl(String),
     /// The database could not be reached or opened.
     #[error("cannot open database `{url}`: {cause}")]
@@ -50,6 +66,12 @@ pub enum Error {
     /// The database refused or failed a statement.
     #[error("{}", database_message(.0))]
     Sql(sqlx::Error),
+    /// Another process holds the upgrade lock.
+    #[error("another upgrade holds the lock{}", .holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        /// Who holds it, as far as the database can tell.
+        holder: Option<String>,
+    },
 }
 
 impl From<sqlx::Error> for Error {
@@ -75,67 +97,108 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub struct Database {
+    url: String,
     pool: Pool,
 }
 
 #[derive(Debug, Clone)]
 enum Pool {
     Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+/// Runs `$body` with `$inner` bound to the backend value inside `$value`, for every backend.
+macro_rules! each_backend {
+    ($kind:ident, $value:expr, $inner:ident => $body:expr) => {
+        match $value {
+            $kind::Sqlite($inner) => $body,
+            $kind::Postgres($inner) => $body,
+            $kind::MySql($inner) => $body,
+        }
+    };
 }
 
 impl Database {
-    /// Opens the database a URL names; a SQLite file is created if missing
-    /// (`sqlite://wasmig.db`, `sqlite:///abs/path.db`, `sqlite::memory:`).
+    /// Opens the database a URL names: `sqlite://FILE` (created if missing), `sqlite::memory:`,
+    /// `postgres://user@host/db`, `mysql://user@host/db` or `mariadb://user@host/db`.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(sqlite::connect(url).await.map_err(|cause| Error::Connect {
-                url: url.to_owned(),
-                cause,
-            })?)
-        } else {
-            return Err(Error::UnsupportedUrl(url.to_owned()));
+        let connect_error = |cause| Error::Connect {
+            url: url.to_owned(),
+            cause,
         };
-        Ok(Database { pool })
+        let pool = match Dialect::of_url(url) {
+            Some(Dialect::Sqlite) => {
+                Pool::Sqlite(sqlite::connect(url).await.map_err(connect_error)?)
+            }
+            Some(Dialect::Postgres) => {
+                Pool::Postgres(postgres::connect(url).await.map_err(connect_error)?)
+            }
+            Some(Dialect::MySql) => Pool::MySql(mysql::connect(url).await.map_err(connect_error)?),
+            None => return Err(Error::UnsupportedUrl(url.to_owned())),
+        };
+        Ok(Database {
+            url: url.to_owned(),
+            pool,
+        })
     }
 
     /// The dialect of this database.
     pub fn dialect(&self) -> Dialect {
         match self.pool {
             Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::MySql(_) => Dialect::MySql,
         }
     }
 
-    /// Starts a transaction that holds the database's write lock where the backend has one
-    /// (SQLite: `BEGIN IMMEDIATE`), so a step never fails half-way on a lock upgrade.
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// a step never fails half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Transaction> {
         let inner = match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
         };
         Ok(Transaction { inner })
     }
 
     /// Runs one statement outside any transaction (in autocommit mode).
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                Ok(sqlite::execute(&mut *pool.acquire().await?, sql, params).await?)
-            }
-        }
+        each_backend!(Pool, &self.pool, pool => {
+            Ok(backend::pool_execute(pool, sql, params).await?)
+        })
     }
 
     /// Runs one read-only query outside any transaction.
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                Ok(sqlite::query(&mut *pool.acquire().await?, sql, params).await?)
-            }
-        }
+        each_backend!(Pool, &self.pool, pool => {
+            Ok(backend::pool_query(pool, sql, params).await?)
+        })
+    }
+
+    /// Takes the database-wide upgrade lock, waiting up to `wait` for another holder to let
+    /// go. The server (or the OS, for a SQLite file) releases it when the holder's connection
+    /// or process dies, so it never goes stale.
+    pub async fn lock(&self, wait: Duration) -> Result<UpgradeLock> {
+        UpgradeLock::acquire(&self.url, self.dialect(), wait).await
     }
 
     /// Closes every connection of the pool.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
+        each_backend!(Pool, &self.pool, pool => pool.close().await)
+    }
+}
+
+impl Dialect {
+    /// The dialect a database URL names, by its scheme.
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split(':').next()?;
+        match scheme {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            _ => None,
         }
     }
 }
@@ -149,6 +212,8 @@ pub struct Transaction {
 #[derive(Debug)]
 enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
 impl Transaction {
@@ -156,35 +221,29 @@ impl Transaction {
     pub fn dialect(&self) -> Dialect {
         match self.inner {
             Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+            Tx::MySql(_) => Dialect::MySql,
         }
     }
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        match &mut self.inner {
-            Tx::Sqlite(tx) => Ok(sqlite::execute(tx, sql, params).await?),
-        }
+        each_backend!(Tx, &mut self.inner, tx => Ok(backend::tx_execute(tx, sql, params).await?))
     }
 
     /// Runs one query with positional parameters and returns all of its rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        match &mut self.inner {
-            Tx::Sqlite(tx) => Ok(sqlite::query(tx, sql, params).await?),
-        }
+        each_backend!(Tx, &mut self.inner, tx => Ok(backend::tx_query(tx, sql, params).await?))
     }
 
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<()> {
-        match self.inner {
-            Tx::Sqlite(tx) => Ok(tx.commit().await?),
-        }
+        each_backend!(Tx, self.inner, tx => Ok(tx.commit().await?))
     }
 
-    /// Discards the transaction's changes.
+    /// Discards the transaction's changes (on MySQL, those DDL has not committed already).
     pub async fn rollback(self) -> Result<()> {
-        match self.inner {
-            Tx::Sqlite(tx) => Ok(tx.rollback().await?),
-        }
+        each_backend!(Tx, self.inner, tx => Ok(tx.rollback().await?))
     }
 }
 
@@ -251,6 +310,11 @@ mod tests {
     #[tokio::test]
     async fn unknown_schemes_are_refused() {
         let error = Database::connect("oracle://x").await.unwrap_err();
+        assert_eq!(Dialect::of_url("mariadb://root@h/db"), Some(Dialect::MySql));
+        assert_eq!(
+            Dialect::of_url("postgresql://h/db"),
+            Some(Dialect::Postgres)
+        );
         assert!(matches!(error, Error::UnsupportedUrl(_)), "{error}");
     }
 }

@@ -59,6 +59,15 @@ impl<'a> Db<'a> {
         self.conn.dialect()
     }
 
+    /// The placeholder of the `n`th parameter (from 1) in this dialect: `$n` on PostgreSQL, `?`
+    /// elsewhere. For migrations meant to run on several databases.
+    pub fn param(&self, n: usize) -> String {
+        match self.dialect() {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite | Dialect::Mysql => "?".to_owned(),
+        }
+    }
+
     /// Runs one statement and returns the number of rows it affected.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.conn

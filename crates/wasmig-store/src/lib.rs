@@ -125,6 +125,24 @@ pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
+/// The ledger's SQL is written with `?` placeholders; PostgreSQL numbers them (`$1`, `$2`).
+fn placeholders(dialect: Dialect, sql: &str) -> String {
+    if dialect != Dialect::Postgres {
+        return sql.to_owned();
+    }
+    let mut numbered = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            numbered.push_str(&format!("${n}"));
+        } else {
+            numbered.push(c);
+        }
+    }
+    numbered
+}
+
 /// True when the ledger tables exist (reading a database never creates them).
 pub async fn exists(db: &Database) -> Result<bool> {
     let sql = match db.dialect() {
@@ -212,8 +230,11 @@ pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryE
     let rows = match module {
         Some(module) => {
             db.query(
-                &format!(
-                    "SELECT {HISTORY_COLUMNS} FROM wasmig_history WHERE module = ? ORDER BY id"
+                &placeholders(
+                    db.dialect(),
+                    &format!(
+                        "SELECT {HISTORY_COLUMNS} FROM wasmig_history WHERE module = ? ORDER BY id"
+                    ),
                 ),
                 &[module.into()],
             )
@@ -235,8 +256,11 @@ pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<
     let version = record.version.as_ref().map(Version::to_string);
     let updated = tx
         .execute(
-            "UPDATE wasmig_modules SET version = ?, last_step = ?, status = ?, updated_at = ? \
-             WHERE module = ?",
+            &placeholders(
+                tx.dialect(),
+                "UPDATE wasmig_modules SET version = ?, last_step = ?, status = ?, updated_at = ? \
+                 WHERE module = ?",
+            ),
             &[
                 version.clone().into(),
                 i64::from(record.last_step).into(),
@@ -248,7 +272,10 @@ pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<
         .await?;
     if updated == 0 {
         tx.execute(
-            &format!("INSERT INTO wasmig_modules ({MODULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+            &placeholders(
+                tx.dialect(),
+                &format!("INSERT INTO wasmig_modules ({MODULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+            ),
             &[
                 record.module.as_str().into(),
                 version.into(),
@@ -266,8 +293,11 @@ pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<
 /// Appends one row to the history.
 pub async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
     tx.execute(
-        &format!(
-            "INSERT INTO wasmig_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        &placeholders(
+            tx.dialect(),
+            &format!(
+                "INSERT INTO wasmig_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
         ),
         &[
             entry.module.as_str().into(),

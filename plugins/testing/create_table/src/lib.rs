@@ -5,11 +5,11 @@ fn up(db: &Db) -> Result<()> {
     let ctx = db.context();
     let table = format!("{}_{}", ctx.module, ctx.step);
     db.execute(
-        &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, note TEXT)"),
+        &format!("CREATE TABLE {table} (id INTEGER, note VARCHAR(100))"),
         params![],
     )?;
     db.execute(
-        &format!("INSERT INTO {table} (note) VALUES (?)"),
+        &format!("INSERT INTO {table} (id, note) VALUES (1, {})", db.param(1)),
         params![format!(
             "{} -> {}",
             ctx.from_version.as_deref().unwrap_or("-"),

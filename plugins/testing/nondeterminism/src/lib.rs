@@ -15,11 +15,16 @@ fn up(db: &Db) -> Result<()> {
     let random = RandomState::new().hash_one("wasmig") as i64;
     let elapsed = started.elapsed().as_nanos() as i64;
     db.execute(
-        "CREATE TABLE observed (wall INTEGER, random INTEGER, elapsed INTEGER)",
+        "CREATE TABLE observed (wall BIGINT, random BIGINT, elapsed BIGINT)",
         params![],
     )?;
     db.execute(
-        "INSERT INTO observed VALUES (?, ?, ?)",
+        &format!(
+            "INSERT INTO observed VALUES ({}, {}, {})",
+            db.param(1),
+            db.param(2),
+            db.param(3)
+        ),
         params![wall, random, elapsed],
     )?;
     Ok(())

@@ -1,0 +1,186 @@
+//! One upgrader at a time, with locks the server (or the OS) releases when the holder dies:
+//! a session-level advisory lock on PostgreSQL, `GET_LOCK` on MySQL, an exclusive file lock on
+//! the SQLite database file. No lock row, so nothing goes stale after a crash.
+
+use std::fs::{File, TryLockError};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, MySqlConnection, PgConnection};
+
+use crate::{Dialect, Error, Result, Value, backend, mysql, postgres, sqlite};
+
+/// The PostgreSQL advisory lock key, as two 32-bit halves: "wasm" and "ig".
+const PG_KEY: (i32, i32) = (0x7761_736d, 0x6967);
+
+/// How often a busy lock is tried again while waiting.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Held while an upgrade runs; dropping it releases the lock.
+#[derive(Debug)]
+pub struct UpgradeLock {
+    _held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// An in-memory SQLite database: no other process can reach it.
+    Nothing,
+    SqliteFile(#[allow(dead_code)] File),
+    Postgres(#[allow(dead_code)] PgConnection),
+    MySql(#[allow(dead_code)] MySqlConnection),
+}
+
+impl UpgradeLock {
+    pub(crate) async fn acquire(url: &str, dialect: Dialect, wait: Duration) -> Result<Self> {
+        let held = match dialect {
+            Dialect::Sqlite => lock_sqlite(url, wait).await?,
+            Dialect::Postgres => lock_postgres(url, wait).await?,
+            Dialect::MySql => lock_mysql(url, wait).await?,
+        };
+        Ok(UpgradeLock { _held: held })
+    }
+}
+
+/// Who we are, for the holder description other processes see.
+fn identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown host".into());
+    format!("wasmig upgrade, host {host}, pid {}", std::process::id())
+}
+
+async fn lock_sqlite(url: &str, wait: Duration) -> Result<Held> {
+    if sqlite::is_in_memory(url) {
+        return Ok(Held::Nothing);
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename().to_owned();
+    let file = File::open(&path).map_err(|e| Error::Sql(sqlx::Error::Io(e)))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Held::SqliteFile(file)),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                tokio::time::sleep(RETRY).await
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    holder: flock_holder(&path),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::Sql(sqlx::Error::Io(e))),
+        }
+    }
+}
+
+/// The pid holding a `flock` on `path`, read from `/proc/locks` (Linux).
+fn flock_holder(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (kind, pid, device_inode) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
+        let holds = *kind == "FLOCK" && device_inode.rsplit(':').next()? == inode.to_string();
+        holds.then(|| format!("pid {pid} on this host holds a lock on {}", path.display()))
+    })
+}
+
+async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
+    let options = postgres::options(url)?.application_name(&identity());
+    let mut conn = PgConnection::connect_with(&options).await?;
+    let deadline = Instant::now() + wait;
+    let key = [
+        Value::Integer(PG_KEY.0.into()),
+        Value::Integer(PG_KEY.1.into()),
+    ];
+    loop {
+        let got = backend::query::<sqlx::Postgres>(
+            &mut conn,
+            "SELECT pg_try_advisory_lock($1::int4, $2::int4)::int8",
+            &key,
+        )
+        .await?;
+        if got.rows[0][0] == Value::Integer(1) {
+            return Ok(Held::Postgres(conn));
+        }
+        if Instant::now() >= deadline {
+            let holder = backend::query::<sqlx::Postgres>(
+                &mut conn,
+                "SELECT a.application_name || ' (session pid ' || a.pid || ', since ' \
+                 || date_trunc('second', a.backend_start) || ')' \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+                 AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid \
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &key,
+            )
+            .await?;
+            return Err(Error::Locked {
+                holder: first_text(&holder),
+            });
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+async fn lock_mysql(url: &str, wait: Duration) -> Result<Held> {
+    let mut conn = MySqlConnection::connect_with(&mysql::options(url)?).await?;
+    // Lock names are server-wide: scope the lock to this database.
+    let name = "CONCAT('wasmig.', DATABASE())";
+    let got = backend::query::<sqlx::MySql>(
+        &mut conn,
+        &format!("SELECT GET_LOCK({name}, ?)"),
+        &[Value::Integer(
+            wait.as_secs().try_into().unwrap_or(i64::MAX),
+        )],
+    )
+    .await?;
+    if got.rows[0][0] == Value::Integer(1) {
+        return Ok(Held::MySql(conn));
+    }
+    let holder = backend::query::<sqlx::MySql>(
+        &mut conn,
+        &format!(
+            "SELECT CONCAT('connection ', ID, ' from ', HOST, ', for ', TIME, ' s') \
+             FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK({name})"
+        ),
+        &[],
+    )
+    .await?;
+    Err(Error::Locked {
+        holder: first_text(&holder),
+    })
+}
+
+fn first_text(rows: &crate::RowSet) -> Option<String> {
+    rows.rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(|v| v.as_text().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_sqlite_lock_is_refused_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let db = crate::Database::connect(&url).await.unwrap();
+        let held = db.lock(Duration::ZERO).await.unwrap();
+        let error = db.lock(Duration::from_millis(250)).await.unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("another upgrade holds the lock"), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
+        drop(held);
+        db.lock(Duration::ZERO).await.expect("released on drop");
+    }
+}
