@@ -85,7 +85,9 @@ async fn status_json_describes_each_module(backend: Backend) {
 
 async fn a_failing_step_exits_non_zero_with_a_one_line_cause(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).step("003_broken", "testing/fail").write();
+    blog_v1(&sandbox)
+        .step("003_broken", "testing/fail_after_insert")
+        .write();
     let upgrade = sandbox.cli(WASMIG, &["upgrade"]);
     assert!(!upgrade.success(), "{upgrade:?}");
     assert!(
@@ -100,7 +102,9 @@ async fn a_failing_step_exits_non_zero_with_a_one_line_cause(backend: Backend) {
         .collect();
     assert_eq!(
         errors,
-        ["error: blog: step 003_broken failed: the step returned an error: refusing on purpose"],
+        [
+            "error: blog: step 003_broken failed: the step returned an error: failing after an insert"
+        ],
         "{upgrade:?}"
     );
     let status = sandbox.cli(WASMIG, &["status"]);

@@ -1,14 +1,21 @@
 //! The upgrade path end to end on SQLite: real components, the real host, a real database file.
 
-use wasmig_engine::Action;
-use wasmig_store::Outcome;
+use std::time::Duration;
+
+use wasmig_engine::{Action, Repair};
+use wasmig_store::{ModuleStatus, Outcome};
 use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
 on_every_backend!(
     a_fresh_install_runs_install_wasm_and_records_every_step_as_covered,
     without_install_wasm_a_fresh_install_runs_every_step_in_order,
     a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothing,
-    a_step_that_returns_an_error_is_rolled_back_and_recorded,
+    a_failing_step_that_changed_data_is_rolled_back_on_every_backend,
+    a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional,
+    resume_replays_an_unfinished_step_and_skips_what_committed,
+    a_replay_that_sends_other_statements_is_refused,
+    repair_refuses_a_module_with_nothing_unfinished,
+    a_second_upgrader_is_refused_while_the_lock_is_held,
     a_trapping_step_is_contained_and_the_next_module_still_runs,
     an_older_header_is_refused_and_nothing_changes,
     a_step_added_without_a_version_bump_is_refused,
@@ -132,11 +139,47 @@ async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothi
     );
 }
 
-async fn a_step_that_returns_an_error_is_rolled_back_and_recorded(backend: Backend) {
+async fn a_failing_step_that_changed_data_is_rolled_back_on_every_backend(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     assert!(sandbox.upgrade().await.is_success());
     let before = sandbox.dump_module_data().await;
+
+    blog_v1(&sandbox)
+        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .step("003_ghost", "testing/fail_after_insert")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the upgrade fails");
+    assert_eq!(
+        failure.to_string(),
+        "blog: step 003_ghost failed: the step returned an error: failing after an insert"
+    );
+    assert_eq!(
+        sandbox.dump_module_data().await,
+        before,
+        "the insert was rolled back"
+    );
+
+    let status = sandbox.host().await.status().await.unwrap();
+    assert_eq!(status[0].installed_version, Some("1.0.0".parse().unwrap()));
+    assert!(status[0].last_attempt_failed);
+    assert_eq!(status[0].action, Action::Apply { first: 3 });
+    let history = sandbox.host().await.history(Some("blog")).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((last.step, last.outcome), (3, Outcome::Failed));
+    assert!(
+        last.error
+            .as_deref()
+            .unwrap()
+            .contains("failing after an insert")
+    );
+}
+
+async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    assert!(sandbox.upgrade().await.is_success());
 
     blog_v1(&sandbox)
         .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
@@ -157,32 +200,59 @@ async fn a_step_that_returns_an_error_is_rolled_back_and_recorded(backend: Backe
         "step 003 stays applied"
     );
     assert!(
-        !tables.contains(&"blog_004_broken".to_owned()),
-        "step 004 rolled back"
-    );
-    assert!(
         !tables.contains(&"blog_005_never".to_owned()),
         "the module stopped"
     );
-    assert_ne!(sandbox.dump_module_data().await, before);
-
     let status = sandbox.host().await.status().await.unwrap();
     assert_eq!(status[0].installed_version, Some("1.0.0".parse().unwrap()));
     assert_eq!(status[0].last_step, 3);
-    assert!(status[0].last_attempt_failed);
-    assert_eq!(status[0].pending, ["004_broken", "005_never"]);
 
-    let history = sandbox.host().await.history(Some("blog")).await.unwrap();
-    let last = history.last().unwrap();
-    assert_eq!((last.step, last.outcome), (4, Outcome::Failed));
-    assert!(
-        last.error
-            .as_deref()
-            .unwrap()
-            .contains("refusing on purpose")
+    if backend.has_transactional_ddl() {
+        assert!(
+            !tables.contains(&"blog_004_broken".to_owned()),
+            "step 004 rolled back"
+        );
+        assert!(status[0].last_attempt_failed);
+        assert_eq!(status[0].pending, ["004_broken", "005_never"]);
+        return;
+    }
+    // MySQL committed the CREATE TABLE: the module is unfinished until an operator acts.
+    assert!(tables.contains(&"blog_004_broken".to_owned()));
+    assert!(failure.reason.contains("`wasmig resume blog`"), "{failure}");
+    assert_eq!(
+        status[0].action,
+        Action::Unfinished {
+            step: "004_broken".into(),
+            status: ModuleStatus::Dirty
+        }
     );
-}
+    let again = sandbox.upgrade().await;
+    let refusal = again.failures().next().expect("refused while unfinished");
+    assert!(
+        refusal
+            .reason
+            .contains("step 004_broken failed after some of its statements had committed"),
+        "{refusal}"
+    );
 
+    // The operator drops the half-made table and marks the step failed: it runs again.
+    sandbox.sql("DROP TABLE blog_004_broken").await;
+    let host = sandbox.host().await;
+    let wrong = host
+        .repair("blog", Repair::MarkFailed(5))
+        .await
+        .unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("step 005 is not the unfinished one, which is 004_broken"),
+        "{wrong}"
+    );
+    host.repair("blog", Repair::MarkFailed(4)).await.unwrap();
+    let status = host.status().await.unwrap();
+    assert_eq!(status[0].action, Action::Apply { first: 4 });
+    assert!(status[0].last_attempt_failed);
+}
 async fn a_trapping_step_is_contained_and_the_next_module_still_runs(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
     sandbox
@@ -215,13 +285,25 @@ async fn a_trapping_step_is_contained_and_the_next_module_still_runs(backend: Ba
 
     let tables = sandbox.tables().await;
     assert!(tables.contains(&"alpha_001_ok".to_owned()));
-    assert!(!tables.contains(&"alpha_002_boom".to_owned()));
+    assert_eq!(
+        tables.contains(&"alpha_002_boom".to_owned()),
+        !backend.has_transactional_ddl(),
+        "rolled back unless DDL commits implicitly"
+    );
     assert!(tables.contains(&"beta_001_ok".to_owned()));
 
     let status = sandbox.host().await.status().await.unwrap();
     assert_eq!(status[0].installed_version, None, "alpha never completed");
     assert_eq!(status[0].last_step, 1);
-    assert_eq!(status[0].action, Action::Apply { first: 2 });
+    let expected = if backend.has_transactional_ddl() {
+        Action::Apply { first: 2 }
+    } else {
+        Action::Unfinished {
+            step: "002_boom".into(),
+            status: ModuleStatus::Dirty,
+        }
+    };
+    assert_eq!(status[0].action, expected);
 }
 
 async fn an_older_header_is_refused_and_nothing_changes(backend: Backend) {
@@ -359,4 +441,178 @@ async fn a_step_sees_fixed_clocks_and_seeded_randomness(backend: Backend) {
         Some(0),
         "the wall clock reads the epoch"
     );
+}
+
+async fn resume_replays_an_unfinished_step_and_skips_what_committed(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox.sql("CREATE TABLE flag (id INTEGER)").await;
+    sandbox
+        .module("blog", "1.0.0")
+        .step("001_ok", "testing/create_table")
+        .step("002_flagged", "testing/needs_flag")
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(
+        report
+            .failures()
+            .next()
+            .unwrap()
+            .reason
+            .contains("the flag is not set")
+    );
+
+    sandbox.sql("INSERT INTO flag (id) VALUES (1)").await;
+    let host = sandbox.host().await;
+    let report = if backend.has_transactional_ddl() {
+        // Nothing of step 002 committed: it simply runs again.
+        host.upgrade(&[], |_| {}).await.unwrap()
+    } else {
+        let refused = host.upgrade(&[], |_| {}).await.unwrap();
+        assert!(
+            !refused.is_success(),
+            "an unfinished module is not upgraded"
+        );
+        host.resume(&[], |_| {}).await.unwrap()
+    };
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(report.modules[0].applied, ["002_flagged"]);
+
+    let rows = sandbox
+        .database()
+        .await
+        .query("SELECT COUNT(*) FROM blog_002_flagged", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.rows[0][0].as_integer(),
+        Some(1),
+        "the step's effects happened once"
+    );
+    let outcomes: Vec<_> = host
+        .history(Some("blog"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.step == 2)
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Applied]);
+    let journal = sandbox
+        .database()
+        .await
+        .query("SELECT COUNT(*) FROM wasmig_journal", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        journal.rows[0][0].as_integer(),
+        Some(0),
+        "the journal is cleared"
+    );
+}
+
+async fn a_replay_that_sends_other_statements_is_refused(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox.sql("CREATE TABLE flag (id INTEGER)").await;
+    sandbox
+        .module("blog", "1.0.0")
+        .step("001_shifty", "testing/diverge")
+        .write();
+    assert!(!sandbox.upgrade().await.is_success());
+    sandbox.sql("INSERT INTO flag (id) VALUES (1)").await;
+
+    let host = sandbox.host().await;
+    if backend.has_transactional_ddl() {
+        assert!(host.upgrade(&[], |_| {}).await.unwrap().is_success());
+        let tables = sandbox.tables().await;
+        assert!(tables.contains(&"blog_001_shifty_b".to_owned()));
+        assert!(
+            !tables.contains(&"blog_001_shifty_a".to_owned()),
+            "rolled back"
+        );
+        return;
+    }
+    let report = host.resume(&[], |_| {}).await.unwrap();
+    let failure = report.failures().next().expect("the replay is refused");
+    assert!(
+        failure
+            .reason
+            .contains("the replay diverged from the journal"),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .reason
+            .contains("was `CREATE TABLE blog_001_shifty_a (id INTEGER)` when it committed"),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .reason
+            .contains("now sends `CREATE TABLE blog_001_shifty_b (id INTEGER)`"),
+        "{failure}"
+    );
+    let tables = sandbox.tables().await;
+    assert!(
+        !tables.contains(&"blog_001_shifty_b".to_owned()),
+        "the differing statement never ran"
+    );
+    let status = host.status().await.unwrap();
+    assert!(
+        matches!(status[0].action, Action::Unfinished { .. }),
+        "{:?}",
+        status[0].action
+    );
+}
+
+async fn repair_refuses_a_module_with_nothing_unfinished(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    assert!(sandbox.upgrade().await.is_success());
+    let before = sandbox.dump().await;
+    let error = sandbox
+        .host()
+        .await
+        .repair("blog", Repair::MarkApplied(3))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot repair blog: no step is unfinished"),
+        "{error}"
+    );
+    assert_eq!(sandbox.dump().await, before);
+}
+
+async fn a_second_upgrader_is_refused_while_the_lock_is_held(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    let held = sandbox.database().await.lock(Duration::ZERO).await.unwrap();
+    let error = sandbox.host().await.upgrade(&[], |_| {}).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.starts_with("another upgrade holds the lock"), "{text}");
+    if backend != Backend::MySql {
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "names the holder: {text}"
+        );
+    }
+    assert!(
+        sandbox
+            .tables()
+            .await
+            .iter()
+            .all(|t| !t.starts_with("blog")),
+        "nothing ran"
+    );
+
+    // With a wait, the upgrade proceeds once the holder lets go.
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+    });
+    let mut host = sandbox.host().await;
+    host.set_lock_wait(Duration::from_secs(10));
+    assert!(host.upgrade(&[], |_| {}).await.unwrap().is_success());
+    release.await.unwrap();
 }

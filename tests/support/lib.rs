@@ -90,6 +90,15 @@ impl Sandbox {
             .expect("the upgrade runs")
     }
 
+    /// Runs one statement directly on the database (to set up a scenario).
+    pub async fn sql(&self, sql: &str) {
+        let db = self.database().await;
+        db.execute(sql, &[])
+            .await
+            .expect("the setup statement runs");
+        db.close().await;
+    }
+
     /// The database, for direct inspection.
     pub async fn database(&self) -> Database {
         Database::connect(&self.database_url())
@@ -227,6 +236,13 @@ pub enum Backend {
     Postgres,
     /// A new database on the MariaDB/MySQL server of `WASMIG_TEST_MYSQL`.
     MySql,
+}
+
+impl Backend {
+    /// False on MySQL/MariaDB, where DDL commits implicitly and cannot be rolled back.
+    pub fn has_transactional_ddl(self) -> bool {
+        self != Backend::MySql
+    }
 }
 
 /// The server administration URLs, overridable by the environment.

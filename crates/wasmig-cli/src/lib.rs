@@ -5,10 +5,11 @@ mod output;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use wasmig_engine::{Event, Host, Limits};
+use wasmig_engine::{Event, Host, Limits, Repair};
 
 /// Runs the database migrations of an application's modules as sandboxed WebAssembly components.
 ///
@@ -62,6 +63,32 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Replays a step left unfinished (MySQL: a crash, or a failure after DDL committed),
+    /// skipping the statements its journal says committed, then runs the module's remaining
+    /// steps. Safe when the step sends the same statements again (a step has fixed clocks and
+    /// seeded randomness); it stops at the first statement that differs.
+    Resume {
+        /// Modules to resume (default: all).
+        #[arg(value_name = "MODULE")]
+        names: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Settles a step left unfinished by hand, once you have checked the schema: record it as
+    /// applied (you completed it) or failed (you undid it, so it runs again).
+    Repair {
+        /// The module.
+        #[arg(value_name = "MODULE")]
+        module: String,
+        /// Record the unfinished step as applied (a number, or `install`).
+        #[arg(long, value_name = "STEP", value_parser = parse_step, conflicts_with = "mark_failed", required_unless_present = "mark_failed")]
+        mark_applied: Option<u32>,
+        /// Record the unfinished step as failed (a number, or `install`).
+        #[arg(long, value_name = "STEP", value_parser = parse_step)]
+        mark_failed: Option<u32>,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Shows every step the ledger recorded, oldest first.
     History {
         /// Only this module's steps.
@@ -80,9 +107,28 @@ enum Command {
     },
 }
 
-/// Per-step limits of the sandbox.
+/// Waiting for the upgrade lock.
+#[derive(Debug, Args)]
+struct LockArgs {
+    /// How long to wait for another upgrade of the same database to finish.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    wait: u64,
+}
+
+/// `004`, `4` or `install` (step 0).
+fn parse_step(text: &str) -> Result<u32, String> {
+    if text == "install" {
+        return Ok(0);
+    }
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a step number (e.g. 004) or `install`"))
+}
+
+/// Per-step limits of the sandbox, and the lock wait of commands that run steps.
 #[derive(Debug, Args)]
 struct LimitArgs {
+    #[command(flatten)]
+    lock: LockArgs,
     /// CPU budget of each step, in fuel units (about one per WebAssembly instruction).
     #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
     fuel: u64,
@@ -148,19 +194,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Upgrade { names, limits } => {
-            let host = open(limits.limits()).await?;
-            let mut progress = output::Progress::new(&mut stdout);
-            let report = host
-                .upgrade(&names, |event: Event<'_>| progress.event(event))
-                .await?;
-            progress.summary(&report)?;
-            drop(progress);
-            if !report.is_success() {
-                for failure in report.failures() {
-                    eprintln!("error: {failure}");
-                }
-                return Ok(ExitCode::FAILURE);
-            }
+            return run_steps(open(limits.limits()).await?, &names, &limits, false).await;
+        }
+        Command::Resume { names, limits } => {
+            return run_steps(open(limits.limits()).await?, &names, &limits, true).await;
+        }
+        Command::Repair {
+            module,
+            mark_applied,
+            mark_failed,
+            lock,
+        } => {
+            let mut host = open(Limits::default()).await?;
+            host.set_lock_wait(Duration::from_secs(lock.wait));
+            let repair = match (mark_applied, mark_failed) {
+                (Some(step), _) => Repair::MarkApplied(step),
+                (None, Some(step)) => Repair::MarkFailed(step),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            writeln!(stdout, "{}", host.repair(&module, repair).await?)?;
         }
         Command::History { module, json } => {
             let entries = open(Limits::default())
@@ -193,6 +245,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `upgrade` and `resume`: runs steps, printing each as it goes; exit 1 if a module failed.
+async fn run_steps(
+    mut host: Host,
+    names: &[String],
+    limits: &LimitArgs,
+    resume: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    host.set_lock_wait(Duration::from_secs(limits.lock.wait));
+    let mut progress = output::Progress::new(&mut stdout);
+    let on_event = |event: Event<'_>| progress.event(event);
+    let report = if resume {
+        host.resume(names, on_event).await?
+    } else {
+        host.upgrade(names, on_event).await?
+    };
+    progress.summary(&report)?;
+    drop(progress);
+    if !report.is_success() {
+        for failure in report.failures() {
+            eprintln!("error: {failure}");
+        }
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,6 +47,10 @@ fn pending(plan: &ModulePlan, modules_dir: &Path) -> String {
         }
         Action::UpToDate => "none".to_owned(),
         Action::Refused { reason } => format!("refused: {reason}"),
+        Action::Unfinished { step, status } => format!(
+            "unfinished: {}",
+            Action::unfinished_reason(&plan.module, step, *status)
+        ),
         Action::Absent => format!("not in {}", modules_dir.display()),
     };
     if plan.last_attempt_failed {
@@ -165,6 +169,9 @@ impl<W: Write> Progress<W> {
                     }
                     Action::UpToDate => writeln!(self.out, "{module}: up to date at {header}"),
                     Action::Refused { reason } => writeln!(self.out, "{module}: refused: {reason}"),
+                    Action::Unfinished { step, .. } => {
+                        writeln!(self.out, "{module}: unfinished step {step}")
+                    }
                     Action::Absent => Ok(()),
                 }
             }

@@ -35,6 +35,57 @@ impl Dialect {
     pub fn has_transactional_ddl(self) -> bool {
         !matches!(self, Dialect::MySql)
     }
+
+    /// True when `sql` ends the surrounding transaction by itself in this dialect (MySQL's
+    /// implicit commit: DDL and a few administrative statements). Errs on the side of yes.
+    pub fn commits_implicitly(self, sql: &str) -> bool {
+        const IMPLICIT: &[&str] = &[
+            "ALTER",
+            "CREATE",
+            "DROP",
+            "RENAME",
+            "TRUNCATE",
+            "ANALYZE",
+            "OPTIMIZE",
+            "REPAIR",
+            "LOCK",
+            "UNLOCK",
+            "GRANT",
+            "REVOKE",
+            "LOAD",
+            "INSTALL",
+            "UNINSTALL",
+            "FLUSH",
+            "RESET",
+            "CACHE",
+            "START",
+            "BEGIN",
+            "COMMIT",
+            "SET",
+        ];
+        if self.has_transactional_ddl() {
+            return false;
+        }
+        let keyword: String = skip_comments(sql)
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        IMPLICIT.iter().any(|k| k.eq_ignore_ascii_case(&keyword))
+    }
+}
+
+/// `sql` from its first token: whitespace, `(`, `--`/`#` line comments and `/* */` blocks skipped.
+fn skip_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(rest) = sql.strip_prefix("--").or_else(|| sql.strip_prefix('#')) {
+            sql = rest.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            return sql;
+        }
+    }
 }
 
 impl fmt::Display for Dialect {
@@ -236,6 +287,17 @@ impl Transaction {
         each_backend!(Tx, &mut self.inner, tx => Ok(backend::tx_query(tx, sql, params).await?))
     }
 
+    /// Opens a new transaction on the same connection after a statement committed the
+    /// previous one implicitly (MySQL DDL), so what follows is atomic again. A no-op elsewhere.
+    pub async fn restart_after_implicit_commit(&mut self) -> Result<()> {
+        use sqlx::Executor;
+        if let Tx::MySql(tx) = &mut self.inner {
+            // A plain string goes over the text protocol, like sqlx's own BEGIN.
+            (&mut **tx).execute("BEGIN").await?;
+        }
+        Ok(())
+    }
+
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<()> {
         each_backend!(Tx, self.inner, tx => Ok(tx.commit().await?))
@@ -305,6 +367,19 @@ mod tests {
         drop(tx);
         let set = db.query("SELECT COUNT(*) FROM t", &[]).await.unwrap();
         assert_eq!(set.rows[0][0], Value::Integer(0));
+    }
+
+    #[test]
+    fn mysql_ddl_commits_implicitly_and_other_dialects_never_do() {
+        let mysql = Dialect::MySql;
+        assert!(mysql.commits_implicitly("CREATE TABLE t (a INT)"));
+        assert!(mysql.commits_implicitly("  /* x */ -- y\n alter table t add b int"));
+        assert!(mysql.commits_implicitly("# note\nDROP INDEX i ON t"));
+        assert!(!mysql.commits_implicitly("INSERT INTO t VALUES (1)"));
+        assert!(!mysql.commits_implicitly("(SELECT 1)"));
+        assert!(!mysql.commits_implicitly("UPDATE created SET a = 1"));
+        assert!(!Dialect::Postgres.commits_implicitly("CREATE TABLE t (a INT)"));
+        assert!(!Dialect::Sqlite.commits_implicitly("DROP TABLE t"));
     }
 
     #[tokio::test]

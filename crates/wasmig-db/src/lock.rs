@@ -100,7 +100,7 @@ async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
     loop {
         let got = backend::query::<sqlx::Postgres>(
             &mut conn,
-            "SELECT pg_try_advisory_lock($1::int4, $2::int4)::int8",
+            "SELECT pg_try_advisory_lock($1::int4, $2::int4)::int4",
             &key,
         )
         .await?;

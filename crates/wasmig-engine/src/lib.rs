@@ -49,6 +49,14 @@ pub enum Error {
     /// The sandbox could not be created.
     #[error(transparent)]
     Runtime(#[from] wasmig_runtime::Error),
+    /// A repair was asked for that does not fit the module's state.
+    #[error("cannot repair {module}: {reason}")]
+    Repair {
+        /// The module.
+        module: String,
+        /// Why not.
+        reason: String,
+    },
     /// An operator named a module that is not in the modules directory.
     #[error("no module named `{name}` in {}", .dir.display())]
     UnknownModule {
@@ -145,12 +153,22 @@ impl UpgradeReport {
     }
 }
 
+/// How an operator settles a step left unfinished (see [`Host::repair`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// The step's changes are complete (finished by hand): record it applied.
+    MarkApplied(u32),
+    /// The step's changes were undone by hand: record it failed, so it runs again.
+    MarkFailed(u32),
+}
+
 /// A database, a modules directory and the sandbox that runs their migrations.
 #[derive(Debug)]
 pub struct Host {
     db: Database,
     modules_dir: PathBuf,
     runtime: Runtime,
+    lock_wait: Duration,
 }
 
 impl Host {
@@ -170,7 +188,14 @@ impl Host {
             db,
             modules_dir: modules_dir.into(),
             runtime,
+            lock_wait: Duration::ZERO,
         }
+    }
+
+    /// How long `upgrade`, `resume` and `repair` wait for another upgrader to finish before
+    /// they give up (default: not at all).
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.lock_wait = wait;
     }
 
     /// The database this host upgrades.
@@ -199,12 +224,120 @@ impl Host {
 
     /// Brings the named modules (all when `modules` is empty) to their header's version.
     /// Every module is attempted; a failing one stops at its last good step and is reported.
+    /// Holds the database's upgrade lock throughout.
     pub async fn upgrade(
         &self,
         modules: &[String],
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        self.run(modules, false, on_event).await
+    }
+
+    /// Like [`Host::upgrade`], but a module with an unfinished step first replays that step:
+    /// statements its journal says committed are skipped (and must be the same statements),
+    /// the rest run. Then the module's remaining steps run.
+    pub async fn resume(
+        &self,
+        modules: &[String],
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        self.run(modules, true, on_event).await
+    }
+
+    /// Settles an unfinished step by hand, after the operator checked the schema.
+    pub async fn repair(&self, module: &str, repair: Repair) -> Result<String> {
+        let packages = self.select(&[module.to_owned()])?;
+        let package = &packages[0];
+        let _lock = self.db.lock(self.lock_wait).await?;
+        wasmig_store::ensure_schema(&self.db).await?;
+        let records = self.ledger().await?;
+        let refused = |reason: String| Error::Repair {
+            module: module.to_owned(),
+            reason,
+        };
+        let Some(mut record) = records.get(module).cloned() else {
+            return Err(refused("the module was never installed".into()));
+        };
+        if !record.status.is_unfinished() {
+            return Err(refused(format!(
+                "no step is unfinished (status {}); repair settles a step left running or \
+                 failed after committing part of its work",
+                record.status
+            )));
+        }
+        let unfinished = plan::unfinished_step(package, &record);
+        let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair;
+        let expected = if unfinished == "install" {
+            0
+        } else {
+            record.last_step + 1
+        };
+        if step != expected {
+            return Err(refused(format!(
+                "step {step:03} is not the unfinished one, which is {unfinished}"
+            )));
+        }
+        let now = wasmig_store::timestamp(std::time::SystemTime::now());
+        let history = wasmig_store::history(&self.db, Some(module)).await?;
+        let last = history.iter().rev().find(|e| e.step == step);
+        let mut tx = self.db.begin().await?;
+        if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
+            let interrupted = HistoryEntry {
+                outcome: wasmig_store::Outcome::Interrupted,
+                finished_at: now.clone(),
+                error: Some("the process running this step stopped before it finished".into()),
+                ..running.clone()
+            };
+            wasmig_store::finish(&mut tx, &interrupted).await?;
+        }
+        let (outcome, status, note) = match repair {
+            Repair::MarkApplied(_) => (
+                wasmig_store::Outcome::Applied,
+                wasmig_store::ModuleStatus::Ok,
+                "marked applied by `wasmig repair`",
+            ),
+            Repair::MarkFailed(_) => (
+                wasmig_store::Outcome::Failed,
+                wasmig_store::ModuleStatus::Failed,
+                "marked failed by `wasmig repair`",
+            ),
+        };
+        let slug = last.map_or_else(|| unfinished.clone(), |e| e.slug.clone());
+        wasmig_store::record(
+            &mut tx,
+            &HistoryEntry {
+                module: module.to_owned(),
+                step,
+                slug,
+                sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
+                version: package.manifest.version.clone(),
+                started_at: now.clone(),
+                finished_at: now.clone(),
+                duration_ms: 0,
+                outcome,
+                error: Some(note.to_owned()),
+            },
+        )
+        .await?;
+        if let Repair::MarkApplied(_) = repair {
+            record.last_step = if step == 0 { package.last_step() } else { step };
+        }
+        record.status = status;
+        record.updated_at = now;
+        wasmig_store::save_module(&mut tx, &record).await?;
+        wasmig_store::journal_clear(&mut tx, module, step).await?;
+        tx.commit().await?;
+        Ok(format!("{module}: {unfinished} {note}"))
+    }
+
+    async fn run(
+        &self,
+        modules: &[String],
+        resume: bool,
         mut on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
         let packages = self.select(modules)?;
+        let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
         let mut records = self.ledger().await?;
         let mut report = UpgradeReport::default();
@@ -218,6 +351,7 @@ impl Host {
                 package,
                 record,
                 plan: &plan,
+                resume,
             }
             .run(&mut on_event)
             .await?;

@@ -4,7 +4,7 @@ use semver::Version;
 use serde::Serialize;
 use wasmig_manifest::Package;
 use wasmig_runtime::HOST_API_VERSION;
-use wasmig_store::ModuleRecord;
+use wasmig_store::{ModuleRecord, ModuleStatus};
 
 /// What an upgrade would do with one module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,8 +26,31 @@ pub enum Action {
         /// Why, and what the operator can do.
         reason: String,
     },
+    /// A step neither completed nor rolled back (MySQL: a crash, or a failure after DDL had
+    /// committed); only `resume` or `repair` continue from here.
+    Unfinished {
+        /// The step (`NNN_slug` or `install`).
+        step: String,
+        /// Whether it was left running or failed after committing part of its work.
+        status: ModuleStatus,
+    },
     /// The ledger knows the module but the modules directory no longer has it.
     Absent,
+}
+
+impl Action {
+    /// The operator-facing explanation of an unfinished step.
+    pub fn unfinished_reason(module: &str, step: &str, status: ModuleStatus) -> String {
+        let what = match status {
+            ModuleStatus::Running => "was left running (the process stopped, or is still running)",
+            _ => "failed after some of its statements had committed (DDL commits implicitly)",
+        };
+        format!(
+            "step {step} {what}: run `wasmig resume {module}` to replay it (statements already \
+             committed are skipped), or check the schema and run \
+             `wasmig repair {module} --mark-applied STEP` or `--mark-failed STEP`"
+        )
+    }
 }
 
 /// A module's state and the action an upgrade would take.
@@ -63,7 +86,13 @@ pub fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePl
     let header = &package.manifest.version;
     let last_step = record.map_or(0, |r| r.last_step);
     let installed_version = record.and_then(|r| r.version.clone());
-    let action = decide(package, installed_version.as_ref(), last_step);
+    let action = match record {
+        Some(r) if r.status.is_unfinished() => Action::Unfinished {
+            step: unfinished_step(package, r),
+            status: r.status,
+        },
+        _ => decide(package, installed_version.as_ref(), last_step),
+    };
     let pending = match &action {
         Action::Install => vec!["install".to_owned()],
         Action::Apply { first } => package
@@ -72,13 +101,14 @@ pub fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePl
             .filter(|s| s.number >= *first)
             .map(|s| s.name())
             .collect(),
+        Action::Unfinished { step, .. } => vec![step.clone()],
         _ => Vec::new(),
     };
     ModulePlan {
         module: package.manifest.name.clone(),
         installed_version,
         last_step,
-        last_attempt_failed: record.is_some_and(|r| r.status == wasmig_store::ModuleStatus::Failed),
+        last_attempt_failed: record.is_some_and(|r| r.status == ModuleStatus::Failed),
         header_version: Some(header.clone()),
         package_steps: package.last_step(),
         action,
@@ -92,12 +122,24 @@ pub fn plan_absent(record: &ModuleRecord) -> ModulePlan {
         module: record.module.clone(),
         installed_version: record.version.clone(),
         last_step: record.last_step,
-        last_attempt_failed: record.status == wasmig_store::ModuleStatus::Failed,
+        last_attempt_failed: record.status == ModuleStatus::Failed,
         header_version: None,
         package_steps: 0,
         action: Action::Absent,
         pending: Vec::new(),
     }
+}
+
+/// The step an unfinished module was running: the install component if the module was being
+/// installed with it, else the step after the last applied one.
+pub fn unfinished_step(package: &Package, record: &ModuleRecord) -> String {
+    if record.version.is_none() && record.last_step == 0 && package.install.is_some() {
+        return "install".to_owned();
+    }
+    package
+        .steps
+        .get(record.last_step as usize)
+        .map_or_else(|| format!("{:03}", record.last_step + 1), |s| s.name())
 }
 
 fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Action {
@@ -246,6 +288,26 @@ mod tests {
             why.contains("step 003_s3 was added but the version stayed 1.0.0"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn an_unfinished_step_blocks_the_module_until_resumed_or_repaired() {
+        let mut r = record(Some("1.0.0"), 2);
+        r.status = ModuleStatus::Dirty;
+        let plan = plan_module(&package("1.1.0", 4, true), Some(&r));
+        assert_eq!(
+            plan.action,
+            Action::Unfinished {
+                step: "003_s3".into(),
+                status: ModuleStatus::Dirty
+            }
+        );
+        let mut r = record(None, 0);
+        r.status = ModuleStatus::Running;
+        let plan = plan_module(&package("1.1.0", 4, true), Some(&r));
+        assert_eq!(plan.pending, ["install"]);
+        let why = Action::unfinished_reason("blog", "003_s3", ModuleStatus::Running);
+        assert!(why.contains("`wasmig resume blog`"), "{why}");
     }
 
     #[test]

@@ -1,11 +1,21 @@
 //! Running one module's plan: every component in its own transaction with its ledger rows.
+//!
+//! On SQLite and PostgreSQL a step and its ledger rows commit or vanish together. On MySQL,
+//! where DDL commits implicitly, a step is recorded `running` before it starts, every statement
+//! that committed is journaled as it commits, and a step that stops half-way leaves the module
+//! unfinished until `resume` replays it (skipping what the journal says committed) or `repair`
+//! settles it by hand.
 
 use std::time::SystemTime;
 
 use wasmig_db::Database;
 use wasmig_manifest::{Artifact, Package};
-use wasmig_runtime::{PreparedStep, Runtime, StepContext};
-use wasmig_store::{HistoryEntry, INSTALL_STEP, ModuleRecord, ModuleStatus, Outcome, timestamp};
+use wasmig_runtime::{
+    Admission, BoxFuture, Journal, NoJournal, PreparedStep, Runtime, Statement, StepContext,
+};
+use wasmig_store::{
+    HistoryEntry, INSTALL_STEP, JournalEntry, ModuleRecord, ModuleStatus, Outcome, timestamp,
+};
 
 use crate::{Action, Event, Failure, ModulePlan, ModuleReport, Result};
 
@@ -26,6 +36,8 @@ pub(crate) struct Upgrade<'a> {
     pub package: &'a Package,
     pub record: Option<ModuleRecord>,
     pub plan: &'a ModulePlan,
+    /// True to replay an unfinished step and go on; false to refuse one.
+    pub resume: bool,
 }
 
 impl Upgrade<'_> {
@@ -37,14 +49,26 @@ impl Upgrade<'_> {
             applied: Vec::new(),
             failure: None,
         };
-        let units = match &self.plan.action {
+        let (units, replay) = match &self.plan.action {
             Action::UpToDate | Action::Absent => return Ok(report),
             Action::Refused { reason } => {
                 report.failure = Some(self.failure(None, reason.clone()));
                 return Ok(report);
             }
-            Action::Install => self.install_unit(),
-            Action::Apply { first } => self.step_units(*first),
+            Action::Unfinished { step, status } if !self.resume => {
+                let reason = Action::unfinished_reason(&self.plan.module, step, *status);
+                report.failure = Some(self.failure(None, reason));
+                return Ok(report);
+            }
+            Action::Unfinished { step, .. } => match self.unfinished_units(step).await? {
+                Ok(found) => found,
+                Err(reason) => {
+                    report.failure = Some(self.failure(Some(step), reason));
+                    return Ok(report);
+                }
+            },
+            Action::Install => (self.install_unit(), Vec::new()),
+            Action::Apply { first } => (self.step_units(*first), Vec::new()),
         };
 
         // Compile and check every component before the first one runs.
@@ -70,10 +94,9 @@ impl Upgrade<'_> {
             installed_at: timestamp(SystemTime::now()),
             updated_at: String::new(),
         });
-        let header = &self.package.manifest.version;
         if units.is_empty() {
             // Only the version changes.
-            state.version = Some(header.clone());
+            state.version = Some(self.package.manifest.version.clone());
             state.status = ModuleStatus::Ok;
             state.updated_at = timestamp(SystemTime::now());
             let mut tx = self.db.begin().await?;
@@ -83,10 +106,12 @@ impl Upgrade<'_> {
             return Ok(report);
         }
 
+        let mut replay = Some(replay);
         for (index, (unit, step)) in units.iter().zip(&prepared).enumerate() {
             let is_last = index + 1 == units.len();
+            let replay = replay.take().unwrap_or_default();
             match self
-                .run_unit(unit, step, &mut state, is_last, on_event)
+                .run_unit(unit, step, &mut state, is_last, replay, on_event)
                 .await?
             {
                 Ok(()) => report.applied.push(unit.name.clone()),
@@ -128,17 +153,62 @@ impl Upgrade<'_> {
             .collect()
     }
 
-    /// Runs one component in its own transaction. `Ok(Err(reason))` is a step failure (rolled
-    /// back and recorded); `Err` is a failure of the host or the ledger.
+    /// The units a resume runs (the unfinished one, then the rest) and the unfinished one's
+    /// journal; `Ok(Err(reason))` when it cannot be resumed safely.
+    async fn unfinished_units(
+        &self,
+        step: &str,
+    ) -> Result<Result<(Vec<Unit<'_>>, Vec<JournalEntry>), String>> {
+        let units = if step == "install" {
+            self.install_unit()
+        } else {
+            let first = self.plan.last_step + 1;
+            self.step_units(first)
+        };
+        let Some(unit) = units.first() else {
+            return Ok(Err("the package no longer has this step".into()));
+        };
+        let history = wasmig_store::history(self.db, Some(&self.plan.module)).await?;
+        let Some(last) = history.iter().rev().find(|e| e.step == unit.number) else {
+            return Ok(Err("the ledger has no record of this step".into()));
+        };
+        if last.sha256 != unit.artifact.sha256() {
+            return Ok(Err(format!(
+                "the component changed since the step was left unfinished (sha256 {} then, {} \
+                 now): replaying it could run different statements; use `wasmig repair`",
+                short(&last.sha256),
+                short(&unit.artifact.sha256())
+            )));
+        }
+        if last.outcome == Outcome::Running {
+            // The process that ran it is gone (we hold the upgrade lock).
+            let mut tx = self.db.begin().await?;
+            let interrupted = HistoryEntry {
+                outcome: Outcome::Interrupted,
+                finished_at: timestamp(SystemTime::now()),
+                error: Some("the process running this step stopped before it finished".into()),
+                ..last.clone()
+            };
+            wasmig_store::finish(&mut tx, &interrupted).await?;
+            tx.commit().await?;
+        }
+        let journal = wasmig_store::journal(self.db, &self.plan.module, unit.number).await?;
+        Ok(Ok((units, journal)))
+    }
+
+    /// Runs one component in its own transaction. `Ok(Err(reason))` is a step failure
+    /// (recorded); `Err` is a failure of the host or the ledger.
     async fn run_unit(
         &self,
         unit: &Unit<'_>,
         step: &PreparedStep,
         state: &mut ModuleRecord,
         is_last: bool,
+        replay: Vec<JournalEntry>,
         on_event: &mut impl FnMut(Event<'_>),
     ) -> Result<Result<(), String>> {
         let module = self.plan.module.as_str();
+        let journaled = !self.db.dialect().has_transactional_ddl();
         on_event(Event::StepStarted {
             module,
             step: &unit.name,
@@ -150,10 +220,6 @@ impl Upgrade<'_> {
             to_version: self.package.manifest.version.to_string(),
         };
         let started_at = SystemTime::now();
-        let transaction = self.db.begin().await?;
-        let run = self.runtime.run(step, transaction, context).await;
-        let finished_at = SystemTime::now();
-        let duration = run.report.duration;
         let mut entry = HistoryEntry {
             module: module.to_owned(),
             step: unit.number,
@@ -161,11 +227,34 @@ impl Upgrade<'_> {
             sha256: unit.artifact.sha256(),
             version: self.package.manifest.version.clone(),
             started_at: timestamp(started_at),
-            finished_at: timestamp(finished_at),
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            outcome: Outcome::Applied,
+            finished_at: timestamp(started_at),
+            duration_ms: 0,
+            outcome: Outcome::Running,
             error: None,
         };
+        let journal: Box<dyn Journal> = if journaled {
+            // Recorded before it starts, so a crash leaves a trace `resume` can act on.
+            let mut tx = self.db.begin().await?;
+            wasmig_store::record(&mut tx, &entry).await?;
+            state.status = ModuleStatus::Running;
+            state.updated_at = entry.started_at.clone();
+            wasmig_store::save_module(&mut tx, state).await?;
+            tx.commit().await?;
+            Box::new(LedgerJournal {
+                db: self.db.clone(),
+                module: module.to_owned(),
+                step: unit.number,
+                replay: replay.clone(),
+            })
+        } else {
+            Box::new(NoJournal)
+        };
+
+        let transaction = self.db.begin().await?;
+        let run = self.runtime.run(step, transaction, context, journal).await;
+        let duration = run.report.duration;
+        entry.finished_at = timestamp(SystemTime::now());
+        entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         tracing::info!(
             module,
             step = %unit.name,
@@ -175,11 +264,26 @@ impl Upgrade<'_> {
             ok = run.result.is_ok(),
             "step finished"
         );
+        let mut result = run.result.map_err(|e| e.to_string());
+        if result.is_ok() && (run.report.statements as usize) < replay.len() {
+            result = Err(format!(
+                "the replay diverged from the journal: the step finished after {} statements \
+                 but the journal recorded {} that had committed",
+                run.report.statements,
+                replay.len()
+            ));
+        }
 
-        match run.result {
+        match result {
             Ok(()) => {
                 let mut tx = run.transaction;
-                wasmig_store::record(&mut tx, &entry).await?;
+                entry.outcome = Outcome::Applied;
+                if journaled {
+                    wasmig_store::finish(&mut tx, &entry).await?;
+                    wasmig_store::journal_clear(&mut tx, module, unit.number).await?;
+                } else {
+                    wasmig_store::record(&mut tx, &entry).await?;
+                }
                 state.last_step = unit.number;
                 if unit.number == INSTALL_STEP {
                     // The install component created what every current step leads to.
@@ -211,9 +315,20 @@ impl Upgrade<'_> {
                 });
                 Ok(Ok(()))
             }
-            Err(error) => {
+            Err(mut reason) => {
                 run.transaction.rollback().await?;
-                let reason = error.to_string();
+                // Statements that committed implicitly cannot be rolled back.
+                let committed = journaled
+                    && !wasmig_store::journal(self.db, module, unit.number)
+                        .await?
+                        .is_empty();
+                if committed {
+                    reason.push_str(&format!(
+                        "; statements of this step had already committed, so the module is \
+                         unfinished: {}",
+                        Action::unfinished_reason(module, &unit.name, ModuleStatus::Dirty)
+                    ));
+                }
                 on_event(Event::StepFinished {
                     module,
                     step: &unit.name,
@@ -222,10 +337,18 @@ impl Upgrade<'_> {
                 });
                 entry.outcome = Outcome::Failed;
                 entry.error = Some(reason.clone());
-                state.status = ModuleStatus::Failed;
+                state.status = if committed {
+                    ModuleStatus::Dirty
+                } else {
+                    ModuleStatus::Failed
+                };
                 state.updated_at = entry.finished_at.clone();
                 let mut tx = self.db.begin().await?;
-                wasmig_store::record(&mut tx, &entry).await?;
+                if journaled {
+                    wasmig_store::finish(&mut tx, &entry).await?;
+                } else {
+                    wasmig_store::record(&mut tx, &entry).await?;
+                }
                 wasmig_store::save_module(&mut tx, state).await?;
                 tx.commit().await?;
                 Ok(Err(reason))
@@ -239,5 +362,59 @@ impl Upgrade<'_> {
             step: step.map(str::to_owned),
             reason,
         }
+    }
+}
+
+fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
+}
+
+/// The journal of a running step, kept in the ledger: statements are appended as they commit,
+/// and a replay answers the statements that committed in an earlier run.
+struct LedgerJournal {
+    db: Database,
+    module: String,
+    step: u32,
+    replay: Vec<JournalEntry>,
+}
+
+impl Journal for LedgerJournal {
+    fn admit(&mut self, statement: &Statement) -> Result<Admission, String> {
+        let Some(recorded) = self.replay.get(statement.position as usize) else {
+            return Ok(Admission::Run);
+        };
+        if recorded.sha256 == statement.sha256 {
+            Ok(Admission::Replay {
+                rows_affected: recorded.rows_affected,
+            })
+        } else {
+            Err(format!(
+                "statement {} was `{}` when it committed, but the step now sends `{}`; \
+                 its committed changes stay: check the schema and run `wasmig repair`",
+                statement.position + 1,
+                recorded.statement,
+                statement.sql
+            ))
+        }
+    }
+
+    fn committed<'a>(
+        &'a mut self,
+        statements: &'a [Statement],
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let entries: Vec<JournalEntry> = statements
+                .iter()
+                .map(|s| JournalEntry {
+                    position: s.position,
+                    sha256: s.sha256.clone(),
+                    statement: s.sql.clone(),
+                    rows_affected: s.rows_affected,
+                })
+                .collect();
+            wasmig_store::journal_append(&self.db, &self.module, self.step, &entries)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

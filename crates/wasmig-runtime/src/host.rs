@@ -4,8 +4,9 @@ use wasmig_db::{Dialect, Transaction, Value};
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::StepContext;
+use crate::journal::{Admission, Journal, Statement};
 use crate::sandbox::MemoryLimiter;
+use crate::{Error, StepContext};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -31,7 +32,19 @@ pub struct StepState {
     pub(crate) limiter: MemoryLimiter,
     transaction: Transaction,
     context: StepContext,
+    journal: Box<dyn Journal>,
+    /// Statements run since the last implicit commit, not yet journaled.
+    uncommitted: Vec<Statement>,
+    /// Statements the guest sent (each row of a batch counts once).
     pub(crate) statements: u64,
+    /// Why the host stopped the guest, when it did (reported instead of the trap).
+    pub(crate) stopped: Option<Error>,
+}
+
+/// What a statement produced.
+enum Output {
+    Affected(u64),
+    Rows(wasmig_db::RowSet),
 }
 
 impl StepState {
@@ -40,6 +53,7 @@ impl StepState {
         wasi: WasiCtx,
         limiter: MemoryLimiter,
         context: StepContext,
+        journal: Box<dyn Journal>,
     ) -> Self {
         StepState {
             table: ResourceTable::new(),
@@ -47,7 +61,10 @@ impl StepState {
             limiter,
             transaction,
             context,
+            journal,
+            uncommitted: Vec::new(),
             statements: 0,
+            stopped: None,
         }
     }
 
@@ -68,22 +85,71 @@ impl StepState {
         Ok(())
     }
 
-    /// Counts and traces a statement the guest sends; refuses an empty one.
-    fn admit(&mut self, kind: &'static str, sql: &str) -> Result<(), DbError> {
-        if sql.trim().is_empty() {
-            return Err(DbError::Invalid("empty statement".into()));
-        }
-        self.statements += 1;
-        tracing::debug!(module = %self.context.module, step = %self.context.step, kind, sql);
-        Ok(())
+    /// Stops the guest: the error is kept for the report, the trap unwinds the guest.
+    fn stop(&mut self, error: Error) -> wasmtime::Error {
+        let trap = wasmtime::Error::msg(error.to_string());
+        self.stopped = Some(error);
+        trap
     }
 
-    async fn execute_one(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        self.admit("execute", sql)?;
-        self.transaction
-            .execute(sql, params)
-            .await
-            .map_err(|e| DbError::Database(e.to_string()))
+    /// Runs one statement of the guest through the journal: replayed statements that already
+    /// committed are answered from the journal, and a statement that commits implicitly makes
+    /// everything before it durable in the journal.
+    async fn statement(
+        &mut self,
+        query: bool,
+        sql: &str,
+        params: &[Value],
+    ) -> wasmtime::Result<Result<Output, DbError>> {
+        if sql.trim().is_empty() {
+            return Ok(Err(DbError::Invalid("empty statement".into())));
+        }
+        let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
+        self.statements += 1;
+        let (module, step) = (&self.context.module, &self.context.step);
+        tracing::debug!(%module, %step, position, query, sql, "statement");
+        let mut statement = Statement::new(position, sql, params);
+        let admission = match self.journal.admit(&statement) {
+            Ok(admission) => admission,
+            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+        };
+        if let (false, Admission::Replay { rows_affected }) = (query, admission) {
+            return Ok(Ok(Output::Affected(rows_affected)));
+        }
+        let result = if query {
+            self.transaction.query(sql, params).await.map(Output::Rows)
+        } else {
+            self.transaction
+                .execute(sql, params)
+                .await
+                .map(Output::Affected)
+        };
+        if admission == Admission::Run {
+            if let Ok(Output::Affected(n)) = &result {
+                statement.rows_affected = *n;
+            }
+            let commits = self.transaction.dialect().commits_implicitly(sql);
+            if result.is_ok() {
+                self.uncommitted.push(statement);
+            }
+            // MySQL commits before running DDL, even DDL that then fails.
+            if commits {
+                self.make_durable().await?;
+            }
+        }
+        Ok(result.map_err(|e| DbError::Database(e.to_string())))
+    }
+
+    /// Journals what just committed implicitly and opens a new transaction for what follows.
+    async fn make_durable(&mut self) -> wasmtime::Result<()> {
+        if let Err(reason) = self.journal.committed(&self.uncommitted).await {
+            return Err(self.stop(Error::Journal(reason)));
+        }
+        self.uncommitted.clear();
+        if let Err(e) = self.transaction.restart_after_implicit_commit().await {
+            return Err(self.stop(Error::Journal(e.to_string())));
+        }
+        Ok(())
     }
 }
 
@@ -156,7 +222,7 @@ impl HostConnection for StepState {
     ) -> wasmtime::Result<Result<u64, DbError>> {
         self.check(&handle)?;
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
-        Ok(self.execute_one(&sql, &params).await)
+        Ok(self.statement(false, &sql, &params).await?.map(affected))
     }
 
     async fn query(
@@ -166,23 +232,24 @@ impl HostConnection for StepState {
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<RowSet, DbError>> {
         self.check(&handle)?;
-        if let Err(e) = self.admit("query", &sql) {
-            return Ok(Err(e));
-        }
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
         Ok(self
-            .transaction
-            .query(&sql, &params)
-            .await
-            .map(|set| RowSet {
-                columns: set.columns,
-                rows: set
-                    .rows
-                    .into_iter()
-                    .map(|row| row.into_iter().map(to_wit).collect())
-                    .collect(),
-            })
-            .map_err(|e| DbError::Database(e.to_string())))
+            .statement(true, &sql, &params)
+            .await?
+            .map(|output| match output {
+                Output::Rows(set) => RowSet {
+                    columns: set.columns,
+                    rows: set
+                        .rows
+                        .into_iter()
+                        .map(|row| row.into_iter().map(to_wit).collect())
+                        .collect(),
+                },
+                Output::Affected(_) => RowSet {
+                    columns: Vec::new(),
+                    rows: Vec::new(),
+                },
+            }))
     }
 
     async fn execute_batch(
@@ -192,20 +259,27 @@ impl HostConnection for StepState {
         rows: Vec<Vec<SqlValue>>,
     ) -> wasmtime::Result<Result<u64, DbError>> {
         self.check(&handle)?;
-        let mut affected = 0;
+        let mut total = 0;
         for row in rows {
             let params: Vec<Value> = row.into_iter().map(from_wit).collect();
-            match self.execute_one(&sql, &params).await {
-                Ok(n) => affected += n,
+            match self.statement(false, &sql, &params).await? {
+                Ok(output) => total += affected(output),
                 Err(e) => return Ok(Err(e)),
             }
         }
-        Ok(Ok(affected))
+        Ok(Ok(total))
     }
 
     async fn drop(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
+    }
+}
+
+fn affected(output: Output) -> u64 {
+    match output {
+        Output::Affected(n) => n,
+        Output::Rows(_) => 0,
     }
 }
 

@@ -10,6 +10,7 @@
 //! running a step twice sends the same statements. CPU is bounded by fuel, memory by a limiter.
 
 mod host;
+mod journal;
 mod sandbox;
 
 use std::fmt;
@@ -21,6 +22,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
 use crate::host::{Migration, MigrationPre, StepState};
+
+pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
 pub const HOST_API_VERSION: Version = Version::new(0, 1, 0);
@@ -76,6 +79,12 @@ pub enum Error {
         /// The last of its captured output (e.g. the panic message).
         output: String,
     },
+    /// On a replay, the step sent a statement other than the one its journal recorded.
+    #[error("the replay diverged from the journal: {0}")]
+    Diverged(String),
+    /// The journal of a running step could not be written.
+    #[error("the statement journal could not be written: {0}")]
+    Journal(String),
     /// The host itself failed around the guest (e.g. the sandbox could not be set up).
     #[error("the host failed to run the step: {0:#}")]
     Host(wasmtime::Error),
@@ -178,12 +187,14 @@ impl Runtime {
         Ok(PreparedStep { pre, seed })
     }
 
-    /// Runs the step's `up()` inside `transaction` and hands the transaction back.
+    /// Runs the step's `up()` inside `transaction` and hands the transaction back. Every
+    /// statement goes through `journal` (use [`NoJournal`] where DDL is transactional).
     pub async fn run(
         &self,
         step: &PreparedStep,
         transaction: Transaction,
         context: StepContext,
+        journal: Box<dyn Journal>,
     ) -> StepRun {
         let output = sandbox::CapturedOutput::new(self.limits.output_bytes);
         let state = StepState::new(
@@ -191,6 +202,7 @@ impl Runtime {
             sandbox::wasi_context(step.seed, &output),
             sandbox::MemoryLimiter::new(self.limits.memory_bytes),
             context.clone(),
+            journal,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -207,7 +219,12 @@ impl Runtime {
             },
             other => other,
         });
-        let state = store.into_data();
+        let mut state = store.into_data();
+        // A stop the host decided (a diverged replay, a journal failure) explains the trap.
+        let result = match state.stopped.take() {
+            Some(stopped) => Err(stopped),
+            None => result,
+        };
         StepRun {
             report: StepReport {
                 duration: started.elapsed(),

@@ -70,6 +70,19 @@ pub enum ModuleStatus {
     Ok,
     /// The last attempted step failed and was rolled back; the module stays at `last_step`.
     Failed,
+    /// Step `last_step + 1` is running, or was left running by a process that died (only on
+    /// databases without transactional DDL, where a step is recorded before it starts).
+    Running,
+    /// Step `last_step + 1` failed after some of its statements had committed (MySQL DDL):
+    /// it must be resumed or repaired before the module can be upgraded again.
+    Dirty,
+}
+
+impl ModuleStatus {
+    /// True when the module has a step that neither completed nor rolled back.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, ModuleStatus::Running | ModuleStatus::Dirty)
+    }
 }
 
 /// What happened to one step.
@@ -80,8 +93,12 @@ pub enum Outcome {
     Applied,
     /// The step did not run because the install component created the schema it leads to.
     Covered,
-    /// The step failed and was rolled back.
+    /// The step failed (and was rolled back where the database allows it).
     Failed,
+    /// The step is running, or was left running by a process that died.
+    Running,
+    /// The step was left running by a process that died; a later attempt replaced it.
+    Interrupted,
 }
 
 /// One row of the history.
@@ -206,6 +223,19 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
         &[],
     )
     .await?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_journal (
+            module VARCHAR(63) NOT NULL,
+            step INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            sha256 CHAR(64) NOT NULL,
+            statement TEXT NOT NULL,
+            rows_affected BIGINT NOT NULL,
+            PRIMARY KEY (module, step, position)
+        )",
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -311,6 +341,106 @@ pub async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
             entry.outcome.to_string().into(),
             entry.error.clone().into(),
         ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Closes the `running` history row of a module's step with its final outcome, times and error.
+pub async fn finish(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "UPDATE wasmig_history SET finished_at = ?, duration_ms = ?, outcome = ?, error = ? \
+             WHERE module = ? AND step = ? AND outcome = 'running'",
+        ),
+        &[
+            entry.finished_at.as_str().into(),
+            i64::try_from(entry.duration_ms).unwrap_or(i64::MAX).into(),
+            entry.outcome.to_string().into(),
+            entry.error.clone().into(),
+            entry.module.as_str().into(),
+            i64::from(entry.step).into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One statement of a step as the journal keeps it: enough to skip it on a replay, and to show
+/// it when a replay sends something else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The position of the statement in the step, from 0.
+    pub position: u32,
+    /// The sha256 of the statement and its parameters, hex.
+    pub sha256: String,
+    /// The statement's text.
+    pub statement: String,
+    /// The rows it affected.
+    pub rows_affected: u64,
+}
+
+/// Appends statements of a running step to the journal (outside any step transaction).
+pub async fn journal_append(
+    db: &Database,
+    module: &str,
+    step: u32,
+    entries: &[JournalEntry],
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    for entry in entries {
+        tx.execute(
+            &placeholders(
+                tx.dialect(),
+                "INSERT INTO wasmig_journal (module, step, position, sha256, statement, rows_affected) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            ),
+            &[
+                module.into(),
+                i64::from(step).into(),
+                i64::from(entry.position).into(),
+                entry.sha256.as_str().into(),
+                entry.statement.as_str().into(),
+                i64::try_from(entry.rows_affected).unwrap_or(i64::MAX).into(),
+            ],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The journaled statements of a module's step, in order.
+pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<JournalEntry>> {
+    let rows = db
+        .query(
+            &placeholders(
+                db.dialect(),
+                "SELECT position, sha256, statement, rows_affected FROM wasmig_journal \
+                 WHERE module = ? AND step = ? ORDER BY position",
+            ),
+            &[module.into(), i64::from(step).into()],
+        )
+        .await?;
+    decode_all("wasmig_journal", rows, |c| {
+        Ok(JournalEntry {
+            position: c.integer()?,
+            sha256: c.parsed()?,
+            statement: c.parsed()?,
+            rows_affected: c.integer()?,
+        })
+    })
+}
+
+/// Forgets the journal of a module's step (once it is applied or repaired).
+pub async fn journal_clear(tx: &mut Transaction, module: &str, step: u32) -> Result<()> {
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "DELETE FROM wasmig_journal WHERE module = ? AND step = ?",
+        ),
+        &[module.into(), i64::from(step).into()],
     )
     .await?;
     Ok(())
@@ -432,8 +562,19 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(ModuleStatus { Ok = "ok", Failed = "failed" });
-text_enum!(Outcome { Applied = "applied", Covered = "covered", Failed = "failed" });
+text_enum!(ModuleStatus {
+    Ok = "ok",
+    Failed = "failed",
+    Running = "running",
+    Dirty = "dirty",
+});
+text_enum!(Outcome {
+    Applied = "applied",
+    Covered = "covered",
+    Failed = "failed",
+    Running = "running",
+    Interrupted = "interrupted",
+});
 
 #[cfg(test)]
 mod tests {
