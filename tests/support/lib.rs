@@ -391,12 +391,15 @@ async fn dump(db: &Database, keep: impl Fn(&str) -> bool) -> String {
             _ => format!("\"{table}\""),
         };
         let rows = db
-            .query(&format!("SELECT * FROM {quoted} ORDER BY 1"), &[])
+            .query(&format!("SELECT * FROM {quoted}"), &[])
             .await
             .expect("the table is readable");
+        // Row order is the server's business: compare sorted rows.
+        let mut lines: Vec<String> = rows.rows.iter().map(|row| format_row(row)).collect();
+        lines.sort();
         out.push_str(&format!("rows of {table}:\n"));
-        for row in rows.rows {
-            out.push_str(&format!("  {}\n", format_row(&row)));
+        for line in lines {
+            out.push_str(&format!("  {line}\n"));
         }
     }
     out

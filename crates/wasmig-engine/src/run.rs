@@ -6,6 +6,7 @@
 //! unfinished until `resume` replays it (skipping what the journal says committed) or `repair`
 //! settles it by hand.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use wasmig_db::Database;
@@ -71,19 +72,22 @@ impl Upgrade<'_> {
             Action::Apply { first } => (self.step_units(*first), Vec::new()),
         };
 
-        // Compile and check every component before the first one runs.
+        // Compile and check every component before the first one runs (identical components
+        // are compiled once).
+        let mut compiled: HashMap<[u8; 32], PreparedStep> = HashMap::new();
         let mut prepared = Vec::with_capacity(units.len());
         for unit in &units {
-            match self
-                .runtime
-                .prepare(&unit.artifact.bytes, unit.artifact.digest)
-            {
-                Ok(step) => prepared.push(step),
-                Err(e) => {
-                    report.failure = Some(self.failure(Some(&unit.name), e.to_string()));
-                    return Ok(report);
-                }
+            let digest = unit.artifact.digest;
+            if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
+                match self.runtime.prepare(&unit.artifact.bytes, digest) {
+                    Ok(step) => slot.insert(step),
+                    Err(e) => {
+                        report.failure = Some(self.failure(Some(&unit.name), e.to_string()));
+                        return Ok(report);
+                    }
+                };
             }
+            prepared.push(compiled[&digest].clone());
         }
 
         let mut state = self.record.clone().unwrap_or_else(|| ModuleRecord {
