@@ -1,5 +1,6 @@
 /// One SQL value: the five storage classes every backend can represent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Value {
     /// SQL `NULL`.
     Null,
@@ -56,7 +57,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 /// The rows a query returned, with its column names.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RowSet {
     /// Column names, in order.
     pub columns: Vec<String>,

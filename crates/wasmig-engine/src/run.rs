@@ -390,11 +390,11 @@ impl Journal for LedgerJournal {
         if recorded.sha256 == statement.sha256 {
             Ok(Admission::Replay {
                 rows_affected: recorded.rows_affected,
+                rows: recorded.rows.clone(),
             })
         } else {
             Err(format!(
-                "statement {} was `{}` when it committed, but the step now sends `{}`; \
-                 its committed changes stay: check the schema and run `wasmig repair`",
+                "statement {} was `{}` when it committed, but the step now sends `{}`",
                 statement.position + 1,
                 recorded.statement,
                 statement.sql
@@ -414,6 +414,7 @@ impl Journal for LedgerJournal {
                     sha256: s.sha256.clone(),
                     statement: s.sql.clone(),
                     rows_affected: s.rows_affected,
+                    rows: s.rows.clone(),
                 })
                 .collect();
             wasmig_store::journal_append(&self.db, &self.module, self.step, &entries)

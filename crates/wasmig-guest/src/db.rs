@@ -107,6 +107,99 @@ impl<'a> Db<'a> {
     }
 }
 
+/// Schema helpers that are safe to run twice, for steps that may be resumed (MySQL commits
+/// DDL as it goes, so a step interrupted half-way is replayed: the host answers its earlier
+/// catalog checks as they were answered the first time and skips what already committed).
+/// Names are compared as stored: use lower-case, unquoted names.
+impl Db<'_> {
+    /// True when `table` exists in the module's schema.
+    pub fn has_table(&self, table: &str) -> Result<bool> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        Ok(self.query_scalar::<i64>(sql, &[table.into()])? > 0)
+    }
+
+    /// True when `table` has a column named `column`.
+    pub fn has_column(&self, table: &str, column: &str) -> Result<bool> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
+            }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
+            }
+        };
+        Ok(self.query_scalar::<i64>(sql, &[table.into(), column.into()])? > 0)
+    }
+
+    /// True when an index named `index` exists on `table`.
+    pub fn has_index(&self, table: &str, index: &str) -> Result<bool> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name = ?"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND tablename = $1 AND indexname = $2"
+            }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?"
+            }
+        };
+        Ok(self.query_scalar::<i64>(sql, &[table.into(), index.into()])? > 0)
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS table (definition)`: one statement, the same on every run.
+    pub fn create_table_if_missing(&self, table: &str, definition: &str) -> Result<()> {
+        self.execute(
+            &format!("CREATE TABLE IF NOT EXISTS {table} ({definition})"),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// Adds `column definition` to `table` unless it has the column; true when it was added.
+    pub fn add_column_if_missing(
+        &self,
+        table: &str,
+        column: &str,
+        definition: &str,
+    ) -> Result<bool> {
+        if self.has_column(table, column)? {
+            return Ok(false);
+        }
+        self.execute(
+            &format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"),
+            &[],
+        )?;
+        Ok(true)
+    }
+
+    /// Creates `index` on `table (columns)` unless it exists; true when it was created.
+    pub fn create_index_if_missing(&self, table: &str, index: &str, columns: &str) -> Result<bool> {
+        if self.has_index(table, index)? {
+            return Ok(false);
+        }
+        self.execute(&format!("CREATE INDEX {index} ON {table} ({columns})"), &[])?;
+        Ok(true)
+    }
+}
+
 /// The rows a query returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rows {

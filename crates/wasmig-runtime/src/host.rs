@@ -109,12 +109,21 @@ impl StepState {
         let (module, step) = (&self.context.module, &self.context.step);
         tracing::debug!(%module, %step, position, query, sql, "statement");
         let mut statement = Statement::new(position, sql, params);
-        let admission = match self.journal.admit(&statement) {
-            Ok(admission) => admission,
+        let admission = self.journal.admit(&statement);
+        let replayed = matches!(admission, Ok(Admission::Replay { .. }));
+        match admission {
+            Ok(Admission::Run) => {}
+            Ok(Admission::Replay {
+                rows: Some(rows), ..
+            }) if query => {
+                return Ok(Ok(Output::Rows(rows)));
+            }
+            Ok(Admission::Replay { rows_affected, .. }) if !query => {
+                return Ok(Ok(Output::Affected(rows_affected)));
+            }
+            // A query journaled without its rows: ask the database again.
+            Ok(Admission::Replay { .. }) => {}
             Err(reason) => return Err(self.stop(Error::Diverged(reason))),
-        };
-        if let (false, Admission::Replay { rows_affected }) = (query, admission) {
-            return Ok(Ok(Output::Affected(rows_affected)));
         }
         let result = if query {
             self.transaction.query(sql, params).await.map(Output::Rows)
@@ -124,16 +133,18 @@ impl StepState {
                 .await
                 .map(Output::Affected)
         };
-        if admission == Admission::Run {
-            if let Ok(Output::Affected(n)) = &result {
-                statement.rows_affected = *n;
+        let dialect = self.transaction.dialect();
+        if !dialect.has_transactional_ddl() && !replayed {
+            match &result {
+                Ok(Output::Affected(n)) => statement.rows_affected = *n,
+                Ok(Output::Rows(rows)) => statement.rows = Some(rows.clone()),
+                Err(_) => {}
             }
-            let commits = self.transaction.dialect().commits_implicitly(sql);
             if result.is_ok() {
                 self.uncommitted.push(statement);
             }
             // MySQL commits before running DDL, even DDL that then fails.
-            if commits {
+            if dialect.commits_implicitly(sql) {
                 self.make_durable().await?;
             }
         }

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
-use wasmig_db::Value;
+use wasmig_db::{RowSet, Value};
 
 /// One statement a guest sent, identified by its text and parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// Its position in the step, from 0 (each row of a batch counts once).
     pub position: u32,
@@ -18,6 +18,9 @@ pub struct Statement {
     pub sql: String,
     /// The rows it affected (0 for a query).
     pub rows_affected: u64,
+    /// What a query returned, kept where statements are journaled so that a replay answers
+    /// the query as it was answered then.
+    pub rows: Option<RowSet>,
 }
 
 impl Statement {
@@ -36,19 +39,23 @@ impl Statement {
             sha256,
             sql: sql.to_owned(),
             rows_affected: 0,
+            rows: None,
         }
     }
 }
 
 /// What to do with a statement before it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     /// Run it.
     Run,
-    /// It already committed in an earlier run: do not run it again, answer with its result.
+    /// It already ran in an earlier run and what it did committed: do not run it again,
+    /// answer as it was answered then.
     Replay {
         /// The rows it affected then.
         rows_affected: u64,
+        /// What it returned then, for a query.
+        rows: Option<RowSet>,
     },
 }
 

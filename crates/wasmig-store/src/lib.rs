@@ -231,6 +231,7 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
             sha256 CHAR(64) NOT NULL,
             statement TEXT NOT NULL,
             rows_affected BIGINT NOT NULL,
+            result TEXT,
             PRIMARY KEY (module, step, position)
         )",
         &[],
@@ -369,7 +370,7 @@ pub async fn finish(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
 
 /// One statement of a step as the journal keeps it: enough to skip it on a replay, and to show
 /// it when a replay sends something else.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JournalEntry {
     /// The position of the statement in the step, from 0.
     pub position: u32,
@@ -379,6 +380,8 @@ pub struct JournalEntry {
     pub statement: String,
     /// The rows it affected.
     pub rows_affected: u64,
+    /// What it returned, when it was a query.
+    pub rows: Option<RowSet>,
 }
 
 /// Appends statements of a running step to the journal (outside any step transaction).
@@ -393,8 +396,9 @@ pub async fn journal_append(
         tx.execute(
             &placeholders(
                 tx.dialect(),
-                "INSERT INTO wasmig_journal (module, step, position, sha256, statement, rows_affected) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO wasmig_journal \
+                 (module, step, position, sha256, statement, rows_affected, result) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             ),
             &[
                 module.into(),
@@ -402,7 +406,14 @@ pub async fn journal_append(
                 i64::from(entry.position).into(),
                 entry.sha256.as_str().into(),
                 entry.statement.as_str().into(),
-                i64::try_from(entry.rows_affected).unwrap_or(i64::MAX).into(),
+                i64::try_from(entry.rows_affected)
+                    .unwrap_or(i64::MAX)
+                    .into(),
+                entry
+                    .rows
+                    .as_ref()
+                    .map(|rows| serde_json::to_string(rows).expect("rows serialize"))
+                    .into(),
             ],
         )
         .await?;
@@ -417,7 +428,7 @@ pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<Journ
         .query(
             &placeholders(
                 db.dialect(),
-                "SELECT position, sha256, statement, rows_affected FROM wasmig_journal \
+                "SELECT position, sha256, statement, rows_affected, result FROM wasmig_journal \
                  WHERE module = ? AND step = ? ORDER BY position",
             ),
             &[module.into(), i64::from(step).into()],
@@ -429,6 +440,10 @@ pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<Journ
             sha256: c.parsed()?,
             statement: c.parsed()?,
             rows_affected: c.integer()?,
+            rows: c
+                .optional_text()?
+                .map(|json| serde_json::from_str(&json).map_err(|e| format!("`result`: {e}")))
+                .transpose()?,
         })
     })
 }
