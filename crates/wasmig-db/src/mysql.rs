@@ -65,10 +65,18 @@ fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
         "FLOAT" => Ok(Value::Real(row.try_get_unchecked::<f32, _>(i)?.into())),
         "DOUBLE" => Ok(Value::Real(row.try_get_unchecked(i)?)),
         // DECIMAL travels as its exact digits.
-        "DECIMAL" | "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT"
-        | "ENUM" | "SET" | "JSON" => text(row.try_get_unchecked(i)?),
-        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT"
-        | "GEOMETRY" => Ok(Value::Blob(row.try_get_unchecked(i)?)),
+        "DECIMAL" | "SET" | "JSON" => text(row.try_get_unchecked(i)?),
+        // Text or bytes by the column's collation (`_bin` collations are still text, e.g.
+        // MariaDB's JSON); sqlx's own rule for `String` decides.
+        "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+        | "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+            if <String as sqlx::Type<MySql>>::compatible(row.column(i).type_info()) {
+                text(row.try_get_unchecked(i)?)
+            } else {
+                Ok(Value::Blob(row.try_get_unchecked(i)?))
+            }
+        }
+        "BIT" | "GEOMETRY" => Ok(Value::Blob(row.try_get_unchecked(i)?)),
         "DATE" => text(
             row.try_get::<sqlx::types::chrono::NaiveDate, _>(i)?
                 .to_string(),

@@ -77,10 +77,10 @@ fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
         "OID" => Ok(Value::Integer(row.try_get::<Oid, _>(i)?.0.into())),
         "FLOAT4" => Ok(Value::Real(row.try_get::<f32, _>(i)?.into())),
         "FLOAT8" => Ok(Value::Real(row.try_get(i)?)),
-        "NUMERIC" => text(
-            row.try_get::<sqlx::types::BigDecimal, _>(i)?
-                .to_plain_string(),
-        ),
+        "NUMERIC" => {
+            let raw = row.try_get_raw(i)?;
+            text(numeric_text(raw.as_bytes().map_err(sqlx::Error::Decode)?)?)
+        }
         // "CHAR" is char(n) (bpchar); "\"CHAR\"" the internal one-byte type.
         "TEXT" | "VARCHAR" | "CHAR" | "NAME" => text(row.try_get(i)?),
         "\"CHAR\"" => text(char::from(row.try_get::<i8, _>(i)? as u8).to_string()),
@@ -108,4 +108,57 @@ fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
         _ if matches!(type_info.kind(), PgTypeKind::Enum(_)) => text(row.try_get_unchecked(i)?),
         other => Err(unsupported(other, row.column(i).name())),
     }
+}
+
+/// A NUMERIC in PostgreSQL's binary format, as exact decimal text with its declared scale:
+/// digit count, weight (of the first base-10000 digit), sign, display scale, then the digits.
+fn numeric_text(bytes: &[u8]) -> Result<String, sqlx::Error> {
+    let invalid = || sqlx::Error::Decode("malformed NUMERIC value".into());
+    let word = |at: usize| -> Result<i16, sqlx::Error> {
+        let pair = bytes.get(at..at + 2).ok_or_else(invalid)?;
+        Ok(i16::from_be_bytes([pair[0], pair[1]]))
+    };
+    let count = usize::try_from(word(0)?).map_err(|_| invalid())?;
+    let weight = i32::from(word(2)?);
+    let sign = word(4)? as u16;
+    let scale = usize::try_from(word(6)?).map_err(|_| invalid())?;
+    let digits = (0..count)
+        .map(|k| word(8 + 2 * k))
+        .collect::<Result<Vec<i16>, _>>()?;
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    let digit = |index: i32| -> i16 {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    let mut text = String::new();
+    if sign == 0x4000 {
+        text.push('-');
+    }
+    if weight < 0 {
+        text.push('0');
+    } else {
+        text.push_str(&digit(0).to_string());
+        for index in 1..=weight {
+            text.push_str(&format!("{:04}", digit(index)));
+        }
+    }
+    if scale > 0 {
+        let mut fraction = String::new();
+        let mut index = weight + 1;
+        while fraction.len() < scale {
+            fraction.push_str(&format!("{:04}", digit(index)));
+            index += 1;
+        }
+        fraction.truncate(scale);
+        text.push('.');
+        text.push_str(&fraction);
+    }
+    Ok(text)
 }
