@@ -1,0 +1,1 @@
+//! SQLite's second layer (to be filled in).

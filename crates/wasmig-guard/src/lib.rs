@@ -1,0 +1,632 @@
+//! The SQL policy of wasmig: what one module's migration may send to the database.
+//!
+//! Every statement a guest sends is parsed with [`sqlparser`] in the target database's dialect
+//! and checked before the database sees it. A string holding several statements is checked
+//! statement by statement; anything the parser cannot read is denied (fail closed); every
+//! decision carries a reason a human can read.
+//!
+//! The rules rest on ownership: the host records which objects (tables, views, indexes,
+//! triggers) each module created. A module may read and write what it owns and what its
+//! manifest was granted, alter and drop only what it owns, and create only names nobody else
+//! holds. Transaction control, attaching databases, most pragmas, settings, privileges,
+//! extensions, stored code, file and program access are always denied.
+//!
+//! The parser gives good errors; the database keeps the last word (see [`authorizer`] for
+//! SQLite's second layer).
+
+pub mod authorizer;
+mod names;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    AlterTableOperation, ColumnDef, ColumnOption, Expr, ObjectName, ObjectType, Query,
+    RenameTableNameKind, Statement, TableConstraint, TableObject, Visit, Visitor,
+};
+use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use wasmig_db::Dialect;
+
+pub use names::Name;
+
+/// What kind of schema object a name denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    /// A table.
+    Table,
+    /// A view.
+    View,
+    /// An index.
+    Index,
+    /// A trigger.
+    Trigger,
+}
+
+impl ObjectKind {
+    /// The kind's name as the ledger stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+            ObjectKind::Index => "index",
+            ObjectKind::Trigger => "trigger",
+        }
+    }
+}
+
+/// A change of ownership a permitted statement makes once it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The module now owns `name`.
+    Created {
+        /// The new object's name, normalised.
+        name: String,
+        /// What it is.
+        kind: ObjectKind,
+    },
+    /// The module's `name` is gone.
+    Dropped {
+        /// The dropped object's name, normalised.
+        name: String,
+    },
+    /// The module's object `from` is now called `to`.
+    Renamed {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+}
+
+/// Why a statement was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The statement (shortened), as the guest sent it.
+    pub statement: String,
+    /// The rule it broke, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (in `{}`)", self.reason, self.statement)
+    }
+}
+
+/// What a module may touch beyond what it owns, from its manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Objects it may read.
+    pub read: BTreeSet<String>,
+    /// Objects it may read and write (not alter or drop).
+    pub write: BTreeSet<String>,
+}
+
+/// Who holds the names that exist in the database when a step starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Every existing object's normalised name, with the module that owns it (`None`: the host
+    /// or the application, i.e. nobody a module can claim).
+    pub objects: BTreeMap<String, Option<String>>,
+}
+
+/// The policy for one module's step.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    dialect: Dialect,
+    module: String,
+    home_schema: Option<String>,
+    owned: BTreeSet<String>,
+    foreign: BTreeMap<String, String>,
+    grants: Grants,
+    required_prefix: Option<String>,
+    checks: Checks,
+}
+
+/// Parts of the policy a test may switch off to show that the database's own layer still
+/// holds. Production code never changes them.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// Whether reads are checked against ownership and grants.
+    pub reads: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks { reads: true }
+    }
+}
+
+impl Policy {
+    /// The policy for `module` on a database of `dialect` whose objects are `catalog`.
+    /// `home_schema` is the schema the step works in (PostgreSQL's current schema, MySQL's
+    /// database; `None` on SQLite, whose home is `main`).
+    pub fn new(
+        dialect: Dialect,
+        module: &str,
+        home_schema: Option<&str>,
+        catalog: &Catalog,
+        grants: Grants,
+    ) -> Self {
+        let mut owned = BTreeSet::new();
+        let mut foreign = BTreeMap::new();
+        for (name, owner) in &catalog.objects {
+            match owner {
+                Some(owner) if owner == module => {
+                    owned.insert(name.clone());
+                }
+                Some(owner) => {
+                    foreign.insert(name.clone(), format!("module `{owner}`"));
+                }
+                None => {
+                    foreign.insert(name.clone(), "the host".to_owned());
+                }
+            }
+        }
+        Policy {
+            dialect,
+            module: module.to_owned(),
+            home_schema: home_schema.map(str::to_lowercase),
+            owned,
+            foreign,
+            grants: Grants {
+                read: grants.read.iter().map(|g| g.to_lowercase()).collect(),
+                write: grants.write.iter().map(|g| g.to_lowercase()).collect(),
+            },
+            required_prefix: None,
+            checks: Checks::default(),
+        }
+    }
+
+    /// Requires every object the module creates to be named `<prefix>…`.
+    pub fn require_prefix(mut self, prefix: &str) -> Self {
+        self.required_prefix = Some(prefix.to_lowercase());
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn with_checks(mut self, checks: Checks) -> Self {
+        self.checks = checks;
+        self
+    }
+
+    /// The objects this module owns right now.
+    pub fn owned(&self) -> &BTreeSet<String> {
+        &self.owned
+    }
+
+    /// Checks every statement in `sql`; on success returns the ownership changes they make.
+    pub fn check(&self, sql: &str) -> Result<Vec<Effect>, Denial> {
+        let statements = match Parser::parse_sql(self.sql_dialect().as_ref(), sql) {
+            Ok(statements) => statements,
+            // sqlparser reads `PRAGMA x = 1` but not `PRAGMA x = ON`: a lone PRAGMA is read here.
+            Err(_) if self.dialect == Dialect::Sqlite && rules::lone_pragma(sql).is_some() => {
+                let name = rules::lone_pragma(sql).unwrap_or_default();
+                return rules::check_pragma_name(&name)
+                    .map(|()| Vec::new())
+                    .map_err(|reason| self.deny(sql, reason));
+            }
+            Err(e) => {
+                return Err(self.deny(
+                    sql,
+                    format!("the statement cannot be parsed ({e}); unparsable SQL is refused"),
+                ));
+            }
+        };
+        if statements.is_empty() {
+            return Err(self.deny(sql, "no statement".into()));
+        }
+        let mut effects = Vec::new();
+        // Later statements of the same string may use what earlier ones create.
+        let mut scratch = self.clone();
+        for statement in &statements {
+            let text = statement.to_string();
+            let made = scratch
+                .check_statement(statement)
+                .map_err(|reason| self.deny(&text, reason))?;
+            scratch.apply(&made);
+            effects.extend(made);
+        }
+        Ok(effects)
+    }
+
+    /// Records the effects of statements that succeeded.
+    pub fn apply(&mut self, effects: &[Effect]) {
+        for effect in effects {
+            match effect {
+                Effect::Created { name, .. } => {
+                    self.owned.insert(name.clone());
+                }
+                Effect::Dropped { name } => {
+                    self.owned.remove(name);
+                }
+                Effect::Renamed { from, to } => {
+                    self.owned.remove(from);
+                    self.owned.insert(to.clone());
+                }
+            }
+        }
+    }
+
+    fn sql_dialect(&self) -> Box<dyn SqlDialect> {
+        match self.dialect {
+            Dialect::Sqlite => Box::new(SQLiteDialect {}),
+            Dialect::Postgres => Box::new(PostgreSqlDialect {}),
+            Dialect::MySql => Box::new(MySqlDialect {}),
+        }
+    }
+
+    fn deny(&self, statement: &str, reason: String) -> Denial {
+        const SHOWN: usize = 160;
+        let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        let statement = match statement.char_indices().nth(SHOWN) {
+            Some((end, _)) => format!("{}…", &statement[..end]),
+            None => statement,
+        };
+        Denial { statement, reason }
+    }
+
+    /// The rules for one parsed statement.
+    fn check_statement(&self, statement: &Statement) -> Result<Vec<Effect>, String> {
+        let mut access = Access::default();
+        let mut effects = Vec::new();
+        match statement {
+            Statement::Query(_) => {}
+            Statement::Insert(insert) => match &insert.table {
+                TableObject::TableName(name) => access.write.push(name.clone()),
+                _ => return Err("INSERT into a table function is not allowed".into()),
+            },
+            Statement::Update(update) => {
+                access.write.push(names::table_of(&update.table.relation)?);
+            }
+            Statement::Delete(delete) => {
+                if !delete.tables.is_empty() {
+                    access.write.extend(delete.tables.iter().cloned());
+                } else {
+                    for table in names::from_tables(&delete.from) {
+                        access.write.push(names::table_of(&table.relation)?);
+                    }
+                }
+            }
+            Statement::Truncate(truncate) => {
+                access
+                    .own
+                    .extend(truncate.table_names.iter().map(|t| t.name.clone()));
+            }
+            Statement::CreateTable(create) => {
+                if create.temporary {
+                    return Err("temporary tables are not allowed: they outlive the step on a pooled connection".into());
+                }
+                if create.like.is_some() || create.clone.is_some() {
+                    return Err(
+                        "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns".into(),
+                    );
+                }
+                let name = self.name(&create.name)?;
+                effects.push(self.create(&name, ObjectKind::Table)?);
+                access.created.push(create.name.clone());
+                access
+                    .read
+                    .extend(foreign_keys(&create.columns, &create.constraints));
+            }
+            Statement::CreateView(view) => {
+                if view.temporary {
+                    return Err("temporary views are not allowed".into());
+                }
+                let name = self.name(&view.name)?;
+                effects.push(self.create(&name, ObjectKind::View)?);
+                access.created.push(view.name.clone());
+            }
+            Statement::CreateIndex(index) => {
+                let Some(index_name) = &index.name else {
+                    return Err("an index must be named, so that its owner is known".into());
+                };
+                let name = self.name(index_name)?;
+                effects.push(self.create(&name, ObjectKind::Index)?);
+                access.created.push(index_name.clone());
+                access.own.push(index.table_name.clone());
+            }
+            Statement::CreateTrigger(trigger) => {
+                if trigger.exec_body.is_some() {
+                    return Err(
+                        "a trigger that executes a function runs code outside the policy".into(),
+                    );
+                }
+                let name = self.name(&trigger.name)?;
+                effects.push(self.create(&name, ObjectKind::Trigger)?);
+                access.own.push(trigger.table_name.clone());
+                let body = trigger
+                    .statements
+                    .as_ref()
+                    .ok_or("a trigger without a body cannot be checked")?;
+                for inner in body.statements() {
+                    self.check_statement(inner)
+                        .map_err(|why| format!("in the trigger's body: {why}"))?;
+                }
+            }
+            Statement::AlterTable(alter) => {
+                access.own.push(alter.name.clone());
+                for operation in &alter.operations {
+                    match operation {
+                        AlterTableOperation::RenameTable { table_name } => {
+                            let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) =
+                                table_name;
+                            let to = self.name(to)?;
+                            self.create(&to, ObjectKind::Table)?;
+                            effects.push(Effect::Renamed {
+                                from: self.name(&alter.name)?.key(),
+                                to: to.key(),
+                            });
+                        }
+                        AlterTableOperation::AddColumn { column_def, .. } => {
+                            access
+                                .read
+                                .extend(foreign_keys(std::slice::from_ref(column_def), &[]));
+                        }
+                        AlterTableOperation::AddConstraint { constraint, .. } => {
+                            access
+                                .read
+                                .extend(foreign_keys(&[], std::slice::from_ref(constraint)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Statement::RenameTable(renames) => {
+                for rename in renames {
+                    access.own.push(rename.old_name.clone());
+                    let to = self.name(&rename.new_name)?;
+                    self.create(&to, ObjectKind::Table)?;
+                    effects.push(Effect::Renamed {
+                        from: self.name(&rename.old_name)?.key(),
+                        to: to.key(),
+                    });
+                }
+            }
+            Statement::Drop {
+                object_type,
+                names: dropped,
+                table,
+                temporary,
+                ..
+            } => {
+                if *temporary {
+                    return Err("temporary objects are not allowed".into());
+                }
+                if !matches!(
+                    object_type,
+                    ObjectType::Table | ObjectType::View | ObjectType::Index
+                ) {
+                    return Err(format!("DROP {object_type} is not allowed in a migration"));
+                }
+                for name in dropped {
+                    access.own.push(name.clone());
+                    effects.push(Effect::Dropped {
+                        name: self.name(name)?.key(),
+                    });
+                }
+                access.own.extend(table.iter().cloned());
+            }
+            Statement::DropTrigger(drop) => {
+                access.own.push(drop.trigger_name.clone());
+                effects.push(Effect::Dropped {
+                    name: self.name(&drop.trigger_name)?.key(),
+                });
+                access.own.extend(drop.table_name.iter().cloned());
+            }
+            Statement::Pragma { name, value, .. } => {
+                rules::check_pragma(self.dialect, name, value.as_ref())?;
+                return Ok(Vec::new());
+            }
+            other => return Err(rules::not_allowed(other)),
+        }
+        if selects_into(statement) {
+            return Err("SELECT … INTO is not allowed (it creates tables or writes files); use CREATE TABLE and INSERT".into());
+        }
+        self.check_functions(statement)?;
+        self.check_relations(statement, &access)?;
+        Ok(effects)
+    }
+
+    fn check_functions(&self, statement: &Statement) -> Result<(), String> {
+        let flow = sqlparser::ast::visit_expressions(statement, |expr| {
+            if let Expr::Function(function) = expr {
+                let name = function.name.to_string().to_lowercase();
+                if let Some(reason) = rules::denied_function(self.dialect, &name) {
+                    return ControlFlow::Break(reason);
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        match flow {
+            ControlFlow::Break(reason) => Err(reason),
+            ControlFlow::Continue(()) => Ok(()),
+        }
+    }
+
+    /// Every relation the statement names: created names must be creatable, write targets
+    /// writable, altered ones owned, every other one readable.
+    fn check_relations(&self, statement: &Statement, access: &Access) -> Result<(), String> {
+        let ctes = cte_names(statement);
+        for cte in &ctes {
+            if self.owned.contains(cte) || self.foreign.contains_key(cte) {
+                return Err(format!(
+                    "the common table expression `{cte}` has the name of an existing object; rename it"
+                ));
+            }
+        }
+        for name in &access.own {
+            let name = self.name(name)?;
+            if !self.owned.contains(&name.key()) {
+                return Err(self.not_owned(&name, "alter, drop, truncate or index"));
+            }
+        }
+        let mut exempt: BTreeSet<String> = BTreeSet::new();
+        for name in &access.write {
+            let name = self.name(name)?;
+            let key = name.key();
+            if !self.owned.contains(&key) && !self.grants.write.contains(&key) {
+                return Err(self.not_owned(&name, "write to"));
+            }
+            exempt.insert(key);
+        }
+        for name in access.own.iter().chain(&access.created) {
+            exempt.insert(self.name(name)?.key());
+        }
+        let mut reads: Vec<ObjectName> = access.read.clone();
+        let _ = sqlparser::ast::visit_relations(statement, |relation| {
+            reads.push(relation.clone());
+            ControlFlow::<()>::Continue(())
+        });
+        for relation in &reads {
+            if relation.0.len() == 1 && ctes.contains(&names::last_part(relation)) {
+                continue;
+            }
+            if rules::is_catalog(self.dialect, relation) {
+                continue;
+            }
+            let name = self.name(relation)?;
+            let key = name.key();
+            if let Some(reason) = rules::denied_function(self.dialect, &key) {
+                return Err(reason);
+            }
+            if exempt.contains(&key) || !self.checks.reads {
+                continue;
+            }
+            if !self.readable(&key) {
+                return Err(self.not_owned(&name, "read"));
+            }
+        }
+        Ok(())
+    }
+
+    fn readable(&self, key: &str) -> bool {
+        !key.starts_with(rules::HOST_PREFIX)
+            && (self.owned.contains(key)
+                || self.grants.read.contains(key)
+                || self.grants.write.contains(key))
+    }
+
+    fn not_owned(&self, name: &Name, what: &str) -> String {
+        let key = name.key();
+        let holder = if key.starts_with(rules::HOST_PREFIX) {
+            "it belongs to the host".to_owned()
+        } else {
+            match self.foreign.get(&key) {
+                Some(owner) => format!("it belongs to {owner}"),
+                None => "module `".to_owned() + &self.module + "` does not own it",
+            }
+        };
+        let grant = if what == "read" || what == "write to" {
+            " and module.toml grants no access to it"
+        } else {
+            ""
+        };
+        format!("may not {what} `{}`: {holder}{grant}", name.display())
+    }
+
+    /// Checks that `name` may be created, and returns the effect.
+    fn create(&self, name: &Name, kind: ObjectKind) -> Result<Effect, String> {
+        let key = name.key();
+        if key.starts_with(rules::HOST_PREFIX) {
+            return Err(format!(
+                "may not create `{}`: names starting with `{}` are the host's",
+                name.display(),
+                rules::HOST_PREFIX
+            ));
+        }
+        if let Some(owner) = self.foreign.get(&key) {
+            return Err(format!(
+                "may not create `{}`: the name belongs to {owner}",
+                name.display()
+            ));
+        }
+        if let Some(prefix) = &self.required_prefix
+            && !key.starts_with(prefix.as_str())
+        {
+            return Err(format!(
+                "may not create `{}`: this host requires module `{}` to name its objects `{prefix}…`",
+                name.display(),
+                self.module
+            ));
+        }
+        Ok(Effect::Created { name: key, kind })
+    }
+
+    fn name(&self, name: &ObjectName) -> Result<Name, String> {
+        Name::resolve(name, self.dialect, self.home_schema.as_deref())
+    }
+}
+
+/// The relations a statement touches beyond reads.
+#[derive(Default)]
+struct Access {
+    /// Targets of INSERT, UPDATE, DELETE.
+    write: Vec<ObjectName>,
+    /// Targets that must be owned (ALTER, DROP, TRUNCATE, CREATE INDEX/TRIGGER ON).
+    own: Vec<ObjectName>,
+    /// Names being created (not reads, though the visitor sees them).
+    created: Vec<ObjectName>,
+    /// Reads the relation visitor does not see (foreign-key targets).
+    read: Vec<ObjectName>,
+}
+
+/// Tables named by `REFERENCES` in column definitions and table constraints.
+fn foreign_keys(columns: &[ColumnDef], constraints: &[TableConstraint]) -> Vec<ObjectName> {
+    let from_columns = columns.iter().flat_map(|column| {
+        column
+            .options
+            .iter()
+            .filter_map(|option| match &option.option {
+                ColumnOption::ForeignKey(fk) => Some(fk.foreign_table.clone()),
+                _ => None,
+            })
+    });
+    let from_constraints = constraints
+        .iter()
+        .filter_map(|constraint| match constraint {
+            TableConstraint::ForeignKey(fk) => Some(fk.foreign_table.clone()),
+            _ => None,
+        });
+    from_columns.chain(from_constraints).collect()
+}
+
+/// The names of every common table expression in the statement, lower-cased.
+fn cte_names(statement: &Statement) -> BTreeSet<String> {
+    struct Ctes(BTreeSet<String>);
+    impl Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let Some(with) = &query.with {
+                for cte in &with.cte_tables {
+                    self.0.insert(cte.alias.name.value.to_lowercase());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut ctes = Ctes(BTreeSet::new());
+    let _ = statement.visit(&mut ctes);
+    ctes.0
+}
+
+/// True when some SELECT in the statement has an INTO clause.
+fn selects_into(statement: &Statement) -> bool {
+    struct Into(bool);
+    impl Visitor for Into {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() {
+                self.0 |= select.into.is_some();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut into = Into(false);
+    let _ = statement.visit(&mut into);
+    into.0
+}

@@ -1,0 +1,92 @@
+//! Object names as the policy compares them: unquoted, lower-cased, relative to the schema the
+//! step works in.
+
+use sqlparser::ast::{FromTable, ObjectName, TableFactor, TableWithJoins};
+use wasmig_db::Dialect;
+
+/// A resolved object name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    /// The name as written, for messages.
+    written: String,
+    /// The bare object name, lower-cased.
+    key: String,
+}
+
+impl Name {
+    /// Resolves `name` against the home schema: `x`, `main.x` (SQLite) and `<home>.x` are the
+    /// same object; a name in any other schema or database is out of reach.
+    pub fn resolve(
+        name: &ObjectName,
+        dialect: Dialect,
+        home: Option<&str>,
+    ) -> Result<Self, String> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|part| {
+                part.as_ident()
+                    .map_or_else(|| part.to_string(), |i| i.value.clone())
+            })
+            .collect();
+        let written = name.to_string();
+        let key = match parts.as_slice() {
+            [object] => object.to_lowercase(),
+            [schema, object] if is_home(schema, dialect, home) => object.to_lowercase(),
+            [schema, _] => {
+                return Err(format!(
+                    "`{written}` lies in schema `{schema}`, outside this module's reach"
+                ));
+            }
+            _ => return Err(format!("`{written}` names another database or catalog")),
+        };
+        Ok(Name { written, key })
+    }
+
+    /// The key the policy compares.
+    pub fn key(&self) -> String {
+        self.key.clone()
+    }
+
+    /// The name as the statement wrote it.
+    pub fn display(&self) -> &str {
+        &self.written
+    }
+}
+
+fn is_home(schema: &str, dialect: Dialect, home: Option<&str>) -> bool {
+    let schema = schema.to_lowercase();
+    match dialect {
+        Dialect::Sqlite => schema == "main",
+        Dialect::Postgres | Dialect::MySql => home.is_some_and(|home| home == schema),
+    }
+}
+
+/// The bare last part of a name, lower-cased.
+pub fn last_part(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|part| {
+            part.as_ident()
+                .map_or_else(|| part.to_string(), |i| i.value.clone())
+        })
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+/// The table a `FROM`-like factor names (UPDATE and DELETE targets must be plain tables).
+pub fn table_of(factor: &TableFactor) -> Result<ObjectName, String> {
+    match factor {
+        TableFactor::Table {
+            name, args: None, ..
+        } => Ok(name.clone()),
+        other => Err(format!("`{other}` is not a plain table")),
+    }
+}
+
+/// The tables after `DELETE FROM`.
+pub fn from_tables(from: &FromTable) -> &[TableWithJoins] {
+    match from {
+        FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,
+    }
+}

@@ -1,0 +1,486 @@
+//! The policy on a table of statements, allowed and denied, in all three dialects.
+
+use std::collections::BTreeMap;
+
+use wasmig_db::Dialect;
+use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy};
+
+/// Module `blog` owns its posts and an index; `victim` owns its secrets; the host owns the
+/// ledger and the application's `users` and `settings`; `blog` may read `users` and write
+/// `settings`.
+fn policy(dialect: Dialect) -> Policy {
+    let mut objects = BTreeMap::new();
+    for (name, owner) in [
+        ("blog_posts", Some("blog")),
+        ("blog_posts_status", Some("blog")),
+        ("victim_secrets", Some("victim")),
+        ("users", None),
+        ("settings", None),
+        ("wasmig_modules", None),
+        ("wasmig_history", None),
+    ] {
+        objects.insert(name.to_owned(), owner.map(str::to_owned));
+    }
+    let home = match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some("public"),
+        Dialect::MySql => Some("app"),
+    };
+    Policy::new(
+        dialect,
+        "blog",
+        home,
+        &Catalog { objects },
+        Grants {
+            read: ["users".to_owned()].into(),
+            write: ["settings".to_owned()].into(),
+        },
+    )
+}
+
+/// `None`: allowed; `Some(words)`: denied with a reason containing `words`.
+type Case = (&'static str, Option<&'static str>);
+
+const SQLITE: &[Case] = &[
+    ("SELECT * FROM blog_posts", None),
+    (
+        "SELECT p.id FROM blog_posts p JOIN users u ON u.id = p.author",
+        None,
+    ),
+    ("INSERT INTO blog_posts (title) VALUES ('x')", None),
+    ("INSERT INTO blog_posts SELECT * FROM blog_posts", None),
+    ("UPDATE blog_posts SET title = 'y' WHERE id = 1", None),
+    ("DELETE FROM blog_posts WHERE id = 1", None),
+    (
+        "CREATE TABLE blog_tags (id INTEGER PRIMARY KEY, post INTEGER REFERENCES blog_posts(id))",
+        None,
+    ),
+    ("CREATE INDEX blog_posts_title ON blog_posts (title)", None),
+    ("ALTER TABLE blog_posts ADD COLUMN rating INTEGER", None),
+    ("ALTER TABLE blog_posts RENAME TO blog_articles", None),
+    ("DROP TABLE blog_posts", None),
+    ("DROP INDEX blog_posts_status", None),
+    (
+        "CREATE VIEW blog_live AS SELECT * FROM blog_posts WHERE status = 'live'",
+        None,
+    ),
+    ("PRAGMA foreign_keys = OFF", None),
+    ("PRAGMA defer_foreign_keys = ON", None),
+    ("SELECT * FROM pragma_table_info('blog_posts')", None),
+    ("SELECT name FROM sqlite_master WHERE type = 'table'", None),
+    (
+        "WITH recent AS (SELECT * FROM blog_posts) SELECT * FROM recent",
+        None,
+    ),
+    ("UPDATE settings SET value = 1", None),
+    ("DELETE FROM settings WHERE 1 = 0", None),
+    ("SELECT * FROM main.blog_posts", None),
+    ("SELECT * FROM \"BLOG_POSTS\"", None),
+    (
+        "CREATE TRIGGER blog_touch AFTER INSERT ON blog_posts BEGIN UPDATE blog_posts SET title = title WHERE id = NEW.id; END",
+        None,
+    ),
+    (
+        "INSERT INTO blog_posts (title) VALUES ('a'); INSERT INTO blog_posts (title) VALUES ('b')",
+        None,
+    ),
+    (
+        "CREATE TABLE blog_x (id INTEGER); INSERT INTO blog_x VALUES (1)",
+        None,
+    ),
+    ("SELECT COUNT(*) FROM (SELECT id FROM blog_posts) t", None),
+    (
+        "SELECT * FROM blog_posts WHERE id IN (SELECT post FROM blog_posts)",
+        None,
+    ),
+    ("CREATE TABLE IF NOT EXISTS blog_posts (id INTEGER)", None),
+    (
+        "SELECT * FROM victim_secrets",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "SELECT * FROM blog_posts JOIN victim_secrets ON 1 = 1",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "SELECT * FROM blog_posts WHERE id IN (SELECT id FROM victim_secrets)",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "WITH x AS (SELECT * FROM victim_secrets) SELECT * FROM x",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "INSERT INTO blog_posts SELECT * FROM victim_secrets",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "INSERT INTO victim_secrets VALUES (1)",
+        Some("may not write to `victim_secrets`"),
+    ),
+    (
+        "UPDATE victim_secrets SET a = 1",
+        Some("may not write to `victim_secrets`"),
+    ),
+    ("DELETE FROM wasmig_modules", Some("belongs to the host")),
+    (
+        "UPDATE wasmig_modules SET version = '9.9.9'",
+        Some("belongs to the host"),
+    ),
+    (
+        "DROP TABLE victim_secrets",
+        Some("may not alter, drop, truncate or index `victim_secrets`"),
+    ),
+    (
+        "ALTER TABLE victim_secrets ADD COLUMN x INT",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "ALTER TABLE users ADD COLUMN x INT",
+        Some("may not alter, drop, truncate or index `users`"),
+    ),
+    (
+        "INSERT INTO users VALUES (1)",
+        Some("may not write to `users`"),
+    ),
+    (
+        "CREATE TABLE victim_secrets (id INT)",
+        Some("the name belongs to module `victim`"),
+    ),
+    ("CREATE TABLE wasmig_evil (id INT)", Some("are the host's")),
+    (
+        "CREATE INDEX blog_i ON victim_secrets (a)",
+        Some("may not alter, drop, truncate or index `victim_secrets`"),
+    ),
+    (
+        "CREATE VIEW blog_v AS SELECT * FROM victim_secrets",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "CREATE TRIGGER blog_t AFTER INSERT ON blog_posts BEGIN DELETE FROM victim_secrets; END",
+        Some("in the trigger's body"),
+    ),
+    (
+        "CREATE TABLE blog_fk (v INT REFERENCES victim_secrets(id))",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "CREATE TABLE blog_fk2 (v INT, FOREIGN KEY (v) REFERENCES victim_secrets(id))",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "CREATE TABLE blog_ctas AS SELECT * FROM victim_secrets",
+        Some("may not read `victim_secrets`"),
+    ),
+    ("BEGIN", Some("transaction control belongs to the host")),
+    ("COMMIT", Some("transaction control belongs to the host")),
+    ("ROLLBACK", Some("transaction control belongs to the host")),
+    (
+        "SAVEPOINT s",
+        Some("transaction control belongs to the host"),
+    ),
+    (
+        "RELEASE SAVEPOINT s",
+        Some("transaction control belongs to the host"),
+    ),
+    (
+        "ATTACH DATABASE '/tmp/x.db' AS x",
+        Some("attaching databases"),
+    ),
+    (
+        "PRAGMA writable_schema = ON",
+        Some("PRAGMA writable_schema is not allowed"),
+    ),
+    (
+        "PRAGMA journal_mode = OFF",
+        Some("PRAGMA journal_mode is not allowed"),
+    ),
+    (
+        "PRAGMA other.foreign_keys = OFF",
+        Some("targets another schema"),
+    ),
+    ("VACUUM", Some("")),
+    (
+        "SELECT load_extension('x')",
+        Some("`load_extension` reaches outside"),
+    ),
+    (
+        "SELECT readfile('/etc/passwd')",
+        Some("`readfile` reaches outside"),
+    ),
+    (
+        "SELECT * FROM other.victim_secrets",
+        Some("outside this module's reach"),
+    ),
+    (
+        "SELECT * FROM \"Victim_Secrets\"",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "SELECT * FROM main.victim_secrets",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "SELECT 1; DROP TABLE victim_secrets",
+        Some("DROP TABLE victim_secrets"),
+    ),
+    (
+        "SELECT 1 /* ; */ ; DELETE FROM wasmig_history -- x",
+        Some("belongs to the host"),
+    ),
+    (
+        "WITH victim_secrets AS (SELECT 1) SELECT * FROM victim_secrets",
+        Some("has the name of an existing object"),
+    ),
+    (
+        "CREATE TEMP TABLE blog_tmp (id INT)",
+        Some("temporary tables are not allowed"),
+    ),
+    ("this is not sql", Some("cannot be parsed")),
+    ("", Some("no statement")),
+    ("ANALYZE blog_posts", Some("not allowed")),
+    ("DROP TABLE wasmig_history", Some("belongs to the host")),
+    ("CREATE INDEX ON blog_posts (title)", Some("")),
+    (
+        "DROP TRIGGER victim_trigger",
+        Some("may not alter, drop, truncate or index `victim_trigger`"),
+    ),
+];
+
+const POSTGRES: &[Case] = &[
+    ("SELECT * FROM blog_posts WHERE id = $1", None),
+    ("SELECT * FROM public.blog_posts", None),
+    (
+        "CREATE TABLE blog_pg (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY)",
+        None,
+    ),
+    (
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()",
+        None,
+    ),
+    (
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = $1",
+        None,
+    ),
+    (
+        "INSERT INTO blog_posts (title) VALUES ($1) RETURNING id",
+        None,
+    ),
+    (
+        "ALTER TABLE blog_posts ADD COLUMN IF NOT EXISTS rating INT",
+        None,
+    ),
+    (
+        "UPDATE blog_posts SET title = u.name FROM users u WHERE u.id = blog_posts.author",
+        None,
+    ),
+    (
+        "SELECT pg_read_file('/etc/passwd')",
+        Some("`pg_read_file` reaches outside"),
+    ),
+    (
+        "SELECT * FROM pg_read_file('/etc/passwd')",
+        Some("`pg_read_file` reaches outside"),
+    ),
+    ("COPY blog_posts TO '/tmp/x'", Some("COPY and LOAD DATA")),
+    (
+        "COPY (SELECT 1) TO PROGRAM 'id'",
+        Some("COPY and LOAD DATA"),
+    ),
+    ("CREATE EXTENSION dblink", Some("extensions load code")),
+    (
+        "SET session_replication_role = replica",
+        Some("settings is the host's business"),
+    ),
+    ("SET ROLE postgres", Some("")),
+    (
+        "GRANT SELECT ON blog_posts TO public",
+        Some("privileges, roles and users"),
+    ),
+    ("CREATE ROLE evil", Some("privileges, roles and users")),
+    (
+        "SELECT lo_import('/etc/passwd')",
+        Some("`lo_import` reaches outside"),
+    ),
+    (
+        "SELECT * FROM other_schema.blog_posts",
+        Some("outside this module's reach"),
+    ),
+    ("SELECT pg_sleep(100)", Some("`pg_sleep`")),
+    (
+        "SELECT pg_advisory_unlock_all()",
+        Some("`pg_advisory_unlock_all`"),
+    ),
+    (
+        "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
+        Some("stored and dynamic code"),
+    ),
+    (
+        "SELECT * INTO blog_copy FROM blog_posts",
+        Some("SELECT … INTO is not allowed"),
+    ),
+    ("CREATE USER evil", Some("privileges, roles and users")),
+    (
+        "SELECT * FROM victim_secrets",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "SELECT * FROM pg_catalog.pg_authid",
+        Some("outside this module's reach"),
+    ),
+    (
+        "SELECT query_to_xml('select * from victim_secrets', true, true, '')",
+        Some("`query_to_xml`"),
+    ),
+    (
+        "CREATE TRIGGER blog_t AFTER INSERT ON blog_posts FOR EACH ROW EXECUTE FUNCTION f()",
+        Some("executes a function"),
+    ),
+];
+
+const MYSQL: &[Case] = &[
+    ("SELECT * FROM `blog_posts`", None),
+    ("SELECT * FROM app.blog_posts", None),
+    (
+        "CREATE TABLE blog_m (id BIGINT AUTO_INCREMENT PRIMARY KEY)",
+        None,
+    ),
+    ("RENAME TABLE blog_posts TO blog_old", None),
+    (
+        "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()",
+        None,
+    ),
+    ("INSERT INTO blog_posts (title) VALUES (?)", None),
+    (
+        "SELECT LOAD_FILE('/etc/passwd')",
+        Some("`load_file` reaches outside"),
+    ),
+    ("SELECT * FROM blog_posts INTO OUTFILE '/tmp/x'", Some("")),
+    ("LOAD DATA INFILE '/tmp/x' INTO TABLE blog_posts", Some("")),
+    (
+        "SET GLOBAL read_only = 1",
+        Some("settings is the host's business"),
+    ),
+    ("SELECT sys_exec('id')", Some("`sys_exec`")),
+    ("SELECT GET_LOCK('x', 1)", Some("`get_lock`")),
+    ("LOCK TABLES blog_posts WRITE", Some("table locks")),
+    (
+        "SELECT * FROM mysql.user",
+        Some("outside this module's reach"),
+    ),
+    (
+        "SELECT * FROM `victim_secrets`",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "RENAME TABLE victim_secrets TO blog_mine",
+        Some("may not alter, drop, truncate or index `victim_secrets`"),
+    ),
+    ("CREATE USER evil", Some("privileges, roles and users")),
+    (
+        "START TRANSACTION",
+        Some("transaction control belongs to the host"),
+    ),
+    ("SELECT SLEEP(10)", Some("`sleep`")),
+    (
+        "SELECT * FROM other_db.victim_secrets",
+        Some("outside this module's reach"),
+    ),
+];
+
+fn run(dialect: Dialect, cases: &[Case]) -> Vec<String> {
+    let policy = policy(dialect);
+    let mut wrong = Vec::new();
+    for (sql, expected) in cases {
+        let outcome = policy.check(sql);
+        match (expected, &outcome) {
+            (None, Ok(_)) => {}
+            (Some(words), Err(denial))
+                if denial.reason.contains(words) || denial.to_string().contains(words) => {}
+            _ => wrong.push(format!(
+                "{dialect}: `{sql}` expected {expected:?}, got {outcome:?}"
+            )),
+        }
+    }
+    wrong
+}
+
+#[test]
+fn sqlite_statements() {
+    let wrong = run(Dialect::Sqlite, SQLITE);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn postgres_statements() {
+    let wrong = run(Dialect::Postgres, POSTGRES);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn mysql_statements() {
+    let wrong = run(Dialect::MySql, MYSQL);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn there_are_a_hundred_cases_and_both_verdicts() {
+    let all: Vec<&Case> = SQLITE.iter().chain(POSTGRES).chain(MYSQL).collect();
+    assert!(all.len() >= 100, "{} cases", all.len());
+    assert!(all.iter().filter(|(_, e)| e.is_none()).count() >= 30);
+    assert!(all.iter().filter(|(_, e)| e.is_some()).count() >= 60);
+}
+
+#[test]
+fn effects_track_what_a_module_creates_renames_and_drops() {
+    let mut policy = policy(Dialect::Sqlite);
+    let effects = policy
+        .check("CREATE TABLE blog_new (id INT); CREATE INDEX blog_new_id ON blog_new (id)")
+        .unwrap();
+    assert_eq!(
+        effects,
+        [
+            Effect::Created {
+                name: "blog_new".into(),
+                kind: ObjectKind::Table
+            },
+            Effect::Created {
+                name: "blog_new_id".into(),
+                kind: ObjectKind::Index
+            },
+        ]
+    );
+    policy.apply(&effects);
+    assert!(policy.check("INSERT INTO blog_new VALUES (1)").is_ok());
+    let renamed = policy
+        .check("ALTER TABLE blog_new RENAME TO blog_newer")
+        .unwrap();
+    assert_eq!(
+        renamed,
+        [Effect::Renamed {
+            from: "blog_new".into(),
+            to: "blog_newer".into()
+        }]
+    );
+    policy.apply(&renamed);
+    assert!(
+        policy.check("SELECT * FROM blog_new").is_err(),
+        "the old name is gone"
+    );
+    let dropped = policy.check("DROP TABLE blog_newer").unwrap();
+    policy.apply(&dropped);
+    assert!(!policy.owned().contains("blog_newer"));
+}
+
+#[test]
+fn a_host_can_require_a_name_prefix() {
+    let policy = policy(Dialect::Sqlite).require_prefix("blog_");
+    assert!(policy.check("CREATE TABLE blog_ok (id INT)").is_ok());
+    let denial = policy.check("CREATE TABLE posts (id INT)").unwrap_err();
+    assert!(
+        denial
+            .reason
+            .contains("requires module `blog` to name its objects `blog_…`"),
+        "{denial}"
+    );
+}
