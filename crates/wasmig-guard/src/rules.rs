@@ -199,7 +199,7 @@ pub fn not_allowed(statement: &Statement) -> String {
         Statement::CreateDatabase { .. } | Statement::CreateSchema { .. } | Statement::Use(_) => {
             "databases and schemas are the host's business"
         }
-        Statement::LockTables { .. } | Statement::UnlockTables { .. } | Statement::Lock(_) => {
+        Statement::LockTables { .. } | Statement::UnlockTables | Statement::Lock(_) => {
             "table locks interfere with the host's transaction"
         }
         Statement::Kill { .. } | Statement::Flush { .. } => {
