@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Column, Executor, Row};
 use crate::{RowSet, Value};
 
 /// A sqlx database wasmig can drive: how a [`Value`] is bound and how a row is read back.
-pub(crate) trait Backend: sqlx::Database {
+pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
     /// Adds `value` as the next positional parameter of `query`.
     fn bind<'q>(
         query: sqlx::query::Query<'q, Self, Self::Arguments>,
@@ -20,13 +20,26 @@ pub(crate) trait Backend: sqlx::Database {
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
+/// How a statement runs: guest statements are not cached (SQLite's authorizer sees only
+/// statements as they are prepared) and their results count against a budget.
+#[derive(Debug, Default)]
+pub(crate) struct Mode<'b> {
+    pub guest: bool,
+    pub budget: Option<&'b mut Budget>,
+}
+
 fn bound<'q, DB: Backend>(
     sql: &str,
     params: &[Value],
-) -> sqlx::query::Query<'q, DB, DB::Arguments> {
+    guest: bool,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
     params
         .iter()
         .fold(sqlx::query(AssertSqlSafe(sql)), DB::bind)
+        .persistent(!guest)
 }
 
 /// Runs one statement; returns the rows it affected.
@@ -34,12 +47,15 @@ pub(crate) async fn execute<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &str,
     params: &[Value],
-) -> Result<u64, sqlx::Error>
+    mode: Mode<'_>,
+) -> Result<u64, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    let result = bound::<DB>(sql, params).execute(&mut *conn).await?;
+    let result = bound::<DB>(sql, params, mode.guest)
+        .execute(&mut *conn)
+        .await?;
     Ok(DB::rows_affected(&result))
 }
 
@@ -48,12 +64,29 @@ pub(crate) async fn query<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &str,
     params: &[Value],
-) -> Result<RowSet, sqlx::Error>
+    mut mode: Mode<'_>,
+) -> Result<RowSet, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    let rows = bound::<DB>(sql, params).fetch_all(&mut *conn).await?;
+    use futures_util::TryStreamExt;
+    let mut rows = Vec::new();
+    let mut decoded = Vec::new();
+    {
+        // Streamed, so a budget stops a huge result before it is in memory.
+        let mut stream = bound::<DB>(sql, params, mode.guest).fetch(&mut *conn);
+        while let Some(row) = stream.try_next().await? {
+            let values = DB::decode_row(&row)?;
+            if let Some(budget) = mode.budget.as_deref_mut() {
+                budget.spend(&values)?;
+            }
+            decoded.push(values);
+            if rows.is_empty() {
+                rows.push(row);
+            }
+        }
+    }
     let columns = match rows.first() {
         Some(row) => row.columns().iter().map(|c| c.name().to_owned()).collect(),
         None => {
@@ -67,8 +100,46 @@ where
                 .collect()
         }
     };
-    let rows = rows.iter().map(DB::decode_row).collect::<Result<_, _>>()?;
-    Ok(RowSet { columns, rows })
+    Ok(RowSet {
+        columns,
+        rows: decoded,
+    })
+}
+
+/// What a step's queries may still return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Rows left.
+    pub rows: u64,
+    /// Bytes left (text and blob lengths, 8 per number).
+    pub bytes: u64,
+}
+
+impl Budget {
+    fn spend(&mut self, row: &[Value]) -> Result<(), crate::Error> {
+        let bytes: u64 = row
+            .iter()
+            .map(|v| match v {
+                Value::Null => 1,
+                Value::Integer(_) | Value::Real(_) => 8,
+                Value::Text(t) => t.len() as u64,
+                Value::Blob(b) => b.len() as u64,
+            })
+            .sum();
+        if self.rows == 0 {
+            return Err(crate::Error::Quota(
+                "the step's queries returned more rows than its limit allows".into(),
+            ));
+        }
+        if bytes > self.bytes {
+            return Err(crate::Error::Quota(
+                "the step's queries returned more bytes than its limit allows".into(),
+            ));
+        }
+        self.rows -= 1;
+        self.bytes -= bytes;
+        Ok(())
+    }
 }
 
 /// [`execute`] on a connection of the pool.
@@ -76,13 +147,13 @@ pub(crate) async fn pool_execute<DB: Backend>(
     pool: &sqlx::Pool<DB>,
     sql: &str,
     params: &[Value],
-) -> Result<u64, sqlx::Error>
+) -> Result<u64, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
     let mut conn = pool.acquire().await?;
-    execute::<DB>(&mut conn, sql, params).await
+    execute::<DB>(&mut conn, sql, params, Mode::default()).await
 }
 
 /// [`query`] on a connection of the pool.
@@ -90,13 +161,13 @@ pub(crate) async fn pool_query<DB: Backend>(
     pool: &sqlx::Pool<DB>,
     sql: &str,
     params: &[Value],
-) -> Result<RowSet, sqlx::Error>
+) -> Result<RowSet, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
     let mut conn = pool.acquire().await?;
-    query::<DB>(&mut conn, sql, params).await
+    query::<DB>(&mut conn, sql, params, Mode::default()).await
 }
 
 /// [`execute`] inside a transaction.
@@ -104,12 +175,13 @@ pub(crate) async fn tx_execute<DB: Backend>(
     tx: &mut sqlx::Transaction<'static, DB>,
     sql: &str,
     params: &[Value],
-) -> Result<u64, sqlx::Error>
+    mode: Mode<'_>,
+) -> Result<u64, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    execute::<DB>(tx, sql, params).await
+    execute::<DB>(tx, sql, params, mode).await
 }
 
 /// [`query`] inside a transaction.
@@ -117,12 +189,13 @@ pub(crate) async fn tx_query<DB: Backend>(
     tx: &mut sqlx::Transaction<'static, DB>,
     sql: &str,
     params: &[Value],
-) -> Result<RowSet, sqlx::Error>
+    mode: Mode<'_>,
+) -> Result<RowSet, crate::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    query::<DB>(tx, sql, params).await
+    query::<DB>(tx, sql, params, mode).await
 }
 
 /// The error for a column type the value model has no rule for.

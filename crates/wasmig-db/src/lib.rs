@@ -5,6 +5,7 @@
 //! The same value model crosses the WebAssembly boundary, so the host hands guest statements to
 //! the database without reinterpreting them.
 
+pub mod authorizer;
 mod backend;
 mod lock;
 mod mysql;
@@ -13,8 +14,12 @@ mod sqlite;
 mod value;
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use authorizer::{Authorizer, Request};
+pub use backend::Budget;
 pub use lock::UpgradeLock;
 pub use value::{RowSet, Value};
 
@@ -117,6 +122,12 @@ pub enum Error {
     /// The database refused or failed a statement.
     #[error("{}", database_message(.0))]
     Sql(sqlx::Error),
+    /// The database's own authorizer refused a guest statement (SQLite).
+    #[error("the database refused it: {0}")]
+    Denied(String),
+    /// A statement would exceed a limit of the step.
+    #[error("{0}")]
+    Quota(String),
     /// Another process holds the upgrade lock.
     #[error("another upgrade holds the lock{}", .holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Locked {
@@ -127,6 +138,16 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
+        /// SQLite's result code for a statement its authorizer refused (a refused function
+        /// comes back as a plain error that says so).
+        const SQLITE_AUTH: &str = "23";
+        if let sqlx::Error::Database(db) = &error
+            && db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+            && (db.code().as_deref() == Some(SQLITE_AUTH)
+                || db.message().starts_with("not authorized"))
+        {
+            return Error::Denied(db.message().to_owned());
+        }
         Error::Sql(error)
     }
 }
@@ -211,20 +232,24 @@ impl Database {
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
             Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
         };
-        Ok(Transaction { inner })
+        Ok(Transaction {
+            authorizer: None,
+            guest: Arc::default(),
+            inner,
+        })
     }
 
     /// Runs one statement outside any transaction (in autocommit mode).
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         each_backend!(Pool, &self.pool, pool => {
-            Ok(backend::pool_execute(pool, sql, params).await?)
+            backend::pool_execute(pool, sql, params).await
         })
     }
 
     /// Runs one read-only query outside any transaction.
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
         each_backend!(Pool, &self.pool, pool => {
-            Ok(backend::pool_query(pool, sql, params).await?)
+            backend::pool_query(pool, sql, params).await
         })
     }
 
@@ -257,6 +282,10 @@ impl Dialect {
 /// An open transaction; dropped without [`commit`](Transaction::commit) it rolls back.
 #[derive(Debug)]
 pub struct Transaction {
+    // Declared first, so that it is removed before the connection goes back to the pool.
+    authorizer: Option<authorizer::Installed>,
+    /// True while a guest statement runs (see [`Transaction::set_guest`]).
+    guest: Arc<AtomicBool>,
     inner: Tx,
 }
 
@@ -279,12 +308,54 @@ impl Transaction {
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        each_backend!(Tx, &mut self.inner, tx => Ok(backend::tx_execute(tx, sql, params).await?))
+        let mode = self.mode(None);
+        each_backend!(Tx, &mut self.inner, tx => backend::tx_execute(tx, sql, params, mode).await)
     }
 
     /// Runs one query with positional parameters and returns all of its rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        each_backend!(Tx, &mut self.inner, tx => Ok(backend::tx_query(tx, sql, params).await?))
+        let mode = self.mode(None);
+        each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
+    }
+
+    /// Like [`Transaction::query`], but stops with [`Error::Quota`] as soon as the rows
+    /// returned exceed `budget`, which is charged for what they return.
+    pub async fn query_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        budget: &mut Budget,
+    ) -> Result<RowSet> {
+        let mode = self.mode(Some(budget));
+        each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
+    }
+
+    fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
+        backend::Mode {
+            guest: self.guest.load(Ordering::Acquire),
+            budget,
+        }
+    }
+
+    /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a
+    /// guest's statements are prepared afresh each time and checked by the authorizer.
+    pub fn set_guest(&mut self, guest: bool) {
+        self.guest.store(guest, Ordering::Release);
+    }
+
+    /// Installs SQLite's authorizer on this transaction's connection for as long as the
+    /// transaction lives; it decides while guest statements are compiled. Other databases
+    /// have no authorizer: this does nothing there.
+    pub async fn install_authorizer(&mut self, decider: Arc<dyn Authorizer>) -> Result<()> {
+        if let Tx::Sqlite(tx) = &mut self.inner {
+            let mut handle = tx.lock_handle().await?;
+            let db = handle.as_raw_handle().as_ptr();
+            // SAFETY: the connection stays open while the transaction holds it, and the
+            // authorizer is removed (field order, `commit`, `rollback`) before it is released.
+            self.authorizer =
+                Some(unsafe { authorizer::Installed::new(db, decider, Arc::clone(&self.guest)) });
+        }
+        Ok(())
     }
 
     /// Opens a new transaction on the same connection after a statement committed the
@@ -300,12 +371,20 @@ impl Transaction {
 
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<()> {
-        each_backend!(Tx, self.inner, tx => Ok(tx.commit().await?))
+        let Transaction {
+            authorizer, inner, ..
+        } = self;
+        drop(authorizer);
+        each_backend!(Tx, inner, tx => Ok(tx.commit().await?))
     }
 
     /// Discards the transaction's changes (on MySQL, those DDL has not committed already).
     pub async fn rollback(self) -> Result<()> {
-        each_backend!(Tx, self.inner, tx => Ok(tx.rollback().await?))
+        let Transaction {
+            authorizer, inner, ..
+        } = self;
+        drop(authorizer);
+        each_backend!(Tx, inner, tx => Ok(tx.rollback().await?))
     }
 }
 

@@ -102,6 +102,7 @@ async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
             &mut conn,
             "SELECT pg_try_advisory_lock($1::int4, $2::int4)::int4",
             &key,
+            Default::default(),
         )
         .await?;
         if got.rows[0][0] == Value::Integer(1) {
@@ -117,6 +118,7 @@ async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
                  AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid \
                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 &key,
+                Default::default(),
             )
             .await?;
             return Err(Error::Locked {
@@ -137,6 +139,7 @@ async fn lock_mysql(url: &str, wait: Duration) -> Result<Held> {
         &[Value::Integer(
             wait.as_secs().try_into().unwrap_or(i64::MAX),
         )],
+        Default::default(),
     )
     .await?;
     if got.rows[0][0] == Value::Integer(1) {
@@ -149,6 +152,7 @@ async fn lock_mysql(url: &str, wait: Duration) -> Result<Held> {
              FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK({name})"
         ),
         &[],
+        Default::default(),
     )
     .await?;
     Err(Error::Locked {

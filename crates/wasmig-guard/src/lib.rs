@@ -504,11 +504,33 @@ impl Policy {
         Ok(())
     }
 
-    fn readable(&self, key: &str) -> bool {
+    /// True when the module may read `key` (a normalised name).
+    pub fn readable(&self, key: &str) -> bool {
         !key.starts_with(rules::HOST_PREFIX)
             && (self.owned.contains(key)
                 || self.grants.read.contains(key)
                 || self.grants.write.contains(key))
+    }
+
+    /// True when the module may write rows of `key`.
+    pub fn writable(&self, key: &str) -> bool {
+        !key.starts_with(rules::HOST_PREFIX)
+            && (self.owned.contains(key) || self.grants.write.contains(key))
+    }
+
+    /// True when the module owns `key`.
+    pub fn owns(&self, key: &str) -> bool {
+        self.owned.contains(key)
+    }
+
+    /// True when the module may create an object named `key`.
+    pub fn creatable(&self, key: &str) -> bool {
+        !key.starts_with(rules::HOST_PREFIX)
+            && !self.foreign.contains_key(key)
+            && self
+                .required_prefix
+                .as_deref()
+                .is_none_or(|prefix| key.starts_with(prefix))
     }
 
     fn not_owned(&self, name: &Name, what: &str) -> String {
