@@ -451,6 +451,7 @@ async fn resume_replays_an_unfinished_step_and_skips_what_committed(backend: Bac
         .module("blog", "1.0.0")
         .step("001_ok", "testing/create_table")
         .step("002_flagged", "testing/needs_flag")
+        .grant_read("flag")
         .write();
     let report = sandbox.upgrade().await;
     assert!(
@@ -518,6 +519,7 @@ async fn a_replay_that_sends_other_statements_is_refused(backend: Backend) {
         sandbox
             .module("blog", version)
             .step("001_shifty", "testing/diverge")
+            .grant_read("flag")
             .write()
     };
     module("1.0.0");
@@ -629,6 +631,7 @@ async fn idempotent_helpers_survive_a_resume(backend: Backend) {
     sandbox
         .module("shop", "1.0.0")
         .step("001_items", "testing/idempotent")
+        .grant_read("flag")
         .write();
     assert!(!sandbox.upgrade().await.is_success());
     let journal = sandbox

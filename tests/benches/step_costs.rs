@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmig_db::Database;
 use wasmig_engine::Limits;
-use wasmig_runtime::{NoJournal, Runtime, StepContext};
+use wasmig_runtime::{Hooks, Runtime, StepContext};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -45,7 +45,7 @@ fn main() {
                         to_version: "1.2.0".into(),
                     };
                     let started = Instant::now();
-                    let run = runtime.run(&step, tx, context, Box::new(NoJournal)).await;
+                    let run = runtime.run(&step, tx, context, Hooks::default()).await;
                     let elapsed = started.elapsed();
                     run.result.expect("the install succeeds");
                     run.transaction.commit().await.expect("commit");

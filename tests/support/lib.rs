@@ -202,6 +202,13 @@ impl ModuleWriter {
         self
     }
 
+    /// Lets the module read `table` (a `[grants]` entry in its header).
+    pub fn grant_read(mut self, table: &str) -> Self {
+        self.header
+            .push_str(&format!("\n[grants]\nread = [\"{table}\"]\n"));
+        self
+    }
+
     /// Replaces the header text.
     pub fn header(mut self, text: &str) -> Self {
         self.header = text.to_owned();

@@ -54,9 +54,14 @@ pub enum Request<'a> {
         /// Its name.
         name: &'a str,
     },
+    /// Rebuilding an index (SQLite asks this while creating one too).
+    Reindex {
+        /// The index.
+        index: &'a str,
+    },
     /// A plain SELECT or a recursive CTE: no object involved.
     Select,
-    /// Anything else: transaction control, ATTACH/DETACH, ANALYZE, REINDEX, virtual tables.
+    /// Anything else: transaction control, ATTACH/DETACH, ANALYZE, virtual tables.
     Other {
         /// What it is.
         action: &'static str,
@@ -200,7 +205,7 @@ fn request<'a>(
         ffi::SQLITE_ATTACH => Some(Request::Other { action: "ATTACH" }),
         ffi::SQLITE_DETACH => Some(Request::Other { action: "DETACH" }),
         ffi::SQLITE_ANALYZE => Some(Request::Other { action: "ANALYZE" }),
-        ffi::SQLITE_REINDEX => Some(Request::Other { action: "REINDEX" }),
+        ffi::SQLITE_REINDEX => Some(Request::Reindex { index: first? }),
         ffi::SQLITE_CREATE_VTABLE | ffi::SQLITE_DROP_VTABLE => Some(Request::Other {
             action: "virtual table",
         }),

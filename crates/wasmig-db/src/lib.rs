@@ -369,6 +369,52 @@ impl Transaction {
         Ok(())
     }
 
+    /// The schema unqualified names resolve to: PostgreSQL's current schema, MySQL's current
+    /// database; `None` on SQLite (its `main`).
+    pub async fn home_schema(&mut self) -> Result<Option<String>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => return Ok(None),
+            Dialect::Postgres => "SELECT current_schema()::text",
+            Dialect::MySql => "SELECT CAST(DATABASE() AS CHAR)",
+        };
+        let rows = self.query(sql, &[]).await?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r[0].as_text())
+            .map(str::to_lowercase))
+    }
+
+    /// The names of every table, view, index and trigger in the home schema, lower-cased.
+    pub async fn object_names(&mut self) -> Result<Vec<String>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            }
+            Dialect::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() \
+                 UNION SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+                 UNION SELECT trigger_name::text FROM information_schema.triggers \
+                 WHERE trigger_schema = current_schema()"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() \
+                 UNION SELECT CAST(index_name AS CHAR) FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
+                 UNION SELECT CAST(trigger_name AS CHAR) FROM information_schema.triggers \
+                 WHERE trigger_schema = DATABASE()"
+            }
+        };
+        let rows = self.query(sql, &[]).await?;
+        Ok(rows
+            .rows
+            .iter()
+            .filter_map(|r| r[0].as_text().map(str::to_lowercase))
+            .collect())
+    }
+
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<()> {
         let Transaction {

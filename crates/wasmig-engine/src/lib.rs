@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod gate;
 mod plan;
 mod run;
 
@@ -169,6 +170,7 @@ pub struct Host {
     modules_dir: PathBuf,
     runtime: Runtime,
     lock_wait: Duration,
+    require_prefix: bool,
 }
 
 impl Host {
@@ -189,7 +191,14 @@ impl Host {
             modules_dir: modules_dir.into(),
             runtime,
             lock_wait: Duration::ZERO,
+            require_prefix: false,
         }
+    }
+
+    /// Requires every object a module creates to be named after it (`<module>_…`), on top of
+    /// the ownership rules (default: off).
+    pub fn set_require_prefix(&mut self, require: bool) {
+        self.require_prefix = require;
     }
 
     /// How long `upgrade`, `resume` and `repair` wait for another upgrader to finish before
@@ -352,6 +361,7 @@ impl Host {
                 record,
                 plan: &plan,
                 resume,
+                require_prefix: self.require_prefix,
             }
             .run(&mut on_event)
             .await?;

@@ -207,6 +207,7 @@ mod tests {
                 version: version.parse().unwrap(),
                 description: None,
                 host_api: "^0.1".parse().unwrap(),
+                grants: Default::default(),
             },
             install: install.then(artifact),
             steps: (1..=steps)

@@ -12,12 +12,13 @@ use std::time::SystemTime;
 use wasmig_db::Database;
 use wasmig_manifest::{Artifact, Package};
 use wasmig_runtime::{
-    Admission, BoxFuture, Journal, NoJournal, PreparedStep, Runtime, Statement, StepContext,
+    Admission, BoxFuture, Hooks, Journal, NoJournal, PreparedStep, Runtime, Statement, StepContext,
 };
 use wasmig_store::{
     HistoryEntry, INSTALL_STEP, JournalEntry, ModuleRecord, ModuleStatus, Outcome, timestamp,
 };
 
+use crate::gate::GuardGate;
 use crate::{Action, Event, Failure, ModulePlan, ModuleReport, Result};
 
 /// One component to run: the install component or a numbered step.
@@ -39,6 +40,8 @@ pub(crate) struct Upgrade<'a> {
     pub plan: &'a ModulePlan,
     /// True to replay an unfinished step and go on; false to refuse one.
     pub resume: bool,
+    /// True when every object a module creates must be named `<module>_…`.
+    pub require_prefix: bool,
 }
 
 impl Upgrade<'_> {
@@ -254,8 +257,18 @@ impl Upgrade<'_> {
             Box::new(NoJournal)
         };
 
-        let transaction = self.db.begin().await?;
-        let run = self.runtime.run(step, transaction, context, journal).await;
+        let mut transaction = self.db.begin().await?;
+        let gate = GuardGate::open(
+            &mut transaction,
+            &self.package.manifest,
+            self.require_prefix,
+        )
+        .await?;
+        let hooks = Hooks {
+            journal,
+            gate: Box::new(gate),
+        };
+        let run = self.runtime.run(step, transaction, context, hooks).await;
         let duration = run.report.duration;
         entry.finished_at = timestamp(SystemTime::now());
         entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);

@@ -39,7 +39,12 @@ impl Authorizer for SharedPolicy {
         let key = |name: &str| name.to_lowercase();
         match *request {
             Request::Read { table } => {
-                ENGINE_TABLES.contains(&key(table).as_str()) || policy.readable(&key(table))
+                let table = key(table);
+                ENGINE_TABLES.contains(&table.as_str())
+                    || policy.readable(&table)
+                    || table.strip_prefix("pragma_").is_some_and(|pragma| {
+                        crate::rules::check_pragma_name(&[pragma.to_owned()]).is_ok()
+                    })
             }
             Request::Write { table } => {
                 ENGINE_TABLES.contains(&key(table).as_str()) || policy.writable(&key(table))
@@ -57,6 +62,7 @@ impl Authorizer for SharedPolicy {
                 name, temporary, ..
             } => !temporary && policy.owns(&key(name)),
             Request::Alter { table } => policy.owns(&key(table)),
+            Request::Reindex { index } => policy.owns(&key(index)) || policy.creatable(&key(index)),
             Request::Pragma { name } => crate::rules::check_pragma_name(&[name.to_owned()]).is_ok(),
             Request::Function { name } => {
                 crate::rules::denied_function(wasmig_db::Dialect::Sqlite, &key(name)).is_none()

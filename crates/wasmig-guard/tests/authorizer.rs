@@ -62,6 +62,9 @@ async fn a_read_that_slips_past_the_parser_is_refused_by_sqlite() {
     );
     // The module's own table stays usable, and so does the host between guest statements.
     tx.query("SELECT title FROM blog_posts", &[]).await.unwrap();
+    tx.execute("CREATE INDEX blog_posts_title ON blog_posts (title)", &[])
+        .await
+        .expect("an index on an owned table");
     tx.set_guest(false);
     tx.query(sneaky, &[])
         .await

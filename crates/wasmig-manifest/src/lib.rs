@@ -15,5 +15,5 @@ mod manifest;
 mod package;
 
 pub use error::{Error, Result};
-pub use manifest::Manifest;
+pub use manifest::{Grants, Manifest};
 pub use package::{Artifact, Package, Step, load_module, load_modules, parse_step_stem};

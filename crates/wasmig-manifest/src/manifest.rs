@@ -16,6 +16,21 @@ pub struct Manifest {
     pub description: Option<String>,
     /// The versions of the wasmig host API (the WIT package) the module's components need.
     pub host_api: VersionReq,
+    /// Objects the module may use beyond those it creates.
+    pub grants: Grants,
+}
+
+/// `[grants]`: objects (of the application or of other modules) a module may read, or read
+/// and write rows of. It never alters or drops them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Objects it may read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Objects it may read and write rows of.
+    #[serde(default)]
+    pub write: Vec<String>,
 }
 
 /// The file exactly as written, before the values are checked.
@@ -26,6 +41,8 @@ struct RawManifest {
     version: String,
     description: Option<String>,
     host_api: String,
+    #[serde(default)]
+    grants: Grants,
 }
 
 impl Manifest {
@@ -54,11 +71,26 @@ impl Manifest {
                 raw.host_api
             ))
         })?;
+        for (list, names) in [("read", &raw.grants.read), ("write", &raw.grants.write)] {
+            for name in names {
+                if !is_valid_name(&name.to_lowercase()) {
+                    return Err(invalid(format!(
+                        "field `grants.{list}`: `{name}` is not a table or view name"
+                    )));
+                }
+                if name.to_lowercase().starts_with("wasmig_") {
+                    return Err(invalid(format!(
+                        "field `grants.{list}`: `{name}` is one of the host's own tables, which no module may be granted"
+                    )));
+                }
+            }
+        }
         Ok(Manifest {
             name: raw.name,
             version,
             description: raw.description,
             host_api,
+            grants: raw.grants,
         })
     }
 }
@@ -128,6 +160,18 @@ mod tests {
                 "unknown field `vesion`",
             ),
             ("name = \"blog\"\nversion = 1\nhost-api = \"0.1\"", "line 2"),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\n[grants]\nread = [\"wasmig_modules\"]",
+                "field `grants.read`: `wasmig_modules` is one of the host's own tables",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\n[grants]\nwrite = [\"a;b\"]",
+                "field `grants.write`: `a;b` is not a table or view name",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\n[grants]\ndelete = []",
+                "unknown field `delete`",
+            ),
             ("name = \"blog", "line 1"),
         ];
         for (text, expected) in cases {

@@ -1,12 +1,13 @@
 //! The host side of the `wasmig:migration` world: the store's state and the imports it serves.
 
-use wasmig_db::{Dialect, Transaction, Value};
+use wasmig_db::{Budget, Dialect, Transaction, Value};
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::gate::{Gate, Hooks};
 use crate::journal::{Admission, Journal, Statement};
 use crate::sandbox::MemoryLimiter;
-use crate::{Error, StepContext};
+use crate::{Error, Limits, StepContext};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -33,6 +34,10 @@ pub struct StepState {
     transaction: Transaction,
     context: StepContext,
     journal: Box<dyn Journal>,
+    gate: Box<dyn Gate>,
+    limits: Limits,
+    /// What the guest's queries may still return.
+    budget: Budget,
     /// Statements run since the last implicit commit, not yet journaled.
     uncommitted: Vec<Statement>,
     /// Statements the guest sent (each row of a batch counts once).
@@ -53,7 +58,8 @@ impl StepState {
         wasi: WasiCtx,
         limiter: MemoryLimiter,
         context: StepContext,
-        journal: Box<dyn Journal>,
+        hooks: Hooks,
+        limits: Limits,
     ) -> Self {
         StepState {
             table: ResourceTable::new(),
@@ -61,7 +67,13 @@ impl StepState {
             limiter,
             transaction,
             context,
-            journal,
+            journal: hooks.journal,
+            gate: hooks.gate,
+            limits,
+            budget: Budget {
+                rows: limits.rows,
+                bytes: limits.result_bytes,
+            },
             uncommitted: Vec::new(),
             statements: 0,
             stopped: None,
@@ -108,32 +120,37 @@ impl StepState {
         self.statements += 1;
         let (module, step) = (&self.context.module, &self.context.step);
         tracing::debug!(%module, %step, position, query, sql, "statement");
+        if let Err(reason) = self.gate.check(sql) {
+            return Err(self.stop(Error::Denied(reason)));
+        }
+        if self.statements > self.limits.statements {
+            let limit = self.limits.statements;
+            return Err(self.stop(Error::Quota(format!(
+                "the step sent more than {limit} statements"
+            ))));
+        }
+        let dialect = self.transaction.dialect();
+        if dialect.commits_implicitly(sql)
+            && let Err(reason) = self.gate.claim(&mut self.transaction).await
+        {
+            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "recording what the statement creates failed: {reason}"
+            )))));
+        }
         let mut statement = Statement::new(position, sql, params);
         let admission = self.journal.admit(&statement);
         let replayed = matches!(admission, Ok(Admission::Replay { .. }));
-        match admission {
-            Ok(Admission::Run) => {}
+        let result = match admission {
             Ok(Admission::Replay {
                 rows: Some(rows), ..
-            }) if query => {
-                return Ok(Ok(Output::Rows(rows)));
-            }
+            }) if query => Ok(Output::Rows(rows)),
             Ok(Admission::Replay { rows_affected, .. }) if !query => {
-                return Ok(Ok(Output::Affected(rows_affected)));
+                Ok(Output::Affected(rows_affected))
             }
-            // A query journaled without its rows: ask the database again.
-            Ok(Admission::Replay { .. }) => {}
             Err(reason) => return Err(self.stop(Error::Diverged(reason))),
-        }
-        let result = if query {
-            self.transaction.query(sql, params).await.map(Output::Rows)
-        } else {
-            self.transaction
-                .execute(sql, params)
-                .await
-                .map(Output::Affected)
+            // To run, or a query journaled without its rows: ask the database.
+            Ok(_) => self.run_guest_statement(query, sql, params).await?,
         };
-        let dialect = self.transaction.dialect();
         if !dialect.has_transactional_ddl() && !replayed {
             match &result {
                 Ok(Output::Affected(n)) => statement.rows_affected = *n,
@@ -148,7 +165,45 @@ impl StepState {
                 self.make_durable().await?;
             }
         }
+        if result.is_ok()
+            && let Err(reason) = self.gate.ran(&mut self.transaction).await
+        {
+            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "recording what the statement created or dropped failed: {reason}"
+            )))));
+        }
         Ok(result.map_err(|e| DbError::Database(e.to_string())))
+    }
+
+    /// Runs a guest statement on the database, as a guest's (the authorizer decides while it
+    /// compiles, results count against the budget). A refusal by the database or an exceeded
+    /// budget stops the guest; other errors are the guest's to handle.
+    async fn run_guest_statement(
+        &mut self,
+        query: bool,
+        sql: &str,
+        params: &[Value],
+    ) -> wasmtime::Result<Result<Output, wasmig_db::Error>> {
+        self.transaction.set_guest(true);
+        let result = if query {
+            self.transaction
+                .query_within(sql, params, &mut self.budget)
+                .await
+                .map(Output::Rows)
+        } else {
+            self.transaction
+                .execute(sql, params)
+                .await
+                .map(Output::Affected)
+        };
+        self.transaction.set_guest(false);
+        match result {
+            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
+                "the database refused `{sql}`: {reason}"
+            )))),
+            Err(wasmig_db::Error::Quota(reason)) => Err(self.stop(Error::Quota(reason))),
+            other => Ok(other),
+        }
     }
 
     /// Journals what just committed implicitly and opens a new transaction for what follows.

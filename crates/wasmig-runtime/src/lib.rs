@@ -9,6 +9,7 @@
 //! stderr are captured up to a cap; its clocks are fixed and its randomness seeded per step, so
 //! running a step twice sends the same statements. CPU is bounded by fuel, memory by a limiter.
 
+mod gate;
 mod host;
 mod journal;
 mod sandbox;
@@ -23,6 +24,7 @@ use wasmtime::{Config, Engine, Store};
 
 use crate::host::{Migration, MigrationPre, StepState};
 
+pub use gate::{Gate, Hooks, OpenGate};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
@@ -37,6 +39,14 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// How much of the guest's stdout and stderr is kept, in bytes; the rest is dropped.
     pub output_bytes: usize,
+    /// Statements the guest may send (each row of a batch counts once).
+    pub statements: u64,
+    /// Rows its queries may return, all queries together.
+    pub rows: u64,
+    /// Bytes its queries may return (text and blob lengths, 8 per number).
+    pub result_bytes: u64,
+    /// Wall-clock time the step may take, database calls included.
+    pub time: Duration,
 }
 
 impl Default for Limits {
@@ -45,6 +55,10 @@ impl Default for Limits {
             fuel: 20_000_000_000,
             memory_bytes: 256 << 20,
             output_bytes: 64 << 10,
+            statements: 1_000_000,
+            rows: 1_000_000,
+            result_bytes: 256 << 20,
+            time: Duration::from_secs(600),
         }
     }
 }
@@ -82,6 +96,12 @@ pub enum Error {
     /// On a replay, the step sent a statement other than the one its journal recorded.
     #[error("the replay diverged from the journal: {0}")]
     Diverged(String),
+    /// The policy refused a statement; the step was stopped.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The step exceeded one of its limits (statements, rows, bytes returned).
+    #[error("quota exceeded: {0}")]
+    Quota(String),
     /// The journal of a running step could not be written.
     #[error("the statement journal could not be written: {0}")]
     Journal(String),
@@ -115,7 +135,7 @@ impl fmt::Debug for PreparedStep {
 }
 
 /// What a finished run reports, success or not.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct StepReport {
     /// How long the guest ran, host calls included.
     pub duration: Duration,
@@ -159,7 +179,9 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.consume_fuel(true);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(Error::Host)?;
+        start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::Host)?;
         host::add_to_linker(&mut linker).map_err(Error::Host)?;
@@ -188,24 +210,40 @@ impl Runtime {
     }
 
     /// Runs the step's `up()` inside `transaction` and hands the transaction back. Every
-    /// statement goes through `journal` (use [`NoJournal`] where DDL is transactional).
+    /// statement goes through the hooks' gate (the policy) and journal.
     pub async fn run(
         &self,
         step: &PreparedStep,
-        transaction: Transaction,
+        mut transaction: Transaction,
         context: StepContext,
-        journal: Box<dyn Journal>,
+        hooks: Hooks,
     ) -> StepRun {
+        if let Some(authorizer) = hooks.gate.authorizer()
+            && let Err(e) = transaction.install_authorizer(authorizer).await
+        {
+            return StepRun {
+                transaction,
+                report: StepReport::default(),
+                result: Err(Error::Host(wasmtime::Error::msg(e.to_string()))),
+            };
+        }
         let output = sandbox::CapturedOutput::new(self.limits.output_bytes);
         let state = StepState::new(
             transaction,
             sandbox::wasi_context(step.seed, &output),
             sandbox::MemoryLimiter::new(self.limits.memory_bytes),
             context.clone(),
-            journal,
+            hooks,
+            self.limits,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(
+            u64::try_from(self.limits.time.as_millis() / EPOCH_TICK.as_millis())
+                .unwrap_or(u64::MAX)
+                + 1,
+        );
+        store.epoch_deadline_trap();
         let started = Instant::now();
         let result = match store.set_fuel(self.limits.fuel) {
             Ok(()) => call_up(&mut store, step, context).await,
@@ -214,7 +252,12 @@ impl Runtime {
         let fuel_left = store.get_fuel().unwrap_or(0);
         let result = result.map_err(|e| match e {
             Error::Trapped { reason, .. } => Error::Trapped {
-                reason: self.trap_cause(reason, fuel_left, &store.data().limiter),
+                reason: self.trap_cause(
+                    reason,
+                    fuel_left,
+                    started.elapsed(),
+                    &store.data().limiter,
+                ),
                 output: output.tail(400),
             },
             other => other,
@@ -272,12 +315,18 @@ impl Runtime {
         &self,
         reason: String,
         fuel_left: u64,
+        elapsed: Duration,
         limiter: &sandbox::MemoryLimiter,
     ) -> String {
         if fuel_left == 0 {
             format!(
                 "ran out of fuel (the CPU budget is {} units)",
                 self.limits.fuel
+            )
+        } else if elapsed >= self.limits.time {
+            format!(
+                "exceeded the time limit of {} s",
+                self.limits.time.as_secs_f64()
             )
         } else if limiter.was_exceeded() {
             format!(
@@ -288,4 +337,22 @@ impl Runtime {
             reason
         }
     }
+}
+
+/// How often the engine's epoch advances: the resolution of the time limit.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmig-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("a thread for the epoch ticker");
 }

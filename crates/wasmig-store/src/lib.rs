@@ -9,6 +9,7 @@
 //! A step's ledger rows are written in the step's own transaction, so a step and its record
 //! commit or vanish together.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -237,6 +238,15 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
         &[],
     )
     .await?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_objects (
+            name VARCHAR(255) NOT NULL PRIMARY KEY,
+            module VARCHAR(63) NOT NULL,
+            kind VARCHAR(16) NOT NULL
+        )",
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -456,6 +466,53 @@ pub async fn journal_clear(tx: &mut Transaction, module: &str, step: u32) -> Res
             "DELETE FROM wasmig_journal WHERE module = ? AND step = ?",
         ),
         &[module.into(), i64::from(step).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Which module owns which object name, as recorded when the objects were created.
+pub async fn owners(tx: &mut Transaction) -> Result<BTreeMap<String, String>> {
+    let rows = tx
+        .query("SELECT name, module FROM wasmig_objects", &[])
+        .await?;
+    decode_all("wasmig_objects", rows, |c| Ok((c.parsed()?, c.parsed()?)))
+        .map(|pairs| pairs.into_iter().collect())
+}
+
+/// Records that `module` owns `name` (a table, view, index or trigger of `kind`).
+pub async fn claim(tx: &mut Transaction, module: &str, name: &str, kind: &str) -> Result<()> {
+    release(tx, name).await?;
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "INSERT INTO wasmig_objects (name, module, kind) VALUES (?, ?, ?)",
+        ),
+        &[name.into(), module.into(), kind.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forgets who owns `name`.
+pub async fn release(tx: &mut Transaction, name: &str) -> Result<()> {
+    tx.execute(
+        &placeholders(tx.dialect(), "DELETE FROM wasmig_objects WHERE name = ?"),
+        &[name.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves ownership from `from` to `to`, as a rename does.
+pub async fn rename(tx: &mut Transaction, from: &str, to: &str) -> Result<()> {
+    release(tx, to).await?;
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "UPDATE wasmig_objects SET name = ? WHERE name = ?",
+        ),
+        &[to.into(), from.into()],
     )
     .await?;
     Ok(())

@@ -1,0 +1,123 @@
+//! The module's SQL policy as the runtime's gate: every statement is checked by the guard,
+//! what succeeded is recorded as owned, and SQLite's authorizer gets the same policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use wasmig_db::{Authorizer, Transaction};
+use wasmig_guard::authorizer::SharedPolicy;
+use wasmig_guard::{Catalog, Effect, Grants, Policy};
+use wasmig_manifest::Manifest;
+use wasmig_runtime::{BoxFuture, Gate};
+
+/// The gate of one step of one module.
+pub(crate) struct GuardGate {
+    module: String,
+    policy: SharedPolicy,
+    /// What the statement last checked will change once it succeeds.
+    pending: Vec<Effect>,
+    /// Verdicts by statement text (a batch sends the same text many times); cleared whenever
+    /// ownership changes.
+    verdicts: HashMap<String, Result<Vec<Effect>, String>>,
+}
+
+impl GuardGate {
+    /// The gate for `manifest`'s module, from the objects existing in the step's transaction.
+    pub async fn open(
+        tx: &mut Transaction,
+        manifest: &Manifest,
+        require_prefix: bool,
+    ) -> Result<Self, crate::Error> {
+        let home = tx.home_schema().await?;
+        let mut owners: BTreeMap<String, String> = wasmig_store::owners(tx).await?;
+        let mut objects: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for name in tx.object_names().await? {
+            let owner = owners.remove(&name);
+            objects.insert(name, owner);
+        }
+        // Names a module owns but dropped stay reserved for it.
+        objects.extend(owners.into_iter().map(|(name, owner)| (name, Some(owner))));
+        let grants = Grants {
+            read: manifest.grants.read.iter().cloned().collect(),
+            write: manifest.grants.write.iter().cloned().collect(),
+        };
+        let mut policy = Policy::new(
+            tx.dialect(),
+            &manifest.name,
+            home.as_deref(),
+            &Catalog { objects },
+            grants,
+        );
+        if require_prefix {
+            policy = policy.require_prefix(&format!("{}_", manifest.name));
+        }
+        Ok(GuardGate {
+            module: manifest.name.clone(),
+            policy: SharedPolicy::new(policy),
+            pending: Vec::new(),
+            verdicts: HashMap::new(),
+        })
+    }
+}
+
+impl Gate for GuardGate {
+    fn check(&mut self, sql: &str) -> Result<(), String> {
+        let policy = &self.policy;
+        let verdict = self
+            .verdicts
+            .entry(sql.to_owned())
+            .or_insert_with(|| {
+                policy
+                    .lock()
+                    .check(sql)
+                    .map_err(|denial| denial.to_string())
+            })
+            .clone();
+        self.pending = verdict?;
+        Ok(())
+    }
+
+    fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            for effect in &self.pending {
+                let claimed = match effect {
+                    Effect::Created { name, kind } => {
+                        wasmig_store::claim(tx, &self.module, name, kind.as_str()).await
+                    }
+                    Effect::Renamed { to, .. } => {
+                        wasmig_store::claim(tx, &self.module, to, "table").await
+                    }
+                    Effect::Dropped { .. } => Ok(()),
+                };
+                claimed.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn ran<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let effects = std::mem::take(&mut self.pending);
+            if effects.is_empty() {
+                return Ok(());
+            }
+            self.policy.lock().apply(&effects);
+            self.verdicts.clear();
+            for effect in &effects {
+                let recorded = match effect {
+                    Effect::Created { name, kind } => {
+                        wasmig_store::claim(tx, &self.module, name, kind.as_str()).await
+                    }
+                    Effect::Dropped { name } => wasmig_store::release(tx, name).await,
+                    Effect::Renamed { from, to } => wasmig_store::rename(tx, from, to).await,
+                };
+                recorded.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
+        Some(Arc::new(self.policy.clone()))
+    }
+}

@@ -1,0 +1,68 @@
+//! The hook through which the engine's policy sees every statement a guest sends.
+
+use std::sync::Arc;
+
+use wasmig_db::{Authorizer, Transaction};
+
+use crate::journal::{BoxFuture, Journal, NoJournal};
+
+/// The engine's side of the SQL policy.
+pub trait Gate: Send {
+    /// Decides about `sql` before it runs; `Err` carries the reason it is denied.
+    fn check(&mut self, sql: &str) -> Result<(), String>;
+
+    /// Called before the statement last checked runs, when it will commit the transaction by
+    /// itself (MySQL DDL): what it creates is recorded first, so that the record commits with
+    /// it.
+    fn claim<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+    ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Called after the statement last checked succeeded, inside the step's transaction
+    /// (where the engine records what the statement created, renamed or dropped).
+    fn ran<'a>(&'a mut self, transaction: &'a mut Transaction)
+    -> BoxFuture<'a, Result<(), String>>;
+
+    /// The database-side check to install for the step (SQLite's authorizer), if any.
+    fn authorizer(&self) -> Option<Arc<dyn Authorizer>>;
+}
+
+/// No policy: every statement is let through (tests and benchmarks of the runtime alone).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OpenGate;
+
+impl Gate for OpenGate {
+    fn check(&mut self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn claim<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn ran<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
+        None
+    }
+}
+
+/// What the engine plugs into a step: its statement journal and its policy.
+pub struct Hooks {
+    /// Journals statements as they commit and answers replays.
+    pub journal: Box<dyn Journal>,
+    /// Checks statements before they run.
+    pub gate: Box<dyn Gate>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            journal: Box::new(NoJournal),
+            gate: Box::new(OpenGate),
+        }
+    }
+}
