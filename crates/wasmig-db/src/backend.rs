@@ -20,18 +20,19 @@ pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
-/// How a statement runs: guest statements are not cached (SQLite's authorizer sees only
-/// statements as they are prepared) and their results count against a budget.
+/// How a statement runs: whether it is prepared afresh instead of taken from the statement
+/// cache (SQLite's authorizer sees statements only as they are prepared), and the budget its
+/// results count against.
 #[derive(Debug, Default)]
 pub(crate) struct Mode<'b> {
-    pub guest: bool,
+    pub fresh: bool,
     pub budget: Option<&'b mut Budget>,
 }
 
 fn bound<'q, DB: Backend>(
     sql: &str,
     params: &[Value],
-    guest: bool,
+    fresh: bool,
 ) -> sqlx::query::Query<'q, DB, DB::Arguments>
 where
     DB::Arguments: sqlx::IntoArguments<DB>,
@@ -39,7 +40,7 @@ where
     params
         .iter()
         .fold(sqlx::query(AssertSqlSafe(sql)), DB::bind)
-        .persistent(!guest)
+        .persistent(!fresh)
 }
 
 /// Runs one statement; returns the rows it affected.
@@ -53,7 +54,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    let result = bound::<DB>(sql, params, mode.guest)
+    let result = bound::<DB>(sql, params, mode.fresh)
         .execute(&mut *conn)
         .await?;
     Ok(DB::rows_affected(&result))
@@ -75,7 +76,7 @@ where
     let mut decoded = Vec::new();
     {
         // Streamed, so a budget stops a huge result before it is in memory.
-        let mut stream = bound::<DB>(sql, params, mode.guest).fetch(&mut *conn);
+        let mut stream = bound::<DB>(sql, params, mode.fresh).fetch(&mut *conn);
         while let Some(row) = stream.try_next().await? {
             let values = DB::decode_row(&row)?;
             if let Some(budget) = mode.budget.as_deref_mut() {

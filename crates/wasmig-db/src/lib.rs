@@ -331,8 +331,10 @@ impl Transaction {
     }
 
     fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
+        // Only SQLite's authorizer needs guest statements prepared afresh; elsewhere the
+        // statement cache stays on (closing each statement costs round trips).
         backend::Mode {
-            guest: self.guest.load(Ordering::Acquire),
+            fresh: self.dialect() == Dialect::Sqlite && self.guest.load(Ordering::Acquire),
             budget,
         }
     }
