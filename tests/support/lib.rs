@@ -76,7 +76,12 @@ impl Sandbox {
 
     /// A host over the sandbox with default limits.
     pub async fn host(&self) -> Host {
-        Host::open(&self.database_url(), self.modules_dir(), Limits::default())
+        self.host_with(Limits::default()).await
+    }
+
+    /// A host over the sandbox with the given limits.
+    pub async fn host_with(&self, limits: Limits) -> Host {
+        Host::open(&self.database_url(), self.modules_dir(), limits)
             .await
             .expect("the host opens")
     }
@@ -113,7 +118,15 @@ impl Sandbox {
 
     /// Like [`Sandbox::dump`], without wasmig's own ledger tables.
     pub async fn dump_module_data(&self) -> String {
-        dump(&self.database().await, |name| !name.starts_with("wasmig_")).await
+        self.dump_except(&["wasmig_"]).await
+    }
+
+    /// Like [`Sandbox::dump`], without the tables whose names start with one of `prefixes`.
+    pub async fn dump_except(&self, prefixes: &[&str]) -> String {
+        dump(&self.database().await, |name| {
+            !prefixes.iter().any(|prefix| name.starts_with(prefix))
+        })
+        .await
     }
 
     /// The names of the tables in the database.

@@ -42,6 +42,8 @@ impl Authorizer for SharedPolicy {
                 let table = key(table);
                 ENGINE_TABLES.contains(&table.as_str())
                     || policy.readable(&table)
+                    // A name that is no object at all: a common table expression.
+                    || policy.unknown(&table)
                     || table.strip_prefix("pragma_").is_some_and(|pragma| {
                         crate::rules::check_pragma_name(&[pragma.to_owned()]).is_ok()
                     })

@@ -523,6 +523,14 @@ impl Policy {
         self.owned.contains(key)
     }
 
+    /// True when no object of that name existed when the step started or was created since
+    /// (what SQLite reports as a table may be a common table expression).
+    pub fn unknown(&self, key: &str) -> bool {
+        !key.starts_with(rules::HOST_PREFIX)
+            && !self.owned.contains(key)
+            && !self.foreign.contains_key(key)
+    }
+
     /// True when the module may create an object named `key`.
     pub fn creatable(&self, key: &str) -> bool {
         !key.starts_with(rules::HOST_PREFIX)

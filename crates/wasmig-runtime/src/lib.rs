@@ -303,7 +303,7 @@ async fn call_up(
         .call_up(&mut *store, connection, &host::wit_context(context))
         .await
         .map_err(|e| Error::Trapped {
-            reason: format!("{e:#}"),
+            reason: trap_reason(&e),
             output: String::new(),
         })?;
     outcome.map_err(Error::Returned)
@@ -355,4 +355,19 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("a thread for the epoch ticker");
+}
+
+/// A trap in one line: its code when it is a wasm trap, else the error's own message (the
+/// wasm backtrace goes to the debug log, not to the operator).
+fn trap_reason(error: &wasmtime::Error) -> String {
+    tracing::debug!("guest trap: {error:?}");
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }
