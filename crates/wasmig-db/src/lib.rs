@@ -141,12 +141,19 @@ impl From<sqlx::Error> for Error {
         /// SQLite's result code for a statement its authorizer refused (a refused function
         /// comes back as a plain error that says so).
         const SQLITE_AUTH: &str = "23";
-        if let sqlx::Error::Database(db) = &error
-            && db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-            && (db.code().as_deref() == Some(SQLITE_AUTH)
-                || db.message().starts_with("not authorized"))
-        {
-            return Error::Denied(db.message().to_owned());
+        /// PostgreSQL's SQLSTATE for a privilege the role lacks.
+        const INSUFFICIENT_PRIVILEGE: &str = "42501";
+        if let sqlx::Error::Database(db) = &error {
+            let sqlite_refused = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && (db.code().as_deref() == Some(SQLITE_AUTH)
+                    || db.message().starts_with("not authorized"));
+            let postgres_refused = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+                && db.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE);
+            if sqlite_refused || postgres_refused {
+                return Error::Denied(db.message().to_owned());
+            }
         }
         Error::Sql(error)
     }
@@ -235,6 +242,8 @@ impl Database {
         Ok(Transaction {
             authorizer: None,
             guest: Arc::default(),
+            guest_role: None,
+            role_active: false,
             inner,
         })
     }
@@ -286,6 +295,10 @@ pub struct Transaction {
     authorizer: Option<authorizer::Installed>,
     /// True while a guest statement runs (see [`Transaction::set_guest`]).
     guest: Arc<AtomicBool>,
+    /// The PostgreSQL role guest statements run as (see [`Transaction::confine_guest`]).
+    guest_role: Option<String>,
+    /// Whether that role is in effect now.
+    role_active: bool,
     inner: Tx,
 }
 
@@ -308,12 +321,14 @@ impl Transaction {
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.switch_role().await?;
         let mode = self.mode(None);
         each_backend!(Tx, &mut self.inner, tx => backend::tx_execute(tx, sql, params, mode).await)
     }
 
     /// Runs one query with positional parameters and returns all of its rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        self.switch_role().await?;
         let mode = self.mode(None);
         each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
     }
@@ -326,6 +341,7 @@ impl Transaction {
         params: &[Value],
         budget: &mut Budget,
     ) -> Result<RowSet> {
+        self.switch_role().await?;
         let mode = self.mode(Some(budget));
         each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
     }
@@ -337,6 +353,47 @@ impl Transaction {
             fresh: self.dialect() == Dialect::Sqlite && self.guest.load(Ordering::Acquire),
             budget,
         }
+    }
+
+    /// Runs guest statements as the role set by [`Transaction::confine_guest`] and the host's
+    /// as itself, switching only when the kind of statement changes.
+    async fn switch_role(&mut self) -> Result<()> {
+        let wanted = self.guest_role.is_some() && self.guest.load(Ordering::Acquire);
+        if wanted == self.role_active {
+            return Ok(());
+        }
+        let sql = match (&self.guest_role, wanted) {
+            (Some(role), true) => format!("SET LOCAL ROLE {}", postgres::quote(role)),
+            _ => "RESET ROLE".to_owned(),
+        };
+        if let Tx::Postgres(tx) = &mut self.inner {
+            use sqlx::Executor;
+            (&mut **tx).execute(sqlx::AssertSqlSafe(sql)).await?;
+        }
+        self.role_active = wanted;
+        Ok(())
+    }
+
+    /// PostgreSQL: makes guest statements run as `role`, a role of the module's own that owns
+    /// the module's objects (`owned`, tables and views by name) and holds the grants of its
+    /// manifest, so that the server itself refuses anything else. Needs an account that may
+    /// create roles; returns false (and changes nothing) when it may not, or on other databases.
+    pub async fn confine_guest(
+        &mut self,
+        db: &Database,
+        role: &str,
+        owned: &[(String, String)],
+        read: &[String],
+        write: &[String],
+    ) -> Result<bool> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(false);
+        }
+        let confined = postgres::confine(self, db, role, owned, read, write).await?;
+        if confined {
+            self.guest_role = Some(role.to_owned());
+        }
+        Ok(confined)
     }
 
     /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a

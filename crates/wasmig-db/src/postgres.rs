@@ -162,3 +162,107 @@ fn numeric_text(bytes: &[u8]) -> Result<String, sqlx::Error> {
     }
     Ok(text)
 }
+
+/// `name` as a quoted identifier.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Sets up `role` for a module's guest statements (see `Transaction::confine_guest`).
+pub(crate) async fn confine(
+    tx: &mut crate::Transaction,
+    db: &crate::Database,
+    role: &str,
+    owned: &[(String, String)],
+    read: &[String],
+    write: &[String],
+) -> Result<bool, crate::Error> {
+    let me = tx
+        .query(
+            "SELECT rolsuper::int4, rolcreaterole::int4 FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await?;
+    let Some([superuser, createrole]) = me.rows.first().map(|r| [r[0].clone(), r[1].clone()])
+    else {
+        return Ok(false);
+    };
+    let (superuser, createrole) = (
+        superuser == Value::Integer(1),
+        createrole == Value::Integer(1),
+    );
+    if !superuser && !createrole {
+        return Ok(false);
+    }
+    let quoted = quote(role);
+    // Created outside the step's transaction, tolerating a concurrent creator.
+    db.execute(
+        &format!(
+            "DO $$ BEGIN CREATE ROLE {quoted} NOLOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ),
+        &[],
+    )
+    .await?;
+    if !superuser {
+        tx.execute(&format!("GRANT {quoted} TO current_user"), &[])
+            .await?;
+    }
+    let schema = tx
+        .query("SELECT current_schema()::text", &[])
+        .await?
+        .rows
+        .first()
+        .and_then(|r| r[0].as_text().map(str::to_owned))
+        .unwrap_or_else(|| "public".to_owned());
+    tx.execute(
+        &format!(
+            "GRANT USAGE, CREATE ON SCHEMA {} TO {quoted}",
+            quote(&schema)
+        ),
+        &[],
+    )
+    .await?;
+    // What the module owns, the role owns (objects created under the role already are).
+    let existing = tx
+        .query(
+            "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'p')",
+            &[],
+        )
+        .await?;
+    let mut relations = std::collections::BTreeMap::new();
+    for row in &existing.rows {
+        if let (Some(name), Some(kind), Some(owner)) =
+            (row[0].as_text(), row[1].as_text(), row[2].as_text())
+        {
+            relations.insert(name.to_owned(), (kind.to_owned(), owner.to_owned()));
+        }
+    }
+    for (name, _) in owned {
+        if let Some((kind, owner)) = relations.get(name)
+            && owner != role
+        {
+            let what = if kind == "v" { "VIEW" } else { "TABLE" };
+            tx.execute(
+                &format!("ALTER {what} {} OWNER TO {quoted}", quote(name)),
+                &[],
+            )
+            .await?;
+        }
+    }
+    for (names, privileges) in [
+        (read, "SELECT, REFERENCES"),
+        (write, "SELECT, INSERT, UPDATE, DELETE, REFERENCES"),
+    ] {
+        for name in names.iter().filter(|n| relations.contains_key(*n)) {
+            tx.execute(
+                &format!("GRANT {privileges} ON {} TO {quoted}", quote(name)),
+                &[],
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}

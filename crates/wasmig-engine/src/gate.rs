@@ -60,6 +60,42 @@ impl GuardGate {
     }
 }
 
+impl GuardGate {
+    /// On PostgreSQL, runs the guest's statements as a role of the module's own that owns its
+    /// objects and holds its grants: the server's privilege checks back the policy up.
+    pub async fn confine(
+        &self,
+        tx: &mut Transaction,
+        db: &wasmig_db::Database,
+        manifest: &Manifest,
+    ) -> Result<(), crate::Error> {
+        let owned: Vec<(String, String)> = self
+            .policy
+            .lock()
+            .owned()
+            .iter()
+            .map(|name| (name.clone(), String::new()))
+            .collect();
+        let role = format!("wasmig_m_{}", manifest.name);
+        let confined = tx
+            .confine_guest(
+                db,
+                &role,
+                &owned,
+                &manifest.grants.read,
+                &manifest.grants.write,
+            )
+            .await?;
+        if !confined && tx.dialect() == wasmig_db::Dialect::Postgres {
+            tracing::debug!(
+                module = %manifest.name,
+                "the database account may not create roles: the SQL policy is the only check"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Gate for GuardGate {
     fn check(&mut self, sql: &str) -> Result<(), String> {
         let policy = &self.policy;

@@ -258,12 +258,9 @@ impl Upgrade<'_> {
         };
 
         let mut transaction = self.db.begin().await?;
-        let gate = GuardGate::open(
-            &mut transaction,
-            &self.package.manifest,
-            self.require_prefix,
-        )
-        .await?;
+        let manifest = &self.package.manifest;
+        let gate = GuardGate::open(&mut transaction, manifest, self.require_prefix).await?;
+        gate.confine(&mut transaction, self.db, manifest).await?;
         let hooks = Hooks {
             journal,
             gate: Box::new(gate),
