@@ -176,3 +176,27 @@ async fn help_explains_the_commands_and_defaults() {
         assert!(out.contains(expected), "--help lacks {expected}:\n{out}");
     }
 }
+
+#[tokio::test]
+async fn limits_given_on_the_command_line_stop_a_step() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    blog_v1(&sandbox).write();
+    let upgrade = sandbox.cli(WASMIG, &["upgrade", "--max-statements", "2"]);
+    assert!(!upgrade.success());
+    assert!(
+        upgrade.stderr().contains(
+            "error: blog: step 001_create_posts failed: quota exceeded: the step sent more than 2 statements"
+        ),
+        "{upgrade:?}"
+    );
+    assert!(
+        sandbox.tables().await.iter().all(|t| t != "blog_posts"),
+        "rolled back"
+    );
+
+    let upgrade = sandbox.cli(WASMIG, &["upgrade", "--require-prefix"]);
+    assert!(
+        upgrade.success(),
+        "blog names its objects blog_…: {upgrade:?}"
+    );
+}

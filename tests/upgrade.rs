@@ -15,6 +15,8 @@ on_every_backend!(
     resume_replays_an_unfinished_step_and_skips_what_committed,
     a_replay_that_sends_other_statements_is_refused,
     idempotent_helpers_survive_a_resume,
+    a_host_may_require_module_names_as_prefixes,
+    grants_open_tables_a_module_does_not_own,
     repair_refuses_a_module_with_nothing_unfinished,
     a_second_upgrader_is_refused_while_the_lock_is_held,
     a_trapping_step_is_contained_and_the_next_module_still_runs,
@@ -665,4 +667,70 @@ async fn idempotent_helpers_survive_a_resume(backend: Backend) {
         .unwrap();
     assert_eq!(rows.rows.len(), 1);
     assert_eq!(rows.rows[0][1].as_integer(), Some(5));
+}
+
+async fn a_host_may_require_module_names_as_prefixes(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    // `create_table` names its table `<module>_<step>`: `shop_001_a` fits the rule for `shop`.
+    sandbox
+        .module("shop", "1.0.0")
+        .step("001_a", "testing/create_table")
+        .write();
+    // `victim` creates `victim_secrets`, which is not `other_…`.
+    sandbox
+        .module("other", "1.0.0")
+        .step("001_secrets", "testing/victim")
+        .write();
+    let mut host = sandbox.host().await;
+    host.set_require_prefix(true);
+    let report = host.upgrade(&[], |_| {}).await.unwrap();
+    let failure = report.failures().next().expect("`other` is refused");
+    assert_eq!(failure.module, "other");
+    assert!(
+        failure
+            .reason
+            .contains("this host requires module `other` to name its objects `other_…`"),
+        "{failure}"
+    );
+    assert_eq!(
+        report
+            .modules
+            .iter()
+            .find(|m| m.module == "shop")
+            .unwrap()
+            .applied,
+        ["001_a"]
+    );
+}
+
+async fn grants_open_tables_a_module_does_not_own(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox.sql("CREATE TABLE flag (id INTEGER)").await;
+    sandbox.sql("INSERT INTO flag (id) VALUES (1)").await;
+    // Without a grant, `flag` (the application's) is out of reach …
+    sandbox
+        .module("shop", "1.0.0")
+        .step("001_items", "testing/idempotent")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("refused without a grant");
+    assert!(
+        failure
+            .reason
+            .contains("may not read `flag`: it belongs to the host"),
+        "{failure}"
+    );
+    // … with `[grants] read = ["flag"]` the same step runs.
+    sandbox
+        .module("shop", "1.0.0")
+        .step("001_items", "testing/idempotent")
+        .grant_read("flag")
+        .write();
+    let host = sandbox.host().await;
+    let report = if backend.has_transactional_ddl() {
+        host.upgrade(&[], |_| {}).await.unwrap()
+    } else {
+        host.resume(&[], |_| {}).await.unwrap()
+    };
+    assert!(report.is_success(), "{report:?}");
 }

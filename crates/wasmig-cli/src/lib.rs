@@ -20,7 +20,8 @@ use wasmig_engine::{Event, Host, Limits, Repair};
 #[derive(Debug, Parser)]
 #[command(name = "wasmig", version, max_term_width = 100)]
 pub struct Cli {
-    /// The database to upgrade: sqlite://FILE (created if missing) or sqlite::memory:.
+    /// The database to upgrade: sqlite://FILE (created if missing), sqlite::memory:,
+    /// postgres://USER@HOST/DB or mysql://USER@HOST/DB (also mariadb://).
     #[arg(
         long,
         short = 'd',
@@ -135,6 +136,21 @@ struct LimitArgs {
     /// Memory limit of each step's guest, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
     memory: usize,
+    /// Wall-clock limit of each step, database calls included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().time.as_secs())]
+    timeout: u64,
+    /// Statements each step may send.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().statements)]
+    max_statements: u64,
+    /// Rows each step's queries may return, all together.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().rows)]
+    max_rows: u64,
+    /// Bytes each step's queries may return, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().result_bytes >> 20)]
+    max_result: u64,
+    /// Require every object a module creates to be named `<module>_…`.
+    #[arg(long)]
+    require_prefix: bool,
 }
 
 impl LimitArgs {
@@ -142,6 +158,10 @@ impl LimitArgs {
         Limits {
             fuel: self.fuel,
             memory_bytes: self.memory << 20,
+            time: Duration::from_secs(self.timeout),
+            statements: self.max_statements,
+            rows: self.max_rows,
+            result_bytes: self.max_result << 20,
             ..Limits::default()
         }
     }
@@ -258,6 +278,7 @@ async fn run_steps(
 ) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     host.set_lock_wait(Duration::from_secs(limits.lock.wait));
+    host.set_require_prefix(limits.require_prefix);
     let mut progress = output::Progress::new(&mut stdout);
     let on_event = |event: Event<'_>| progress.event(event);
     let report = if resume {
