@@ -481,15 +481,11 @@ async fn resume_replays_an_unfinished_step_and_skips_what_committed(backend: Bac
     assert!(report.is_success(), "{report:?}");
     assert_eq!(report.modules[0].applied, ["002_flagged"]);
 
-    let rows = sandbox
-        .database()
-        .await
-        .query("SELECT COUNT(*) FROM blog_002_flagged", &[])
-        .await
-        .unwrap();
     assert_eq!(
-        rows.rows[0][0].as_integer(),
-        Some(1),
+        sandbox
+            .integer("SELECT COUNT(*) FROM blog_002_flagged")
+            .await,
+        1,
         "the step's effects happened once"
     );
     let outcomes: Vec<_> = host
@@ -501,15 +497,9 @@ async fn resume_replays_an_unfinished_step_and_skips_what_committed(backend: Bac
         .map(|e| e.outcome)
         .collect();
     assert_eq!(outcomes, [Outcome::Failed, Outcome::Applied]);
-    let journal = sandbox
-        .database()
-        .await
-        .query("SELECT COUNT(*) FROM wasmig_journal", &[])
-        .await
-        .unwrap();
     assert_eq!(
-        journal.rows[0][0].as_integer(),
-        Some(0),
+        sandbox.integer("SELECT COUNT(*) FROM wasmig_journal").await,
+        0,
         "the journal is cleared"
     );
 }
@@ -652,12 +642,7 @@ async fn idempotent_helpers_survive_a_resume(backend: Backend) {
 
     // On MySQL the table, column and index committed: the replay must skip them, answering
     // the helpers' catalog checks as they were answered when those statements ran.
-    let host = sandbox.host().await;
-    let report = if backend.has_transactional_ddl() {
-        host.upgrade(&[], |_| {}).await.unwrap()
-    } else {
-        host.resume(&[], |_| {}).await.unwrap()
-    };
+    let report = sandbox.retry().await;
     assert!(report.is_success(), "{report:?}");
     let rows = sandbox
         .database()
@@ -726,11 +711,6 @@ async fn grants_open_tables_a_module_does_not_own(backend: Backend) {
         .step("001_items", "testing/idempotent")
         .grant_read("flag")
         .write();
-    let host = sandbox.host().await;
-    let report = if backend.has_transactional_ddl() {
-        host.upgrade(&[], |_| {}).await.unwrap()
-    } else {
-        host.resume(&[], |_| {}).await.unwrap()
-    };
+    let report = sandbox.retry().await;
     assert!(report.is_success(), "{report:?}");
 }

@@ -104,6 +104,33 @@ impl Sandbox {
         db.close().await;
     }
 
+    /// The integer a one-row, one-column query returns (`SELECT COUNT(*) …`).
+    pub async fn integer(&self, sql: &str) -> i64 {
+        let rows = self
+            .database()
+            .await
+            .query(sql, &[])
+            .await
+            .expect("the query runs");
+        rows.rows
+            .first()
+            .and_then(|row| row.first())
+            .and_then(Value::as_integer)
+            .unwrap_or_else(|| panic!("`{sql}` returned no integer"))
+    }
+
+    /// Takes up a module whose step failed: `upgrade` where DDL is transactional (the step
+    /// simply runs again), `resume` on MySQL (the step is unfinished and is replayed).
+    pub async fn retry(&self) -> UpgradeReport {
+        let host = self.host().await;
+        let retried = if self.backend().has_transactional_ddl() {
+            host.upgrade(&[], |_| {}).await
+        } else {
+            host.resume(&[], |_| {}).await
+        };
+        retried.expect("the retry runs")
+    }
+
     /// The database, for direct inspection.
     pub async fn database(&self) -> Database {
         Database::connect(&self.database_url())
