@@ -6,6 +6,7 @@ on_every_backend!(
     build_upgrade_status_and_history_from_a_module_source,
     status_json_describes_each_module,
     a_failing_step_exits_non_zero_with_a_one_line_cause,
+    plan_and_history_print_text_and_json,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -48,7 +49,7 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     assert!(upgrade.success(), "{upgrade:?}");
     let out = upgrade.stdout();
     assert!(
-        out.contains("blog: installing 1.2.0 with install.wasm (covers 3 steps)"),
+        out.contains("blog: installing 1.2.0 with its install step (covers 3 steps)"),
         "{out}"
     );
     assert!(out.contains("  install ... ok ("), "{out}");
@@ -81,6 +82,51 @@ async fn status_json_describes_each_module(backend: Backend) {
     assert_eq!(blog["header_version"], "1.0.0");
     assert_eq!(blog["action"]["kind"], "apply");
     assert_eq!(blog["pending"][1], "002_add_status");
+}
+
+async fn plan_and_history_print_text_and_json(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox)
+        .sql_step("003_archive", "UPDATE blog_posts SET status = 'archived'")
+        .write();
+    let plan = sandbox.cli(WASMIG, &["plan"]);
+    assert!(plan.success(), "{plan:?}");
+    let out = plan.stdout();
+    assert!(out.contains("blog: installing 1.0.0, 3 steps"), "{out}");
+    assert!(out.contains("  003_archive (SQL"), "{out}");
+    assert!(
+        out.contains("    UPDATE blog_posts SET status = 'archived'"),
+        "{out}"
+    );
+    assert!(out.contains("note: "), "{out}");
+    let json = sandbox.cli(WASMIG, &["plan", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout()).expect("valid JSON");
+    assert_eq!(parsed["modules"][0]["steps"][2]["step"], "003_archive");
+    assert_eq!(parsed["exact"], backend.has_transactional_ddl());
+
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    let history = sandbox.cli(WASMIG, &["history", "blog"]);
+    let lines: Vec<String> = history.stdout().lines().map(str::to_owned).collect();
+    assert!(lines[0].starts_with("STARTED"), "{history:?}");
+    assert_eq!(lines.len(), 4, "{history:?}");
+    assert!(
+        lines[3].contains("003_archive") && lines[3].contains("applied"),
+        "{history:?}"
+    );
+    let json = sandbox.cli(WASMIG, &["history", "--json", "blog"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout()).expect("valid JSON");
+    assert_eq!(parsed[2]["slug"], "archive");
+    assert_eq!(parsed[2]["outcome"], "applied");
+    assert_eq!(parsed[2]["sha256"].as_str().unwrap().len(), 64);
+
+    // A step that would fail makes `plan` exit non-zero where it can tell.
+    blog_v1(&sandbox)
+        .sql_step("003_archive", "UPDATE blog_posts SET status = 'archived'")
+        .step("004_broken", "testing/fail")
+        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .write();
+    let plan = sandbox.cli(WASMIG, &["plan"]);
+    assert_eq!(plan.success(), !backend.has_transactional_ddl(), "{plan:?}");
 }
 
 async fn a_failing_step_exits_non_zero_with_a_one_line_cause(backend: Backend) {
@@ -198,5 +244,125 @@ async fn limits_given_on_the_command_line_stop_a_step() {
     assert!(
         upgrade.success(),
         "blog names its objects blog_…: {upgrade:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_a_package_before_it_is_installed() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    let blog_src = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/blog");
+    assert!(sandbox.cli(WASMIG, &["build", blog_src]).success());
+    let package = sandbox.modules_dir().join("blog");
+    let dir = package.to_str().unwrap();
+
+    let verified = sandbox.cli(WASMIG, &["verify", dir]);
+    assert!(verified.success(), "{verified:?}");
+    let out = verified.stdout();
+    assert!(out.contains("blog 1.2.0 ("), "{out}");
+    assert!(
+        out.contains("ok   checksums.sha256: every step file matches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   migrations/003_index_status.wasm: a component of the migration world"),
+        "{out}"
+    );
+    let json = sandbox.cli(WASMIG, &["verify", "--json", dir]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(parsed[0]["module"], "blog");
+    assert_eq!(parsed[0]["checks"].as_array().unwrap().len(), 8);
+
+    // A changed file breaks the checksum list.
+    let step = package.join("migrations/003_index_status.wasm");
+    let mut bytes = std::fs::read(&step).unwrap();
+    bytes.truncate(bytes.len() - 1);
+    std::fs::write(&step, &bytes).unwrap();
+    let tampered = sandbox.cli(WASMIG, &["verify", dir]);
+    assert!(!tampered.success(), "{tampered:?}");
+    assert!(
+        tampered
+            .stdout()
+            .contains("`migrations/003_index_status.wasm` does not match its checksum"),
+        "{tampered:?}"
+    );
+
+    // Without the list, each file is checked on its own.
+    std::fs::remove_file(package.join("checksums.sha256")).unwrap();
+    std::fs::write(
+        package.join("migrations/004_more.sql"),
+        "SELECT 'unterminated;",
+    )
+    .unwrap();
+    let broken = sandbox.cli(WASMIG, &["verify", dir]);
+    assert!(!broken.success(), "{broken:?}");
+    let out = broken.stdout();
+    assert!(out.contains("ok   checksums.sha256: absent"), "{out}");
+    assert!(
+        out.contains("FAIL migrations/003_index_status.wasm: not a valid migration component"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL migrations/004_more.sql: Sqlite: the script cannot be read"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_draws_a_progress_bar_on_a_terminal_and_plain_lines_otherwise() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    blog_v1(&sandbox).write();
+    // `script` runs the command on a pseudo-terminal.
+    let command = format!("{WASMIG} upgrade");
+    let on_terminal = sandbox.cli("script", &["-qec", &command, "/dev/null"]);
+    assert!(on_terminal.success(), "{on_terminal:?}");
+    let out = on_terminal.stdout();
+    assert!(out.contains("blog [="), "a bar: {out}");
+    assert!(out.contains("2/2"), "{out}");
+    assert!(out.contains("  002_add_status ... ok ("), "{out}");
+
+    blog_v1(&sandbox)
+        .step("003_index_status", "blog/migrations/003_index_status")
+        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .write();
+    let piped = sandbox.cli(WASMIG, &["upgrade"]);
+    assert!(piped.success(), "{piped:?}");
+    let out = piped.stdout();
+    assert!(
+        !out.contains('\u{1b}') && !out.contains("[="),
+        "no bar: {out}"
+    );
+    assert!(out.contains("  003_index_status ... ok ("), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_backup_prints_where_the_backup_is_and_restore_takes_it() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    blog_v1(&sandbox).write();
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    blog_v1(&sandbox)
+        .step("003_index_status", "blog/migrations/003_index_status")
+        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .write();
+    let dir = sandbox.path().to_str().unwrap().to_owned();
+    let upgraded = sandbox.cli(WASMIG, &["upgrade", "--backup", "--backup-dir", &dir]);
+    assert!(upgraded.success(), "{upgraded:?}");
+    let out = upgraded.stdout();
+    let location = out
+        .lines()
+        .find_map(|l| l.strip_prefix("backed up to "))
+        .unwrap_or_else(|| panic!("the backup's location: {out}"))
+        .to_owned();
+    let restored = sandbox.cli(WASMIG, &["restore", &location]);
+    assert!(restored.success(), "{restored:?}");
+    assert!(
+        restored.stdout().starts_with("restored blog from "),
+        "{restored:?}"
+    );
+    let status = sandbox.cli(WASMIG, &["status"]);
+    assert!(
+        status
+            .stdout()
+            .contains("1.0.0      1.1.0   1 step: 003_index_status"),
+        "{status:?}"
     );
 }

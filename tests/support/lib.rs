@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use wasmig_db::{Database, Dialect, Value};
-use wasmig_engine::{Host, Limits, UpgradeReport};
+use wasmig_engine::{Failure, Host, Limits, UpgradeReport};
 
 /// The plugins workspace, relative to this crate.
 fn plugins_dir() -> PathBuf {
@@ -71,6 +71,8 @@ impl Sandbox {
             header: format!("name = \"{name}\"\nversion = \"{version}\"\nhost-api = \"^0.1\"\n"),
             install: None,
             steps: Vec::new(),
+            sql_steps: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -227,6 +229,8 @@ pub struct ModuleWriter {
     header: String,
     install: Option<PathBuf>,
     steps: Vec<(String, PathBuf)>,
+    sql_steps: Vec<(String, String)>,
+    files: Vec<(String, String)>,
 }
 
 impl ModuleWriter {
@@ -239,6 +243,24 @@ impl ModuleWriter {
     /// Adds `migrations/<stem>.wasm`, the component of plugin crate `crate_dir`.
     pub fn step(mut self, stem: &str, crate_dir: &str) -> Self {
         self.steps.push((stem.to_owned(), component(crate_dir)));
+        self
+    }
+
+    /// Adds `migrations/<stem>.sql` holding `script`.
+    pub fn sql_step(mut self, stem: &str, script: &str) -> Self {
+        self.sql_steps.push((stem.to_owned(), script.to_owned()));
+        self
+    }
+
+    /// Adds a file at `path` (relative to the module's directory), e.g. `uninstall.sql`.
+    pub fn file(mut self, path: &str, text: &str) -> Self {
+        self.files.push((path.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// Adds a line to the header (before any table such as `[grants]`).
+    pub fn header_line(mut self, line: &str) -> Self {
+        self.header.insert_str(0, &format!("{line}\n"));
         self
     }
 
@@ -269,6 +291,16 @@ impl ModuleWriter {
                 self.dir.join("migrations").join(format!("{stem}.wasm")),
             )
             .expect("a step");
+        }
+        for (stem, script) in &self.sql_steps {
+            fs::write(
+                self.dir.join("migrations").join(format!("{stem}.sql")),
+                script,
+            )
+            .expect("a SQL step");
+        }
+        for (path, text) in &self.files {
+            fs::write(self.dir.join(path), text).expect("a package file");
         }
         self.dir
     }
@@ -407,6 +439,20 @@ fn catalog(dialect: Dialect) -> Catalog {
                       ORDER BY 1, 2",
         },
     }
+}
+
+/// The first failure of `report`, which must mention `expected`.
+pub fn failure_mentioning(report: &UpgradeReport, expected: &str) -> Failure {
+    let failure = report
+        .failures()
+        .next()
+        .unwrap_or_else(|| panic!("a failure mentioning `{expected}`: {report:?}"))
+        .clone();
+    assert!(
+        failure.reason.contains(expected),
+        "`{failure}` should mention `{expected}`"
+    );
+    failure
 }
 
 /// The blog example at version 1.0.0 with its first two steps.

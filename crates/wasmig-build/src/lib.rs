@@ -6,12 +6,15 @@
 //! <src>/module.toml                 the header, copied as is
 //! <src>/install/Cargo.toml          optional: the install component's crate
 //! <src>/migrations/001_slug/        one crate per step (a `cdylib` using `wasmig-guest`)
+//! <src>/migrations/002_slug.sql     or a plain SQL step, copied as it is
+//! <src>/install.sql, uninstall.sql  plain SQL install and uninstall steps, also copied
+//! <src>/uninstall/Cargo.toml        or an uninstall component's crate
 //! ```
 //!
 //! [`build_module`] runs `cargo build --release --target wasm32-wasip2` for those crates and
-//! writes `<out>/<name>/` with `module.toml`, `install.wasm` and `migrations/NNN_slug.wasm`,
-//! then reads the result back with [`wasmig_manifest::load_module`], so a package it writes is
-//! one the host accepts.
+//! writes `<out>/<name>/` with `module.toml`, the step files and `checksums.sha256`, then reads
+//! the result back with [`wasmig_manifest::load_module`], so a package it writes is one the
+//! host accepts.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -74,16 +77,22 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
     let header = fs::read_to_string(&manifest_path).map_err(io_error(&manifest_path))?;
     let manifest = Manifest::parse(&header, &manifest_path)?;
 
-    let install = src.join("install");
-    let install = match install.join("Cargo.toml").is_file() {
-        true => Some(canonical(&install)?),
-        false => None,
-    };
-    let steps = step_crates(&src.join("migrations"))?;
-    let crates: Vec<&Path> = install
-        .iter()
-        .map(PathBuf::as_path)
-        .chain(steps.values().map(PathBuf::as_path))
+    // Package path (relative to the module's directory, without extension) → source.
+    let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+    for role in ["install", "uninstall"] {
+        if let Some(source) = role_source(src, role)? {
+            sources.insert(role.to_owned(), source);
+        }
+    }
+    for (stem, source) in step_sources(&src.join("migrations"))? {
+        sources.insert(format!("migrations/{stem}"), source);
+    }
+    let crates: Vec<&Path> = sources
+        .values()
+        .filter_map(|s| match s {
+            Source::Crate(dir) => Some(dir.as_path()),
+            Source::Sql(_) => None,
+        })
         .collect();
     let components = build_crates(src, &crates)?;
 
@@ -92,15 +101,19 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
     let _ = fs::remove_dir_all(&staging_root);
     fs::create_dir_all(staging.join("migrations")).map_err(io_error(&staging))?;
     fs::write(staging.join("module.toml"), header).map_err(io_error(&staging))?;
-    if let Some(install) = &install {
-        copy(&components[install], &staging.join("install.wasm"))?;
+    for (path, source) in &sources {
+        match source {
+            Source::Crate(dir) => copy(&components[dir], &staging.join(format!("{path}.wasm")))?,
+            Source::Sql(file) => copy(file, &staging.join(format!("{path}.sql")))?,
+        }
     }
-    for (stem, dir) in &steps {
-        copy(
-            &components[dir],
-            &staging.join("migrations").join(format!("{stem}.wasm")),
-        )?;
-    }
+    let unpinned = wasmig_manifest::load_module(&staging_root, &manifest.name)?;
+    let checksums = staging.join(wasmig_manifest::CHECKSUMS_FILE);
+    fs::write(
+        &checksums,
+        wasmig_manifest::checksum_list(&staging, &unpinned),
+    )
+    .map_err(io_error(&checksums))?;
     let package = wasmig_manifest::load_module(&staging_root, &manifest.name)?;
 
     let target = out.join(&manifest.name);
@@ -112,8 +125,31 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
     Ok(package)
 }
 
-/// `migrations/NNN_slug/` crate directories by step stem, in order.
-fn step_crates(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+/// Where a step file comes from.
+enum Source {
+    /// A crate to build into a component.
+    Crate(PathBuf),
+    /// A SQL file to copy.
+    Sql(PathBuf),
+}
+
+/// `<role>/` (a crate) or `<role>.sql`, when the sources have one.
+fn role_source(src: &Path, role: &str) -> Result<Option<Source>> {
+    let dir = src.join(role);
+    let sql = src.join(format!("{role}.sql"));
+    match (dir.join("Cargo.toml").is_file(), sql.is_file()) {
+        (true, true) => Err(Error::Layout {
+            path: sql,
+            message: format!("both `{role}/` and `{role}.sql` exist; keep one"),
+        }),
+        (true, false) => Ok(Some(Source::Crate(canonical(&dir)?))),
+        (false, true) => Ok(Some(Source::Sql(sql))),
+        (false, false) => Ok(None),
+    }
+}
+
+/// `migrations/NNN_slug/` crate directories and `NNN_slug.sql` files by step stem, in order.
+fn step_sources(dir: &Path) -> Result<BTreeMap<String, Source>> {
     let mut steps = BTreeMap::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -129,13 +165,36 @@ fn step_crates(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
         if stem.starts_with('.') {
             continue;
         }
+        if let Some(sql_stem) = stem.strip_suffix(".sql")
+            && wasmig_manifest::parse_step_stem(sql_stem).is_some()
+            && path.is_file()
+        {
+            if steps
+                .insert(sql_stem.to_owned(), Source::Sql(path.clone()))
+                .is_some()
+            {
+                return Err(Error::Layout {
+                    path,
+                    message: format!("step {sql_stem} is both a crate and a SQL file"),
+                });
+            }
+            continue;
+        }
         if wasmig_manifest::parse_step_stem(&stem).is_none() || !path.join("Cargo.toml").is_file() {
             return Err(Error::Layout {
                 path,
-                message: "expected a crate directory named NNN_slug (three digits, a slug of a-z, 0-9 and _)".into(),
+                message: "expected a crate directory named NNN_slug (three digits, a slug of a-z, 0-9 and _) or a file NNN_slug.sql".into(),
             });
         }
-        steps.insert(stem, canonical(&path)?);
+        if steps
+            .insert(stem.clone(), Source::Crate(canonical(&path)?))
+            .is_some()
+        {
+            return Err(Error::Layout {
+                path,
+                message: format!("step {stem} is both a crate and a SQL file"),
+            });
+        }
     }
     Ok(steps)
 }

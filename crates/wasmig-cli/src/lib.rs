@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use wasmig_engine::{Event, Host, Limits, Repair};
 
 /// Runs the database migrations of an application's modules as sandboxed WebAssembly components.
 ///
 /// Each module is a directory `<modules>/<name>/` holding `module.toml` (name, version,
-/// host-api), an optional `install.wasm` and `migrations/NNN_slug.wasm`. wasmig compares each
+/// host-api), an optional `install.wasm` and `migrations/NNN_slug.wasm` (or `.sql`). wasmig compares each
 /// header with the version recorded in the database's ledger and runs what is pending, each
 /// step in its own transaction.
 #[derive(Debug, Parser)]
@@ -55,6 +55,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shows what `upgrade` would do, without doing it: per module the steps that would run and
+    /// the SQL each would send. On SQLite and PostgreSQL the steps run in a transaction that is
+    /// rolled back; on MySQL/MariaDB (DDL commits implicitly) only SQL steps are shown, as
+    /// written. Exits non-zero if a module would be refused or a step would fail.
+    Plan {
+        /// Modules to preview (default: all).
+        #[arg(value_name = "MODULE")]
+        names: Vec<String>,
+        /// Prints JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: RunArgs,
+    },
     /// Runs the pending steps of every module, or of the named ones, printing each step as it
     /// runs. Exits non-zero if any module stopped short of its header's version.
     Upgrade {
@@ -62,7 +76,9 @@ enum Command {
         #[arg(value_name = "MODULE")]
         names: Vec<String>,
         #[command(flatten)]
-        limits: LimitArgs,
+        limits: RunArgs,
+        #[command(flatten)]
+        safety: SafetyArgs,
     },
     /// Replays a step left unfinished (MySQL: a crash, or a failure after DDL committed),
     /// skipping the statements its journal says committed, then runs the module's remaining
@@ -73,20 +89,28 @@ enum Command {
         #[arg(value_name = "MODULE")]
         names: Vec<String>,
         #[command(flatten)]
-        limits: LimitArgs,
+        limits: RunArgs,
+        #[command(flatten)]
+        safety: SafetyArgs,
     },
     /// Settles a step left unfinished by hand, once you have checked the schema: record it as
-    /// applied (you completed it) or failed (you undid it, so it runs again).
+    /// applied (you completed it) or failed (you undid it, so it runs again). Or accepts the
+    /// current files of applied steps that changed since they ran.
+    #[command(group(ArgGroup::new("repair").required(true).multiple(false)))]
     Repair {
         /// The module.
         #[arg(value_name = "MODULE")]
         module: String,
         /// Record the unfinished step as applied (a number, or `install`).
-        #[arg(long, value_name = "STEP", value_parser = parse_step, conflicts_with = "mark_failed", required_unless_present = "mark_failed")]
+        #[arg(long, value_name = "STEP", value_parser = parse_step, group = "repair")]
         mark_applied: Option<u32>,
         /// Record the unfinished step as failed (a number, or `install`).
-        #[arg(long, value_name = "STEP", value_parser = parse_step)]
+        #[arg(long, value_name = "STEP", value_parser = parse_step, group = "repair")]
         mark_failed: Option<u32>,
+        /// Record the current checksums of applied steps whose files changed, after checking
+        /// that the change is harmless (the steps do not run again).
+        #[arg(long, group = "repair")]
+        accept_changed: bool,
         #[command(flatten)]
         lock: LockArgs,
     },
@@ -96,6 +120,70 @@ enum Command {
         #[arg(value_name = "MODULE")]
         module: Option<String>,
         /// Prints JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Activates a module: a deactivated one becomes active again, then it is upgraded (its
+    /// install path on first activation, its pending steps if it is at an older version).
+    Activate {
+        /// The module.
+        #[arg(value_name = "MODULE")]
+        module: String,
+        #[command(flatten)]
+        limits: RunArgs,
+        #[command(flatten)]
+        safety: SafetyArgs,
+    },
+    /// Deactivates a module: upgrades leave it alone until `activate`. Its data and stored
+    /// version are kept.
+    Deactivate {
+        /// The module.
+        #[arg(value_name = "MODULE")]
+        module: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Runs a module's uninstall step (which drops its data) and forgets the module; only for
+    /// modules whose package ships uninstall.wasm or uninstall.sql. Asks for --yes.
+    Uninstall {
+        /// The module.
+        #[arg(value_name = "MODULE")]
+        module: String,
+        /// Confirms that the module's data may be dropped.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Brings the modules of a backup made by `upgrade --backup` back as they were: their
+    /// tables (schema and rows) and their ledger rows. Other modules and the application's own
+    /// tables are left alone.
+    Restore {
+        /// The backup `upgrade --backup` printed (a file on SQLite, a directory elsewhere).
+        #[arg(value_name = "BACKUP")]
+        backup: PathBuf,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Shows the maintenance flag an embedding application reads, or sets or clears it by hand
+    /// (`upgrade --maintenance` sets it while it runs and clears it at the end).
+    Maintenance {
+        /// Sets the flag, with a reason shown to whoever reads it.
+        #[arg(long, value_name = "REASON", conflicts_with = "clear")]
+        set: Option<String>,
+        /// Clears the flag (e.g. after an upgrade was killed while it held it).
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Checks module packages before they are installed: the header, the numbering of the
+    /// steps, the checksum list, that every component targets a version of the migration world
+    /// this wasmig serves and imports nothing else, that every SQL step reads as statements.
+    /// Needs no database. Exits non-zero if a check fails.
+    Verify {
+        /// Module directories (each holding a module.toml).
+        #[arg(required = true, value_name = "DIR")]
+        packages: Vec<PathBuf>,
+        /// Prints JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -125,9 +213,9 @@ fn parse_step(text: &str) -> Result<u32, String> {
         .map_err(|_| format!("`{text}` is not a step number (e.g. 004) or `install`"))
 }
 
-/// Per-step limits of the sandbox, and the lock wait of commands that run steps.
+/// Per-step limits of the sandbox, and how commands that run steps decide.
 #[derive(Debug, Args)]
-struct LimitArgs {
+struct RunArgs {
     #[command(flatten)]
     lock: LockArgs,
     /// CPU budget of each step, in fuel units (about one per WebAssembly instruction).
@@ -151,9 +239,43 @@ struct LimitArgs {
     /// Require every object a module creates to be named `<module>_…`.
     #[arg(long)]
     require_prefix: bool,
+    /// Run modules whose `host-api` range excludes this wasmig (they are refused otherwise).
+    #[arg(long)]
+    force: bool,
 }
 
-impl LimitArgs {
+/// What commands that change modules do around their steps.
+#[derive(Debug, Args)]
+struct SafetyArgs {
+    /// Set the database's maintenance flag while the steps run (cleared at the end, even when
+    /// a step fails), for the application to hold requests meanwhile.
+    #[arg(long)]
+    maintenance: bool,
+    /// Back up the modules about to run first (SQLite: a copy made with VACUUM INTO;
+    /// PostgreSQL, MySQL: their tables dumped by pg_dump or mysqldump, and their ledger rows);
+    /// its location is printed, for `wasmig restore`.
+    #[arg(long)]
+    backup: bool,
+    /// Where `--backup` writes.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "backup")]
+    backup_dir: PathBuf,
+}
+
+impl SafetyArgs {
+    fn configure(&self, host: &mut Host) {
+        host.set_maintenance(self.maintenance);
+        host.set_backup_dir(self.backup.then(|| self.backup_dir.clone()));
+    }
+}
+
+impl RunArgs {
+    /// Applies the lock wait, the prefix rule and `--force` to `host`.
+    fn configure(&self, host: &mut Host) {
+        host.set_lock_wait(Duration::from_secs(self.lock.wait));
+        host.set_require_prefix(self.require_prefix);
+        host.set_force(self.force);
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             fuel: self.fuel,
@@ -202,6 +324,7 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let open = |limits| Host::open(&cli.database, cli.modules.clone(), limits);
+    let resume = matches!(cli.command, Command::Resume { .. });
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Status { json } => {
@@ -213,16 +336,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output::status_table(&mut stdout, &plans, &cli.modules)?;
             }
         }
-        Command::Upgrade { names, limits } => {
-            return run_steps(open(limits.limits()).await?, &names, &limits, false).await;
+        Command::Plan {
+            names,
+            json,
+            limits,
+        } => {
+            let mut host = open(limits.limits()).await?;
+            limits.configure(&mut host);
+            let dry_run = host.plan(&names).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &dry_run)?;
+                writeln!(stdout)?;
+            } else {
+                output::dry_run(&mut stdout, &dry_run)?;
+            }
+            let clean = dry_run.modules.iter().all(|m| {
+                !matches!(m.plan.action, wasmig_engine::Action::Refused { .. })
+                    && m.steps.iter().all(|s| s.error.is_none())
+            });
+            if !clean {
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        Command::Resume { names, limits } => {
-            return run_steps(open(limits.limits()).await?, &names, &limits, true).await;
+        Command::Upgrade {
+            names,
+            limits,
+            safety,
+        }
+        | Command::Resume {
+            names,
+            limits,
+            safety,
+        } => {
+            let mut host = open(limits.limits()).await?;
+            safety.configure(&mut host);
+            return run_steps(host, &names, &limits, resume).await;
         }
         Command::Repair {
             module,
             mark_applied,
             mark_failed,
+            accept_changed,
             lock,
         } => {
             let mut host = open(Limits::default()).await?;
@@ -230,6 +384,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let repair = match (mark_applied, mark_failed) {
                 (Some(step), _) => Repair::MarkApplied(step),
                 (None, Some(step)) => Repair::MarkFailed(step),
+                (None, None) if accept_changed => Repair::AcceptChanged,
                 (None, None) => unreachable!("clap requires one of them"),
             };
             writeln!(stdout, "{}", host.repair(&module, repair).await?)?;
@@ -244,6 +399,77 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(stdout)?;
             } else {
                 output::history_table(&mut stdout, &entries)?;
+            }
+        }
+        Command::Activate {
+            module,
+            limits,
+            safety,
+        } => {
+            let mut host = open(limits.limits()).await?;
+            limits.configure(&mut host);
+            safety.configure(&mut host);
+            let mut progress = output::Progress::new(&mut stdout, interactive());
+            let report = host
+                .activate(&module, |event| progress.event(event))
+                .await?;
+            return finish_steps(progress, &report);
+        }
+        Command::Deactivate { module, lock } => {
+            let mut host = open(Limits::default()).await?;
+            host.set_lock_wait(Duration::from_secs(lock.wait));
+            writeln!(stdout, "{}", host.deactivate(&module).await?)?;
+        }
+        Command::Uninstall { module, yes, lock } => {
+            if !yes {
+                anyhow::bail!(
+                    "uninstalling {module} runs its uninstall step, which drops its data: run \
+                     `wasmig uninstall {module} --yes` to confirm"
+                );
+            }
+            let mut host = open(Limits::default()).await?;
+            host.set_lock_wait(Duration::from_secs(lock.wait));
+            writeln!(stdout, "{}", host.uninstall(&module).await?)?;
+        }
+        Command::Restore { backup, lock } => {
+            let mut host = open(Limits::default()).await?;
+            host.set_lock_wait(Duration::from_secs(lock.wait));
+            let modules = host.restore(&backup).await?;
+            writeln!(
+                stdout,
+                "restored {} from {}",
+                modules.join(", "),
+                backup.display()
+            )?;
+        }
+        Command::Maintenance { set, clear } => {
+            let host = open(Limits::default()).await?;
+            if clear || set.is_some() {
+                host.set_maintenance_flag(set.as_deref()).await?;
+            }
+            match host.maintenance_since().await? {
+                Some((since, reason)) => {
+                    writeln!(stdout, "under maintenance since {since}: {reason}")?
+                }
+                None => writeln!(stdout, "not under maintenance")?,
+            }
+        }
+        Command::Verify { packages, json } => {
+            let runtime = wasmig_engine::Runtime::new(Limits::default())?;
+            let results: Vec<_> = packages
+                .iter()
+                .map(|dir| wasmig_engine::verify_package(&runtime, dir))
+                .collect();
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &results)?;
+                writeln!(stdout)?;
+            } else {
+                for result in &results {
+                    output::verification(&mut stdout, result)?;
+                }
+            }
+            if !results.iter().all(wasmig_engine::Verification::passed) {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Build { sources } => {
@@ -273,20 +499,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn run_steps(
     mut host: Host,
     names: &[String],
-    limits: &LimitArgs,
+    limits: &RunArgs,
     resume: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
-    host.set_lock_wait(Duration::from_secs(limits.lock.wait));
-    host.set_require_prefix(limits.require_prefix);
-    let mut progress = output::Progress::new(&mut stdout);
+    limits.configure(&mut host);
+    let mut progress = output::Progress::new(&mut stdout, interactive());
     let on_event = |event: Event<'_>| progress.event(event);
     let report = if resume {
         host.resume(names, on_event).await?
     } else {
         host.upgrade(names, on_event).await?
     };
-    progress.summary(&report)?;
+    finish_steps(progress, &report)
+}
+
+/// True when stdout is a terminal: commands that run steps then draw progress bars.
+fn interactive() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// Prints the summary of commands that run steps; exit 1 if a module failed.
+fn finish_steps(
+    mut progress: output::Progress<impl Write>,
+    report: &wasmig_engine::UpgradeReport,
+) -> anyhow::Result<ExitCode> {
+    progress.summary(report)?;
     drop(progress);
     if !report.is_success() {
         for failure in report.failures() {

@@ -4,7 +4,9 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use wasmig_engine::{Action, Event, ModulePlan, UpgradeReport};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use wasmig_engine::{Action, DryRun, Event, ModulePlan, UpgradeReport, Verification};
+use wasmig_manifest::Kind;
 use wasmig_store::HistoryEntry;
 
 /// Writes rows under headers, each column as wide as its widest cell.
@@ -52,6 +54,10 @@ fn pending(plan: &ModulePlan, modules_dir: &Path) -> String {
             Action::unfinished_reason(&plan.module, step, *status)
         ),
         Action::Absent => format!("not in {}", modules_dir.display()),
+        Action::Inactive => format!(
+            "inactive (deactivated; `wasmig activate {}` brings it back)",
+            plan.module
+        ),
     };
     if plan.last_attempt_failed {
         format!(
@@ -123,15 +129,106 @@ fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// Prints an upgrade as it happens: a line per module, a line per step.
+/// A bar of `steps` steps for `module`, drawn on stdout.
+fn progress_bar(module: &str, steps: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stdout());
+    let style = ProgressStyle::with_template("  {prefix} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(module.to_owned());
+    bar
+}
+
+/// The line that introduces a module in `upgrade` and `plan` (none for an absent module).
+fn module_line(plan: &ModulePlan) -> Option<String> {
+    let module = &plan.module;
+    let header = or_dash(plan.header_version.as_ref());
+    Some(match &plan.action {
+        Action::Install => format!(
+            "{module}: installing {header} with its install step (covers {} steps)",
+            plan.package_steps
+        ),
+        Action::Apply { .. } => {
+            let steps = match plan.pending.len() {
+                0 => "version only".to_owned(),
+                1 => "1 step".to_owned(),
+                n => format!("{n} steps"),
+            };
+            match &plan.installed_version {
+                Some(installed) => format!("{module}: {installed} -> {header}, {steps}"),
+                None => format!("{module}: installing {header}, {steps}"),
+            }
+        }
+        Action::UpToDate => format!("{module}: up to date at {header}"),
+        Action::Refused { reason } => format!("{module}: refused: {reason}"),
+        Action::Unfinished { step, status } => format!(
+            "{module}: unfinished: {}",
+            Action::unfinished_reason(module, step, *status)
+        ),
+        Action::Inactive => format!("{module}: inactive, left alone"),
+        Action::Absent => return None,
+    })
+}
+
+/// What `plan` prints: each module, each step it would run and the SQL the step sends.
+pub fn dry_run(out: &mut impl Write, dry_run: &DryRun) -> io::Result<()> {
+    for module in &dry_run.modules {
+        let Some(line) = module_line(&module.plan) else {
+            continue;
+        };
+        writeln!(out, "{line}")?;
+        for warning in &module.plan.warnings {
+            writeln!(out, "  warning: {warning}")?;
+        }
+        for step in &module.steps {
+            let kind = match step.kind {
+                Kind::Component => "component",
+                Kind::Sql => "SQL",
+            };
+            let shown = match (step.ran, step.statements.is_empty()) {
+                (true, _) => "",
+                (false, false) => ", as written",
+                (false, true) => ", SQL not known without running it",
+            };
+            writeln!(out, "  {} ({kind}{shown})", step.step)?;
+            for statement in &step.statements {
+                let mut lines = statement.lines();
+                writeln!(out, "    {}", lines.next().unwrap_or_default())?;
+                for line in lines {
+                    writeln!(out, "      {}", line.trim_start())?;
+                }
+            }
+            if let Some(error) = &step.error {
+                writeln!(out, "    FAILS: {error}")?;
+            }
+        }
+    }
+    for note in &dry_run.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
+
+/// Prints an upgrade as it happens: a line per module, a line per step; on a terminal, a
+/// progress bar of the module's steps below them.
 pub struct Progress<W: Write> {
     out: W,
     error: Option<io::Error>,
+    /// The bar of the module being upgraded, when stdout is a terminal.
+    bar: Option<ProgressBar>,
+    interactive: bool,
 }
 
 impl<W: Write> Progress<W> {
-    pub fn new(out: W) -> Self {
-        Progress { out, error: None }
+    /// Plain lines on `out`; a progress bar too when `interactive` (stdout is a terminal).
+    pub fn new(out: W, interactive: bool) -> Self {
+        Progress {
+            out,
+            error: None,
+            bar: None,
+            interactive,
+        }
     }
 
     /// Prints one event; a write error is kept and returned by [`Progress::summary`].
@@ -145,54 +242,60 @@ impl<W: Write> Progress<W> {
 
     fn write_event(&mut self, event: Event<'_>) -> io::Result<()> {
         match event {
+            Event::BackedUp { location } => {
+                writeln!(self.out, "backed up to {}", location.display())
+            }
             Event::Module { plan } => {
-                let module = &plan.module;
-                let header = or_dash(plan.header_version.as_ref());
-                match &plan.action {
-                    Action::Install => writeln!(
-                        self.out,
-                        "{module}: installing {header} with install.wasm (covers {} steps)",
-                        plan.package_steps
-                    ),
-                    Action::Apply { .. } => {
-                        let steps = match plan.pending.len() {
-                            0 => "version only".to_owned(),
-                            1 => "1 step".to_owned(),
-                            n => format!("{n} steps"),
-                        };
-                        match &plan.installed_version {
-                            Some(installed) => {
-                                writeln!(self.out, "{module}: {installed} -> {header}, {steps}")
-                            }
-                            None => writeln!(self.out, "{module}: installing {header}, {steps}"),
-                        }
-                    }
-                    Action::UpToDate => writeln!(self.out, "{module}: up to date at {header}"),
-                    Action::Refused { reason } => writeln!(self.out, "{module}: refused: {reason}"),
-                    Action::Unfinished { step, .. } => {
-                        writeln!(self.out, "{module}: unfinished step {step}")
-                    }
-                    Action::Absent => Ok(()),
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
                 }
+                let Some(line) = module_line(plan) else {
+                    return Ok(());
+                };
+                writeln!(self.out, "{line}")?;
+                if self.interactive && !plan.pending.is_empty() {
+                    self.bar = Some(progress_bar(&plan.module, plan.pending.len()));
+                }
+                Ok(())
             }
-            Event::StepStarted { step, .. } => {
-                write!(self.out, "  {step} ... ")?;
-                self.out.flush()
-            }
+            Event::StepStarted { step, .. } => match &self.bar {
+                Some(bar) => {
+                    bar.set_message(step.to_owned());
+                    Ok(())
+                }
+                None => {
+                    write!(self.out, "  {step} ... ")?;
+                    self.out.flush()
+                }
+            },
             Event::StepFinished {
-                duration, error, ..
+                step,
+                duration,
+                error,
+                ..
             } => {
                 let time = format_duration(duration);
-                match error {
-                    None => writeln!(self.out, "ok ({time})"),
-                    Some(_) => writeln!(self.out, "FAILED ({time})"),
+                let verdict = match error {
+                    None => format!("ok ({time})"),
+                    Some(_) => format!("FAILED ({time})"),
+                };
+                match &self.bar {
+                    Some(bar) => {
+                        bar.inc(1);
+                        bar.suspend(|| writeln!(self.out, "  {step} ... {verdict}"))
+                    }
+                    None => writeln!(self.out, "{verdict}"),
                 }
             }
+            _ => Ok(()),
         }
     }
 
     /// Prints the closing line and reports any write error met on the way.
     pub fn summary(&mut self, report: &UpgradeReport) -> io::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -205,4 +308,19 @@ impl<W: Write> Progress<W> {
             if failed == 1 { "" } else { "s" },
         )
     }
+}
+
+/// What `verify` prints for one package.
+pub fn verification(out: &mut impl Write, result: &Verification) -> io::Result<()> {
+    let verdict = if result.passed() { "ok" } else { "FAILED" };
+    let name = match (&result.module, &result.version) {
+        (Some(module), Some(version)) => format!("{module} {version}"),
+        _ => result.path.display().to_string(),
+    };
+    writeln!(out, "{name} ({}): {verdict}", result.path.display())?;
+    for check in &result.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        writeln!(out, "  {mark} {}: {}", check.subject, check.detail)?;
+    }
+    Ok(())
 }

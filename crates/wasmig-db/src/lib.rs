@@ -7,6 +7,7 @@
 
 pub mod authorizer;
 mod backend;
+mod dump;
 mod lock;
 mod mysql;
 mod postgres;
@@ -111,6 +112,17 @@ pub enum Error {
         "unsupported database URL `{0}`: expected sqlite://FILE, postgres://… or mysql://… (mariadb://…)"
     )]
     UnsupportedUrl(String),
+    /// A dump tool of the server (pg_dump, psql, mysqldump, mysql) failed or is missing.
+    #[error("{0}")]
+    Tool(String),
+    /// A pool handed to [`Database::from_pool`] is not of the kind its URL names.
+    #[error("`{url}` does not name a database of the pool's kind ({pool:?})")]
+    PoolMismatch {
+        /// The URL given with the pool.
+        url: String,
+        /// The pool's backend.
+        pool: Dialect,
+    },
     /// The database could not be reached or opened.
     #[error("cannot open database `{url}`: {cause}")]
     Connect {
@@ -180,11 +192,33 @@ pub struct Database {
     pool: Pool,
 }
 
+/// A sqlx pool of one of the three backends (see [`Database::from_pool`]).
 #[derive(Debug, Clone)]
-enum Pool {
+pub enum Pool {
+    /// SQLite.
     Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
     Postgres(sqlx::PgPool),
+    /// MariaDB or MySQL.
     MySql(sqlx::MySqlPool),
+}
+
+impl From<sqlx::SqlitePool> for Pool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        Pool::Sqlite(pool)
+    }
+}
+
+impl From<sqlx::PgPool> for Pool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        Pool::Postgres(pool)
+    }
+}
+
+impl From<sqlx::MySqlPool> for Pool {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        Pool::MySql(pool)
+    }
 }
 
 /// Runs `$body` with `$inner` bound to the backend value inside `$value`, for every backend.
@@ -222,6 +256,22 @@ impl Database {
         })
     }
 
+    /// Uses a pool the application already holds. `url` names the same database: the upgrade
+    /// lock holds a connection of its own (and, on SQLite, locks the file the URL names).
+    pub fn from_pool(url: &str, pool: impl Into<Pool>) -> Result<Self> {
+        let db = Database {
+            url: url.to_owned(),
+            pool: pool.into(),
+        };
+        match Dialect::of_url(url) {
+            Some(dialect) if dialect == db.dialect() => Ok(db),
+            _ => Err(Error::PoolMismatch {
+                url: url.to_owned(),
+                pool: db.dialect(),
+            }),
+        }
+    }
+
     /// The dialect of this database.
     pub fn dialect(&self) -> Dialect {
         match self.pool {
@@ -244,6 +294,7 @@ impl Database {
             guest: Arc::default(),
             guest_role: None,
             role_active: false,
+            savepoints: Vec::new(),
             inner,
         })
     }
@@ -299,6 +350,8 @@ pub struct Transaction {
     guest_role: Option<String>,
     /// Whether that role is in effect now.
     role_active: bool,
+    /// Open savepoints, with whether the guest role was in effect when each was taken.
+    savepoints: Vec<(String, bool)>,
     inner: Tx,
 }
 
@@ -390,10 +443,40 @@ impl Transaction {
             return Ok(false);
         }
         let confined = postgres::confine(self, db, role, owned, read, write).await?;
-        if confined {
-            self.guest_role = Some(role.to_owned());
-        }
+        // A transaction that serves several modules (a dry run) never keeps another's role.
+        self.guest_role = confined.then(|| role.to_owned());
         Ok(confined)
+    }
+
+    /// Takes a savepoint named `name`, as the host or, after [`Transaction::set_guest`], under
+    /// the guest's role.
+    pub async fn savepoint(&mut self, name: &str) -> Result<()> {
+        self.execute(&format!("SAVEPOINT {name}"), &[]).await?;
+        self.savepoints.push((name.to_owned(), self.role_active));
+        Ok(())
+    }
+
+    /// Ends the savepoint `name` taken with [`Transaction::savepoint`]: releases it, or rolls
+    /// back to it (`undo`). Works after a failed statement, when PostgreSQL refuses anything
+    /// else (no role is switched first); rolling back brings back the role in effect when the
+    /// savepoint was taken.
+    pub async fn end_savepoint(&mut self, name: &str, undo: bool) -> Result<()> {
+        let sql = match undo {
+            true => format!("ROLLBACK TO SAVEPOINT {name}"),
+            false => format!("RELEASE SAVEPOINT {name}"),
+        };
+        let mode = backend::Mode {
+            fresh: false,
+            budget: None,
+        };
+        each_backend!(Tx, &mut self.inner, tx => backend::tx_execute(tx, &sql, &[], mode).await)?;
+        if let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) {
+            let (_, role_active) = self.savepoints.remove(at);
+            if undo {
+                self.role_active = role_active;
+            }
+        }
+        Ok(())
     }
 
     /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a

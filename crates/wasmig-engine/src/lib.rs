@@ -16,9 +16,14 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
+mod deps;
+mod dry_run;
 mod gate;
+mod lifecycle;
 mod plan;
 mod run;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,13 +32,15 @@ use std::time::Duration;
 
 use semver::Version;
 use serde::Serialize;
-use wasmig_db::Database;
+pub use wasmig_db::{Database, Pool};
 use wasmig_manifest::Package;
-use wasmig_runtime::Runtime;
 use wasmig_store::HistoryEntry;
 
-pub use plan::{Action, ModulePlan, plan_absent, plan_module};
-pub use wasmig_runtime::{HOST_API_VERSION, Limits};
+pub use backup::Backup;
+pub use dry_run::{DryRun, ModuleDryRun, StepPreview};
+pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module};
+pub use verify::{Check, Verification, verify_package};
+pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};
 
 /// Why the engine could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,17 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A lifecycle operation (uninstall) cannot be done.
+    #[error("{module}: {reason}")]
+    Lifecycle {
+        /// The module.
+        module: String,
+        /// Why not, and what to do.
+        reason: String,
+    },
+    /// A backup could not be taken or restored.
+    #[error("backup: {0}")]
+    Backup(String),
     /// An operator named a module that is not in the modules directory.
     #[error("no module named `{name}` in {}", .dir.display())]
     UnknownModule {
@@ -71,9 +89,16 @@ pub enum Error {
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Progress of an upgrade, reported as it happens.
+/// Progress of an upgrade, reported as it happens. New kinds of event may be added: match
+/// with a wildcard arm.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Event<'a> {
+    /// A backup was written before anything ran.
+    BackedUp {
+        /// Where it is.
+        location: &'a Path,
+    },
     /// A module is about to be upgraded according to `plan` (also sent for modules with
     /// nothing to do or refused, so a caller sees every module once).
     Module {
@@ -154,13 +179,17 @@ impl UpgradeReport {
     }
 }
 
-/// How an operator settles a step left unfinished (see [`Host::repair`]).
+/// How an operator settles a step left unfinished, or accepts changed files (see
+/// [`Host::repair`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repair {
     /// The step's changes are complete (finished by hand): record it applied.
     MarkApplied(u32),
     /// The step's changes were undone by hand: record it failed, so it runs again.
     MarkFailed(u32),
+    /// Applied steps whose files changed since are accepted as they are now: their new
+    /// checksums are recorded (nothing runs).
+    AcceptChanged,
 }
 
 /// A database, a modules directory and the sandbox that runs their migrations.
@@ -171,6 +200,9 @@ pub struct Host {
     runtime: Runtime,
     lock_wait: Duration,
     require_prefix: bool,
+    options: Options,
+    maintenance: bool,
+    backup_dir: Option<PathBuf>,
 }
 
 impl Host {
@@ -192,7 +224,27 @@ impl Host {
             runtime,
             lock_wait: Duration::ZERO,
             require_prefix: false,
+            options: Options::default(),
+            maintenance: false,
+            backup_dir: None,
         }
+    }
+
+    /// Makes `upgrade` and `resume` back up the modules they are about to run into `dir`
+    /// first (SQLite; see [`Host::backup`]), reported by [`Event::BackedUp`] (default: none).
+    pub fn set_backup_dir(&mut self, dir: Option<PathBuf>) {
+        self.backup_dir = dir;
+    }
+
+    /// Sets the database's maintenance flag while `upgrade` and `resume` run, cleared at the
+    /// end even when a step fails (default: off). See [`Host::is_under_maintenance`].
+    pub fn set_maintenance(&mut self, on: bool) {
+        self.maintenance = on;
+    }
+
+    /// Runs modules whose `host-api` range excludes this host (default: they are refused).
+    pub fn set_force(&mut self, force: bool) {
+        self.options.force = force;
     }
 
     /// Requires every object a module creates to be named after it (`<module>_…`), on top of
@@ -221,12 +273,21 @@ impl Host {
     /// Reads only: the ledger is not created when it does not exist yet.
     pub async fn status(&self) -> Result<Vec<ModulePlan>> {
         let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
-        let mut records: BTreeMap<String, _> = self.ledger().await?;
+        let mut ledger = self.ledger().await?;
         let mut plans: Vec<ModulePlan> = packages
             .iter()
-            .map(|p| plan_module(p, records.remove(&p.manifest.name).as_ref()))
+            .map(|p| {
+                let recorded = ledger.remove(&p.manifest.name).unwrap_or_default();
+                plan_module(p, &recorded, self.options)
+            })
             .collect();
-        plans.extend(records.values().map(plan_absent));
+        plans.extend(
+            ledger
+                .values()
+                .filter_map(|r| r.record.as_ref())
+                .map(plan_absent),
+        );
+        deps::block_unmet(&mut plans, &packages);
         plans.sort_by(|a, b| a.module.cmp(&b.module));
         Ok(plans)
     }
@@ -253,20 +314,31 @@ impl Host {
         self.run(modules, true, on_event).await
     }
 
-    /// Settles an unfinished step by hand, after the operator checked the schema.
+    /// Settles an unfinished step by hand, after the operator checked the schema, or accepts
+    /// the current files of applied steps that changed.
     pub async fn repair(&self, module: &str, repair: Repair) -> Result<String> {
         let packages = self.select(&[module.to_owned()])?;
         let package = &packages[0];
         let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
-        let records = self.ledger().await?;
+        let mut ledger = self.ledger().await?;
         let refused = |reason: String| Error::Repair {
             module: module.to_owned(),
             reason,
         };
-        let Some(mut record) = records.get(module).cloned() else {
+        let recorded = ledger.remove(module).unwrap_or_default();
+        let Some(mut record) = recorded.record.clone() else {
             return Err(refused("the module was never installed".into()));
         };
+        if repair == Repair::AcceptChanged {
+            let plan = plan_module(package, &recorded, self.options);
+            if plan.changed.is_empty() {
+                return Err(refused(
+                    "no applied step changed since it was applied".into(),
+                ));
+            }
+            return self.accept_changed(package, &plan).await;
+        }
         if !record.status.is_unfinished() {
             return Err(refused(format!(
                 "no step is unfinished (status {}); repair settles a step left running or \
@@ -275,7 +347,9 @@ impl Host {
             )));
         }
         let unfinished = plan::unfinished_step(package, &record);
-        let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair;
+        let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair else {
+            unreachable!("accepting changes returned above");
+        };
         let expected = if unfinished == "install" {
             0
         } else {
@@ -305,7 +379,7 @@ impl Host {
                 wasmig_store::ModuleStatus::Ok,
                 "marked applied by `wasmig repair`",
             ),
-            Repair::MarkFailed(_) => (
+            Repair::MarkFailed(_) | Repair::AcceptChanged => (
                 wasmig_store::Outcome::Failed,
                 wasmig_store::ModuleStatus::Failed,
                 "marked failed by `wasmig repair`",
@@ -339,6 +413,37 @@ impl Host {
         Ok(format!("{module}: {unfinished} {note}"))
     }
 
+    /// Records the current checksums of a module's changed steps, as accepted.
+    async fn accept_changed(&self, package: &Package, plan: &ModulePlan) -> Result<String> {
+        let now = wasmig_store::timestamp(std::time::SystemTime::now());
+        let mut tx = self.db.begin().await?;
+        for step in package
+            .steps
+            .iter()
+            .filter(|s| plan.changed.contains(&s.name()))
+        {
+            let entry = HistoryEntry {
+                module: plan.module.clone(),
+                step: step.number,
+                slug: step.slug.clone(),
+                sha256: step.artifact.sha256(),
+                version: package.manifest.version.clone(),
+                started_at: now.clone(),
+                finished_at: now.clone(),
+                duration_ms: 0,
+                outcome: wasmig_store::Outcome::Accepted,
+                error: Some("changed file accepted by `wasmig repair --accept-changed`".into()),
+            };
+            wasmig_store::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
+        Ok(format!(
+            "{}: accepted the changed files of {}",
+            plan.module,
+            plan.changed.join(", ")
+        ))
+    }
+
     async fn run(
         &self,
         modules: &[String],
@@ -348,11 +453,53 @@ impl Host {
         let packages = self.select(modules)?;
         let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
-        let mut records = self.ledger().await?;
+        if let Some(dir) = &self.backup_dir {
+            let names: Vec<String> = packages.iter().map(|p| p.manifest.name.clone()).collect();
+            let backup = self.backup_locked(&names, dir).await?;
+            on_event(Event::BackedUp {
+                location: &backup.location,
+            });
+        }
+        self.run_maintained(&packages, resume, on_event).await
+    }
+
+    /// Runs `packages` while the caller holds the upgrade lock, under the maintenance flag
+    /// when the host sets it.
+    async fn run_maintained(
+        &self,
+        packages: &[Package],
+        resume: bool,
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        if !self.maintenance {
+            return self.run_locked(packages, resume, on_event).await;
+        }
+        let names: Vec<&str> = packages.iter().map(|p| p.manifest.name.as_str()).collect();
+        let reason = format!("wasmig is upgrading {}", names.join(", "));
+        wasmig_store::set_maintenance(&self.db, Some(&reason)).await?;
+        let result = self.run_locked(packages, resume, on_event).await;
+        // Cleared whatever happened to the modules (a crash leaves it set: `wasmig maintenance --clear`).
+        let cleared = wasmig_store::set_maintenance(&self.db, None).await;
+        let report = result?;
+        cleared?;
+        Ok(report)
+    }
+
+    /// Runs `packages` while the caller holds the upgrade lock.
+    async fn run_locked(
+        &self,
+        packages: &[Package],
+        resume: bool,
+        mut on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        let mut ledger = self.ledger().await?;
+        let mut versions = deps::Versions::from_ledger(&ledger);
         let mut report = UpgradeReport::default();
-        for package in &packages {
-            let record = records.remove(&package.manifest.name);
-            let plan = plan_module(package, record.as_ref());
+        for package in packages {
+            let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
+            let mut plan = plan_module(package, &recorded, self.options);
+            versions.block_unmet(&mut plan, package);
+            let record = recorded.record;
             on_event(Event::Module { plan: &plan });
             let module_report = run::Upgrade {
                 db: &self.db,
@@ -365,6 +512,7 @@ impl Host {
             }
             .run(&mut on_event)
             .await?;
+            versions.set(&module_report.module, module_report.to.clone());
             report.modules.push(module_report);
         }
         Ok(report)
@@ -378,15 +526,33 @@ impl Host {
         Ok(wasmig_store::history(&self.db, module).await?)
     }
 
-    async fn ledger(&self) -> Result<BTreeMap<String, wasmig_store::ModuleRecord>> {
+    /// What the ledger knows, by module.
+    async fn ledger(&self) -> Result<BTreeMap<String, Recorded>> {
         if !wasmig_store::exists(&self.db).await? {
             return Ok(BTreeMap::new());
         }
-        Ok(wasmig_store::modules(&self.db)
+        let mut ledger: BTreeMap<String, Recorded> = wasmig_store::modules(&self.db)
             .await?
             .into_iter()
-            .map(|r| (r.module.clone(), r))
-            .collect())
+            .map(|r| {
+                let recorded = Recorded {
+                    record: Some(r.clone()),
+                    ..Recorded::default()
+                };
+                (r.module, recorded)
+            })
+            .collect();
+        for module in wasmig_store::inactive(&self.db).await? {
+            ledger.entry(module).or_default().inactive = true;
+        }
+        let mut history: BTreeMap<String, Vec<HistoryEntry>> = BTreeMap::new();
+        for entry in wasmig_store::history(&self.db, None).await? {
+            history.entry(entry.module.clone()).or_default().push(entry);
+        }
+        for (module, entries) in history {
+            ledger.entry(module).or_default().applied = wasmig_store::applied_checksums(&entries);
+        }
+        Ok(ledger)
     }
 
     fn select(&self, modules: &[String]) -> Result<Vec<Package>> {

@@ -1,10 +1,30 @@
 //! Deciding what to do with a module: compare its header with what the ledger says.
 
+use std::collections::BTreeMap;
+
 use semver::Version;
 use serde::Serialize;
 use wasmig_manifest::Package;
 use wasmig_runtime::HOST_API_VERSION;
 use wasmig_store::{ModuleRecord, ModuleStatus};
+
+/// What the ledger knows of one module, as the planner needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// Its row, when the module was ever touched.
+    pub record: Option<ModuleRecord>,
+    /// The sha256 each step had when it was applied (or accepted by an operator).
+    pub applied: BTreeMap<u32, String>,
+    /// True when an operator deactivated the module.
+    pub inactive: bool,
+}
+
+/// How the planner decides beyond versions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Run modules whose `host-api` range excludes this host (`--force`).
+    pub force: bool,
+}
 
 /// What an upgrade would do with one module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,6 +56,9 @@ pub enum Action {
     },
     /// The ledger knows the module but the modules directory no longer has it.
     Absent,
+    /// An operator deactivated the module: upgrades leave it (and its data) alone until it is
+    /// activated again.
+    Inactive,
 }
 
 impl Action {
@@ -72,6 +95,10 @@ pub struct ModulePlan {
     pub action: Action,
     /// The components an upgrade would run, in order (`install` or `NNN_slug`).
     pub pending: Vec<String>,
+    /// Applied steps whose file changed since (`NNN_slug`); an upgrade refuses them.
+    pub changed: Vec<String>,
+    /// What the operator should know although the module runs (e.g. a forced host API).
+    pub warnings: Vec<String>,
 }
 
 impl ModulePlan {
@@ -81,18 +108,40 @@ impl ModulePlan {
     }
 }
 
-/// Plans one module from its package and its ledger row.
-pub fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePlan {
+/// Plans one module from its package and what the ledger knows of it.
+pub fn plan_module(package: &Package, recorded: &Recorded, options: Options) -> ModulePlan {
+    let record = recorded.record.as_ref();
     let header = &package.manifest.version;
     let last_step = record.map_or(0, |r| r.last_step);
     let installed_version = record.and_then(|r| r.version.clone());
+    let changed = changed_steps(package, &recorded.applied);
+    let mut warnings = Vec::new();
+    let host_api = &package.manifest.host_api;
+    let incompatible = !host_api.matches(&HOST_API_VERSION);
     let action = match record {
         Some(r) if r.status.is_unfinished() => Action::Unfinished {
             step: unfinished_step(package, r),
             status: r.status,
         },
+        _ if recorded.inactive => Action::Inactive,
+        _ if incompatible && !options.force => Action::Refused {
+            reason: format!(
+                "needs host API {host_api}, but this host implements {HOST_API_VERSION} \
+                 (it runs components built for ^{HOST_API_VERSION}); upgrade wasmig, or run \
+                 with --force at your own risk"
+            ),
+        },
+        _ if !changed.is_empty() => Action::Refused {
+            reason: changed_reason(package, &changed, &recorded.applied),
+        },
         _ => decide(package, installed_version.as_ref(), last_step),
     };
+    if incompatible && options.force {
+        warnings.push(format!(
+            "needs host API {host_api}, this host implements {HOST_API_VERSION}: running anyway \
+             (--force)"
+        ));
+    }
     let pending = match &action {
         Action::Install => vec!["install".to_owned()],
         Action::Apply { first } => package
@@ -113,7 +162,49 @@ pub fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePl
         package_steps: package.last_step(),
         action,
         pending,
+        changed: changed.iter().map(|s| s.name()).collect(),
+        warnings,
     }
+}
+
+/// The applied steps whose file's sha256 differs from the one recorded when they ran.
+fn changed_steps<'p>(
+    package: &'p Package,
+    applied: &BTreeMap<u32, String>,
+) -> Vec<&'p wasmig_manifest::Step> {
+    package
+        .steps
+        .iter()
+        .filter(|s| {
+            applied
+                .get(&s.number)
+                .is_some_and(|sha| *sha != s.artifact.sha256())
+        })
+        .collect()
+}
+
+fn changed_reason(
+    package: &Package,
+    changed: &[&wasmig_manifest::Step],
+    applied: &BTreeMap<u32, String>,
+) -> String {
+    let module = &package.manifest.name;
+    let list: Vec<String> = changed
+        .iter()
+        .map(|s| {
+            format!(
+                "step {} of {module} changed after it was applied (sha256 {} then, {} now)",
+                s.name(),
+                &applied[&s.number][..12],
+                &s.artifact.sha256()[..12]
+            )
+        })
+        .collect();
+    format!(
+        "{}: restore the file as it was applied, or, once you have checked that the change is \
+         harmless, run `wasmig repair {module} --accept-changed`",
+        list.join("; ")
+    )
 }
 
 /// Plans a module the ledger knows but the modules directory does not hold.
@@ -127,6 +218,8 @@ pub fn plan_absent(record: &ModuleRecord) -> ModulePlan {
         package_steps: 0,
         action: Action::Absent,
         pending: Vec::new(),
+        changed: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -145,12 +238,6 @@ pub fn unfinished_step(package: &Package, record: &ModuleRecord) -> String {
 fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Action {
     let manifest = &package.manifest;
     let refuse = |reason: String| Action::Refused { reason };
-    if !manifest.host_api.matches(&HOST_API_VERSION) {
-        return refuse(format!(
-            "needs host API {}, this host implements {HOST_API_VERSION}",
-            manifest.host_api
-        ));
-    }
     if last_step > package.last_step() {
         return refuse(format!(
             "the database has step {last_step:03} applied but the package's steps end at {:03}; \
@@ -189,15 +276,11 @@ fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Act
 mod tests {
     use super::*;
     use std::path::PathBuf;
-    use wasmig_manifest::{Artifact, Manifest, Step};
+    use wasmig_manifest::{Artifact, Kind, Manifest, Step};
     use wasmig_store::ModuleStatus;
 
     fn artifact() -> Artifact {
-        Artifact {
-            path: PathBuf::from("x.wasm"),
-            bytes: Vec::new(),
-            digest: [0; 32],
-        }
+        Artifact::new(PathBuf::from("x.wasm"), Kind::Component, Vec::new())
     }
 
     fn package(version: &str, steps: u32, install: bool) -> Package {
@@ -208,6 +291,7 @@ mod tests {
                 description: None,
                 host_api: "^0.1".parse().unwrap(),
                 grants: Default::default(),
+                depends: Default::default(),
             },
             install: install.then(artifact),
             steps: (1..=steps)
@@ -217,7 +301,17 @@ mod tests {
                     artifact: artifact(),
                 })
                 .collect(),
+            uninstall: None,
+            checksummed: false,
         }
+    }
+
+    fn plan_module(package: &Package, record: Option<&ModuleRecord>) -> ModulePlan {
+        let recorded = Recorded {
+            record: record.cloned(),
+            ..Recorded::default()
+        };
+        super::plan_module(package, &recorded, Options::default())
     }
 
     fn record(version: Option<&str>, last_step: u32) -> ModuleRecord {
@@ -327,6 +421,41 @@ mod tests {
         let mut p = package("1.0.0", 1, false);
         p.manifest.host_api = "^0.2".parse().unwrap();
         let why = reason(action(&p, None));
-        assert!(why.contains("needs host API ^0.2"), "{why}");
+        assert!(
+            why.contains("needs host API ^0.2, but this host implements 0.1"),
+            "{why}"
+        );
+        let forced = super::plan_module(&p, &Recorded::default(), Options { force: true });
+        assert_eq!(forced.action, Action::Apply { first: 1 });
+        assert!(
+            forced.warnings[0].contains("(--force)"),
+            "{:?}",
+            forced.warnings
+        );
+    }
+
+    #[test]
+    fn a_step_changed_after_it_was_applied_is_refused() {
+        let mut p = package("1.1.0", 3, false);
+        p.steps[1].artifact = Artifact::new(PathBuf::from("002.wasm"), Kind::Component, vec![1]);
+        let applied: BTreeMap<u32, String> = (1..=2)
+            .map(|n| (n, package("1.0.0", 2, false).steps[0].artifact.sha256()))
+            .collect();
+        let recorded = Recorded {
+            record: Some(record(Some("1.0.0"), 2)),
+            applied,
+            inactive: false,
+        };
+        let plan = super::plan_module(&p, &recorded, Options::default());
+        assert_eq!(plan.changed, ["002_s2"]);
+        let why = reason(plan.action);
+        assert!(
+            why.contains("step 002_s2 of blog changed after it was applied"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`wasmig repair blog --accept-changed`"),
+            "{why}"
+        );
     }
 }

@@ -7,12 +7,14 @@
 //! settles it by hand.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use wasmig_db::Database;
-use wasmig_manifest::{Artifact, Package};
+use wasmig_db::{Database, Dialect, Transaction};
+use wasmig_manifest::{Artifact, Kind, Package};
 use wasmig_runtime::{
-    Admission, BoxFuture, Hooks, Journal, NoJournal, PreparedStep, Runtime, Statement, StepContext,
+    Admission, BoxFuture, Hooks, Journal, NoJournal, PreparedStep, Runtime, ScriptStatement,
+    Statement, StepContext, StepRun,
 };
 use wasmig_store::{
     HistoryEntry, INSTALL_STEP, JournalEntry, ModuleRecord, ModuleStatus, Outcome, timestamp,
@@ -22,13 +24,42 @@ use crate::gate::GuardGate;
 use crate::{Action, Event, Failure, ModulePlan, ModuleReport, Result};
 
 /// One component to run: the install component or a numbered step.
-struct Unit<'p> {
+pub(crate) struct Unit<'p> {
     /// `install` or `NNN_slug`.
-    name: String,
+    pub name: String,
     /// The step number recorded in the ledger ([`INSTALL_STEP`] for install).
-    number: u32,
-    slug: &'p str,
-    artifact: &'p Artifact,
+    pub number: u32,
+    pub slug: &'p str,
+    pub artifact: &'p Artifact,
+}
+
+/// The install component as a unit.
+pub(crate) fn install_unit(package: &Package) -> Vec<Unit<'_>> {
+    let artifact = package
+        .install
+        .as_ref()
+        .expect("an Install plan implies an install component");
+    vec![Unit {
+        name: "install".into(),
+        number: INSTALL_STEP,
+        slug: "install",
+        artifact,
+    }]
+}
+
+/// The numbered steps from `first` on, as units.
+pub(crate) fn step_units(package: &Package, first: u32) -> Vec<Unit<'_>> {
+    package
+        .steps
+        .iter()
+        .filter(|s| s.number >= first)
+        .map(|s| Unit {
+            name: s.name(),
+            number: s.number,
+            slug: &s.slug,
+            artifact: &s.artifact,
+        })
+        .collect()
 }
 
 /// The upgrade of one module, as planned.
@@ -54,7 +85,7 @@ impl Upgrade<'_> {
             failure: None,
         };
         let (units, replay) = match &self.plan.action {
-            Action::UpToDate | Action::Absent => return Ok(report),
+            Action::UpToDate | Action::Absent | Action::Inactive => return Ok(report),
             Action::Refused { reason } => {
                 report.failure = Some(self.failure(None, reason.clone()));
                 return Ok(report);
@@ -71,21 +102,21 @@ impl Upgrade<'_> {
                     return Ok(report);
                 }
             },
-            Action::Install => (self.install_unit(), Vec::new()),
-            Action::Apply { first } => (self.step_units(*first), Vec::new()),
+            Action::Install => (install_unit(self.package), Vec::new()),
+            Action::Apply { first } => (step_units(self.package, *first), Vec::new()),
         };
 
-        // Compile and check every component before the first one runs (identical components
-        // are compiled once).
-        let mut compiled: HashMap<[u8; 32], PreparedStep> = HashMap::new();
+        // Compile and check every component, split every script, before the first one runs
+        // (identical files are prepared once).
+        let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
         let mut prepared = Vec::with_capacity(units.len());
         for unit in &units {
             let digest = unit.artifact.digest;
             if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
-                match self.runtime.prepare(&unit.artifact.bytes, digest) {
+                match prepare(self.runtime, self.db.dialect(), unit.artifact) {
                     Ok(step) => slot.insert(step),
-                    Err(e) => {
-                        report.failure = Some(self.failure(Some(&unit.name), e.to_string()));
+                    Err(reason) => {
+                        report.failure = Some(self.failure(Some(&unit.name), reason));
                         return Ok(report);
                     }
                 };
@@ -132,34 +163,6 @@ impl Upgrade<'_> {
         Ok(report)
     }
 
-    fn install_unit(&self) -> Vec<Unit<'_>> {
-        let artifact = self
-            .package
-            .install
-            .as_ref()
-            .expect("an Install plan implies an install component");
-        vec![Unit {
-            name: "install".into(),
-            number: INSTALL_STEP,
-            slug: "install",
-            artifact,
-        }]
-    }
-
-    fn step_units(&self, first: u32) -> Vec<Unit<'_>> {
-        self.package
-            .steps
-            .iter()
-            .filter(|s| s.number >= first)
-            .map(|s| Unit {
-                name: s.name(),
-                number: s.number,
-                slug: &s.slug,
-                artifact: &s.artifact,
-            })
-            .collect()
-    }
-
     /// The units a resume runs (the unfinished one, then the rest) and the unfinished one's
     /// journal; `Ok(Err(reason))` when it cannot be resumed safely.
     async fn unfinished_units(
@@ -167,10 +170,10 @@ impl Upgrade<'_> {
         step: &str,
     ) -> Result<Result<(Vec<Unit<'_>>, Vec<JournalEntry>), String>> {
         let units = if step == "install" {
-            self.install_unit()
+            install_unit(self.package)
         } else {
             let first = self.plan.last_step + 1;
-            self.step_units(first)
+            step_units(self.package, first)
         };
         let Some(unit) = units.first() else {
             return Ok(Err("the package no longer has this step".into()));
@@ -208,7 +211,7 @@ impl Upgrade<'_> {
     async fn run_unit(
         &self,
         unit: &Unit<'_>,
-        step: &PreparedStep,
+        step: &Prepared,
         state: &mut ModuleRecord,
         is_last: bool,
         replay: Vec<JournalEntry>,
@@ -265,7 +268,7 @@ impl Upgrade<'_> {
             journal,
             gate: Box::new(gate),
         };
-        let run = self.runtime.run(step, transaction, context, hooks).await;
+        let run = step.run(self.runtime, transaction, context, hooks).await;
         let duration = run.report.duration;
         entry.finished_at = timestamp(SystemTime::now());
         entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -292,6 +295,16 @@ impl Upgrade<'_> {
             Ok(()) => {
                 let mut tx = run.transaction;
                 entry.outcome = Outcome::Applied;
+                if !run.report.tolerated.is_empty() {
+                    entry.error = Some(
+                        run.report
+                            .tolerated
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                }
                 if journaled {
                     wasmig_store::finish(&mut tx, &entry).await?;
                     wasmig_store::journal_clear(&mut tx, module, unit.number).await?;
@@ -308,6 +321,7 @@ impl Upgrade<'_> {
                             sha256: covered.artifact.sha256(),
                             duration_ms: 0,
                             outcome: Outcome::Covered,
+                            error: None,
                             ..entry.clone()
                         };
                         wasmig_store::record(&mut tx, &covered_entry).await?;
@@ -375,6 +389,67 @@ impl Upgrade<'_> {
             module: self.plan.module.clone(),
             step: step.map(str::to_owned),
             reason,
+        }
+    }
+}
+
+/// A step file made ready to run.
+#[derive(Clone)]
+pub(crate) enum Prepared {
+    /// A compiled component.
+    Component(PreparedStep),
+    /// The statements of a `.sql` step.
+    Script(Arc<[ScriptStatement]>),
+}
+
+impl Prepared {
+    /// Runs the component or the script inside `transaction`.
+    pub(crate) async fn run(
+        &self,
+        runtime: &Runtime,
+        transaction: Transaction,
+        context: StepContext,
+        hooks: Hooks,
+    ) -> StepRun {
+        match self {
+            Prepared::Component(component) => {
+                runtime.run(component, transaction, context, hooks).await
+            }
+            Prepared::Script(script) => {
+                runtime
+                    .run_script(script, transaction, context, hooks)
+                    .await
+            }
+        }
+    }
+}
+
+/// Compiles a component or splits a script; the error says why the file cannot run.
+pub(crate) fn prepare(
+    runtime: &Runtime,
+    dialect: Dialect,
+    artifact: &Artifact,
+) -> Result<Prepared, String> {
+    match artifact.kind {
+        Kind::Component => runtime
+            .prepare(&artifact.bytes, artifact.digest)
+            .map(Prepared::Component)
+            .map_err(|e| e.to_string()),
+        Kind::Sql => {
+            let text = std::str::from_utf8(&artifact.bytes)
+                .map_err(|e| format!("{} is not UTF-8 text: {e}", artifact.file_name()))?;
+            let statements = wasmig_guard::split_script(dialect, text)
+                .map_err(|e| format!("{}: {e}", artifact.file_name()))?;
+            Ok(Prepared::Script(
+                statements
+                    .into_iter()
+                    .map(|s| ScriptStatement {
+                        sql: s.sql,
+                        line: s.line,
+                        tolerant: s.tolerant,
+                    })
+                    .collect(),
+            ))
         }
     }
 }

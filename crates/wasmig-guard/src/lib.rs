@@ -17,6 +17,7 @@
 pub mod authorizer;
 mod names;
 mod rules;
+mod script;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -31,6 +32,7 @@ use sqlparser::parser::Parser;
 use wasmig_db::Dialect;
 
 pub use names::Name;
+pub use script::{ScriptStatement, TOLERANT_MARKER, split_script};
 
 /// What kind of schema object a name denotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -253,11 +255,7 @@ impl Policy {
     }
 
     fn sql_dialect(&self) -> Box<dyn SqlDialect> {
-        match self.dialect {
-            Dialect::Sqlite => Box::new(SQLiteDialect {}),
-            Dialect::Postgres => Box::new(PostgreSqlDialect {}),
-            Dialect::MySql => Box::new(MySqlDialect {}),
-        }
+        sql_dialect(self.dialect)
     }
 
     fn deny(&self, statement: &str, reason: String) -> Denial {
@@ -659,4 +657,13 @@ fn selects_into(statement: &Statement) -> bool {
     let mut into = Into(false);
     let _ = statement.visit(&mut into);
     into.0
+}
+
+/// sqlparser's dialect for a database.
+fn sql_dialect(dialect: Dialect) -> Box<dyn SqlDialect> {
+    match dialect {
+        Dialect::Sqlite => Box::new(SQLiteDialect {}),
+        Dialect::Postgres => Box::new(PostgreSqlDialect {}),
+        Dialect::MySql => Box::new(MySqlDialect {}),
+    }
 }

@@ -75,6 +75,15 @@ impl<'a> Db<'a> {
             .map_err(|e| Error::database(sql, e))
     }
 
+    /// Runs one statement that is allowed to fail (a normalize pass, a column that may already
+    /// exist): the host wraps it so that a failure does not spoil the step's transaction, logs
+    /// the failure and records it in the ledger; the step goes on. Returns `Some(rows)` when it
+    /// succeeded, `None` when it failed. Needs host API 0.1.1 (`host-api = "^0.1.1"`).
+    /// A denied statement or an exceeded limit still stops the step.
+    pub fn execute_tolerant(&self, sql: &str, params: &[Value]) -> Option<u64> {
+        self.conn.execute_tolerant(sql, params).ok()
+    }
+
     /// Runs one statement once per parameter row, in one host call; returns the rows affected.
     pub fn execute_batch(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
         self.conn

@@ -35,6 +35,22 @@ pub enum Error {
         /// What is wrong, naming the steps.
         message: String,
     },
+    /// The package's `checksums.sha256` does not match its files.
+    #[error("{}: {message}", .path.display())]
+    Checksum {
+        /// The checksum list.
+        path: PathBuf,
+        /// Which file differs, and how.
+        message: String,
+    },
+    /// Modules depend on each other in a cycle.
+    #[error("{}: modules depend on each other in a cycle: {cycle}", .dir.display())]
+    DependencyCycle {
+        /// The modules directory.
+        dir: PathBuf,
+        /// The cycle, e.g. `a -> b -> a`.
+        cycle: String,
+    },
 }
 
 /// The result type of this crate.

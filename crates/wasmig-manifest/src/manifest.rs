@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use semver::{Version, VersionReq};
@@ -18,6 +19,9 @@ pub struct Manifest {
     pub host_api: VersionReq,
     /// Objects the module may use beyond those it creates.
     pub grants: Grants,
+    /// Modules that must be installed first, with the versions this one needs
+    /// (`depends = { core = ">=1.2" }`).
+    pub depends: BTreeMap<String, VersionReq>,
 }
 
 /// `[grants]`: objects (of the application or of other modules) a module may read, or read
@@ -43,6 +47,8 @@ struct RawManifest {
     host_api: String,
     #[serde(default)]
     grants: Grants,
+    #[serde(default)]
+    depends: BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -85,12 +91,32 @@ impl Manifest {
                 }
             }
         }
+        let mut depends = BTreeMap::new();
+        for (module, requirement) in &raw.depends {
+            if !is_valid_name(module) {
+                return Err(invalid(format!(
+                    "field `depends`: `{module}` is not a module name"
+                )));
+            }
+            if *module == raw.name {
+                return Err(invalid(format!(
+                    "field `depends`: `{module}` is this module itself"
+                )));
+            }
+            let requirement = VersionReq::parse(requirement).map_err(|e| {
+                invalid(format!(
+                    "field `depends.{module}`: `{requirement}` is not a semver requirement: {e}"
+                ))
+            })?;
+            depends.insert(module.clone(), requirement);
+        }
         Ok(Manifest {
             name: raw.name,
             version,
             description: raw.description,
             host_api,
             grants: raw.grants,
+            depends,
         })
     }
 }
@@ -134,6 +160,13 @@ mod tests {
         assert_eq!(m.name, "blog");
         assert_eq!(m.version, Version::new(1, 2, 0));
         assert!(m.host_api.matches(&Version::new(0, 1, 3)));
+        assert!(m.depends.is_empty());
+        let m = parse(
+            "name = \"blog\"\nversion = \"1.2.0\"\nhost-api = \"^0.1\"\ndepends = { core = \">=1.2\" }\n",
+        )
+        .unwrap();
+        assert!(m.depends["core"].matches(&Version::new(1, 3, 0)));
+        assert!(!m.depends["core"].matches(&Version::new(1, 1, 0)));
     }
 
     #[test]
@@ -173,6 +206,14 @@ mod tests {
                 "unknown field `delete`",
             ),
             ("name = \"blog", "line 1"),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\ndepends = { core = \"one\" }",
+                "field `depends.core`: `one` is not a semver requirement",
+            ),
+            (
+                "name = \"blog\"\nversion = \"1.0.0\"\nhost-api = \"0.1\"\ndepends = { blog = \"1\" }",
+                "field `depends`: `blog` is this module itself",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse(text).unwrap_err().to_string();

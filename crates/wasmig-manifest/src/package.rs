@@ -1,17 +1,50 @@
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Manifest, Result};
 
-/// The bytes of one component file and their sha256, read together.
+/// What a step file holds, told by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `.wasm`: a WebAssembly component of the `wasmig:migration` world.
+    Component,
+    /// `.sql`: plain SQL statements separated by `;`, run through the same policy.
+    Sql,
+}
+
+impl Kind {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Kind::Component => "wasm",
+            Kind::Sql => "sql",
+        }
+    }
+
+    fn of(file_name: &str) -> Option<(Kind, &str)> {
+        [Kind::Component, Kind::Sql].into_iter().find_map(|kind| {
+            let stem = file_name
+                .strip_suffix(kind.extension())?
+                .strip_suffix('.')?;
+            Some((kind, stem))
+        })
+    }
+}
+
+/// The bytes of one step file and their sha256, read together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
     /// The file's path, for messages.
     pub path: PathBuf,
+    /// Component or SQL.
+    pub kind: Kind,
     /// The file's contents.
     pub bytes: Vec<u8>,
     /// The sha256 of `bytes`.
@@ -19,13 +52,23 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    fn new(path: PathBuf, bytes: Vec<u8>) -> Self {
+    /// Wraps the bytes read from `path`, computing their sha256.
+    pub fn new(path: PathBuf, kind: Kind, bytes: Vec<u8>) -> Self {
         let digest = Sha256::digest(&bytes).into();
         Artifact {
             path,
+            kind,
             bytes,
             digest,
         }
+    }
+
+    /// The file name, e.g. `002_add_status.sql`.
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// The sha256 of the bytes, as lower-case hex.
@@ -52,15 +95,19 @@ impl Step {
     }
 }
 
-/// A module as installed: its header and its components.
+/// A module as installed: its header and its step files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
     /// The header.
     pub manifest: Manifest,
-    /// `install.wasm`, when the module has a fresh-install path.
+    /// `install.wasm` (or `install.sql`), when the module has a fresh-install path.
     pub install: Option<Artifact>,
     /// The steps, in order, numbered 1..=len.
     pub steps: Vec<Step>,
+    /// `uninstall.wasm` (or `.sql`): what removes the module's objects, when it ships one.
+    pub uninstall: Option<Artifact>,
+    /// True when the package carries a `checksums.sha256` list (which every file matched).
+    pub checksummed: bool,
 }
 
 impl Package {
@@ -68,10 +115,23 @@ impl Package {
     pub fn last_step(&self) -> u32 {
         self.steps.len() as u32
     }
+
+    /// Every step file of the package: install, the numbered steps, uninstall.
+    pub fn artifacts(&self) -> impl Iterator<Item = &Artifact> {
+        self.install
+            .iter()
+            .chain(self.steps.iter().map(|s| &s.artifact))
+            .chain(&self.uninstall)
+    }
 }
 
-/// Reads every module below `modules_dir` (each subdirectory holding a `module.toml`), sorted by
-/// name. Fails on the first malformed module: a broken package never half-loads.
+/// The file a package may carry to pin its step files: `sha256sum` output, one
+/// `<hex>  <path>` line per file, paths relative to the module's directory.
+pub const CHECKSUMS_FILE: &str = "checksums.sha256";
+
+/// Reads every module below `modules_dir` (each subdirectory holding a `module.toml`), in
+/// dependency order (a module after those it depends on; otherwise by name). Fails on the first
+/// malformed module and on a dependency cycle: a broken package never half-loads.
 pub fn load_modules(modules_dir: &Path) -> Result<Vec<Package>> {
     let root = open_root(modules_dir)?;
     let io_error = |cause| Error::Io {
@@ -90,10 +150,11 @@ pub fn load_modules(modules_dir: &Path) -> Result<Vec<Package>> {
         names.push(name);
     }
     names.sort();
-    names
+    let packages = names
         .iter()
         .map(|name| read_module(&root, modules_dir, name))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    crate::order::dependency_order(packages, modules_dir)
 }
 
 /// Reads the one module `name` below `modules_dir`.
@@ -131,12 +192,8 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         });
     }
 
-    let install_path = module_path.join("install.wasm");
-    let install = match dir.read("install.wasm") {
-        Ok(bytes) => Some(Artifact::new(install_path, bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_error(&install_path)(e)),
-    };
+    let install = read_role(&dir, &module_path, "install")?;
+    let uninstall = read_role(&dir, &module_path, "uninstall")?;
 
     let steps_path = module_path.join("migrations");
     let steps = match dir.open_dir("migrations") {
@@ -144,14 +201,122 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io_error(&steps_path)(e)),
     };
-    Ok(Package {
+    let mut package = Package {
         manifest,
         install,
         steps,
-    })
+        uninstall,
+        checksummed: false,
+    };
+    package.checksummed = check_sums(&dir, &module_path, &package)?;
+    Ok(package)
 }
 
-/// Reads `migrations/`: every visible entry must be a `NNN_slug.wasm` file, numbered 001..=N.
+/// Reads `<role>.wasm` or `<role>.sql` (not both) from the module's directory, if present.
+fn read_role(dir: &Dir, module_path: &Path, role: &str) -> Result<Option<Artifact>> {
+    let mut found = None;
+    for kind in [Kind::Component, Kind::Sql] {
+        let file_name = format!("{role}.{}", kind.extension());
+        let path = module_path.join(&file_name);
+        match dir.read(&file_name) {
+            Ok(bytes) => {
+                if let Some(other) = found.replace(Artifact::new(path.clone(), kind, bytes)) {
+                    return Err(Error::Sequence {
+                        path: module_path.to_owned(),
+                        message: format!(
+                            "both `{}` and `{file_name}` exist; keep one",
+                            other.file_name()
+                        ),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { path, cause: e }),
+        }
+    }
+    Ok(found)
+}
+
+/// Checks the package's files against its `checksums.sha256`, when it has one: every step
+/// file must be listed with its sha256, and every listed file must exist. Returns whether the
+/// package has the list.
+fn check_sums(dir: &Dir, module_path: &Path, package: &Package) -> Result<bool> {
+    let path = module_path.join(CHECKSUMS_FILE);
+    let text = match dir.read_to_string(CHECKSUMS_FILE) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(cause) => return Err(Error::Io { path, cause }),
+    };
+    let tampered = |message: String| Error::Checksum {
+        path: path.clone(),
+        message,
+    };
+    let mut listed = BTreeMap::new();
+    for (number, line) in (1..).zip(text.lines()) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = line
+            .split_once(char::is_whitespace)
+            .map(|(hex, file)| (hex, file.trim_start().trim_start_matches('*')))
+            .filter(|(hex, file)| {
+                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !file.is_empty()
+            });
+        let Some((hex, file)) = parsed else {
+            return Err(tampered(format!("line {number} is not `<sha256>  <file>`")));
+        };
+        listed.insert(file.to_owned(), hex.to_ascii_lowercase());
+    }
+    for artifact in package.artifacts() {
+        let relative = relative_name(module_path, artifact);
+        match listed.remove(&relative) {
+            None => {
+                return Err(tampered(format!(
+                    "`{relative}` is not listed; every step file must be"
+                )));
+            }
+            Some(expected) if expected != artifact.sha256() => {
+                return Err(tampered(format!(
+                    "`{relative}` does not match its checksum (listed {}, file has {}): \
+                     the file was changed after the package was made",
+                    &expected[..12],
+                    &artifact.sha256()[..12]
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(missing) = listed.keys().next() {
+        return Err(tampered(format!(
+            "`{missing}` is listed but the package has no such step file"
+        )));
+    }
+    Ok(true)
+}
+
+/// An artifact's path relative to its module's directory, `/`-separated.
+fn relative_name(module_path: &Path, artifact: &Artifact) -> String {
+    let relative = artifact
+        .path
+        .strip_prefix(module_path)
+        .unwrap_or(&artifact.path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `checksums.sha256` text for a package's step files.
+pub fn checksum_list(module_path: &Path, package: &Package) -> String {
+    package
+        .artifacts()
+        .map(|a| format!("{}  {}\n", a.sha256(), relative_name(module_path, a)))
+        .collect()
+}
+
+/// Reads `migrations/`: every visible entry must be a `NNN_slug.wasm` or `NNN_slug.sql` file,
+/// numbered 001..=N.
 fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
     let sequence_error = |message: String| Error::Sequence {
         path: path.to_owned(),
@@ -161,19 +326,19 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
         path: path.to_owned(),
         cause,
     };
-    let mut found: Vec<(u32, String, String)> = Vec::new();
+    let mut found: Vec<(u32, String, String, Kind)> = Vec::new();
     for entry in dir.entries().map_err(io_error)? {
         let entry = entry.map_err(io_error)?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
         if file_name.starts_with('.') {
             continue;
         }
-        let (number, slug) = parse_step_file_name(&file_name).ok_or_else(|| {
+        let (number, slug, kind) = parse_step_file_name(&file_name).ok_or_else(|| {
             sequence_error(format!(
-                "`{file_name}` is not a step: expected NNN_slug.wasm (three digits from 001, a slug of a-z, 0-9 and _)"
+                "`{file_name}` is not a step: expected NNN_slug.wasm or NNN_slug.sql (three digits from 001, a slug of a-z, 0-9 and _)"
             ))
         })?;
-        found.push((number, slug, file_name));
+        found.push((number, slug, file_name, kind));
     }
     found.sort();
 
@@ -185,7 +350,7 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
             )));
         }
     }
-    for (expected, (number, _, file_name)) in (1..).zip(&found) {
+    for (expected, (number, _, file_name, _)) in (1..).zip(&found) {
         if *number != expected {
             return Err(sequence_error(format!(
                 "step {expected:03} is missing (the next step found is `{file_name}`); steps are numbered from 001 without gaps"
@@ -195,7 +360,7 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
 
     found
         .into_iter()
-        .map(|(number, slug, file_name)| {
+        .map(|(number, slug, file_name, kind)| {
             let bytes = dir.read(&file_name).map_err(|cause| Error::Io {
                 path: path.join(&file_name),
                 cause,
@@ -203,15 +368,17 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
             Ok(Step {
                 number,
                 slug,
-                artifact: Artifact::new(path.join(&file_name), bytes),
+                artifact: Artifact::new(path.join(&file_name), kind, bytes),
             })
         })
         .collect()
 }
 
-/// `001_create_posts.wasm` → `(1, "create_posts")`.
-fn parse_step_file_name(file_name: &str) -> Option<(u32, String)> {
-    parse_step_stem(file_name.strip_suffix(".wasm")?)
+/// `001_create_posts.wasm` → `(1, "create_posts", Component)`.
+fn parse_step_file_name(file_name: &str) -> Option<(u32, String, Kind)> {
+    let (kind, stem) = Kind::of(file_name)?;
+    let (number, slug) = parse_step_stem(stem)?;
+    Some((number, slug, kind))
 }
 
 /// `001_create_posts` → `(1, "create_posts")`: three digits from 001, `_`, a slug of a-z, 0-9, `_`.
@@ -279,6 +446,69 @@ mod tests {
     }
 
     #[test]
+    fn sql_steps_and_install_and_uninstall_roles_load() {
+        let root = module(&["001_a.wasm", "002_b.sql"]);
+        let dir = root.path().join("blog");
+        fs::write(dir.join("install.sql"), "CREATE TABLE blog_x (id INT);").unwrap();
+        fs::write(dir.join("uninstall.wasm"), "u").unwrap();
+        let package = load_module(root.path(), "blog").unwrap();
+        assert_eq!(package.steps[0].artifact.kind, Kind::Component);
+        assert_eq!(package.steps[1].artifact.kind, Kind::Sql);
+        assert_eq!(package.install.as_ref().unwrap().kind, Kind::Sql);
+        assert_eq!(
+            package.uninstall.as_ref().unwrap().file_name(),
+            "uninstall.wasm"
+        );
+        assert_eq!(package.artifacts().count(), 4);
+
+        fs::write(dir.join("install.wasm"), "i").unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("both `install.wasm` and `install.sql` exist"),
+            "{err}"
+        );
+        let root = module(&["001_a.wasm", "001_a.sql"]);
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(err.contains("share step number 001"), "{err}");
+    }
+
+    #[test]
+    fn a_checksum_list_pins_every_step_file() {
+        let root = module(&["001_a.wasm", "002_b.sql"]);
+        let dir = root.path().join("blog");
+        let package = load_module(root.path(), "blog").unwrap();
+        assert!(!package.checksummed);
+        let list = checksum_list(&dir, &package);
+        assert!(list.contains("  migrations/002_b.sql\n"), "{list}");
+        fs::write(dir.join(CHECKSUMS_FILE), &list).unwrap();
+        assert!(load_module(root.path(), "blog").unwrap().checksummed);
+
+        fs::write(dir.join("migrations/002_b.sql"), "DROP TABLE users;").unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("`migrations/002_b.sql` does not match its checksum"),
+            "{err}"
+        );
+        fs::write(dir.join("migrations/002_b.sql"), "002_b.sql").unwrap();
+        fs::write(dir.join("migrations/003_c.sql"), "003_c.sql").unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("`migrations/003_c.sql` is not listed"),
+            "{err}"
+        );
+        fs::remove_file(dir.join("migrations/003_c.sql")).unwrap();
+        fs::remove_file(dir.join("migrations/002_b.sql")).unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("`migrations/002_b.sql` is listed but"),
+            "{err}"
+        );
+        fs::write(dir.join(CHECKSUMS_FILE), "nonsense\n").unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(err.contains("line 1 is not `<sha256>  <file>`"), "{err}");
+    }
+
+    #[test]
     fn the_directory_must_match_the_name() {
         let root = module(&[]);
         fs::rename(root.path().join("blog"), root.path().join("news")).unwrap();
@@ -302,11 +532,16 @@ mod tests {
     fn step_file_names() {
         assert_eq!(
             parse_step_file_name("010_x_y2.wasm"),
-            Some((10, "x_y2".into()))
+            Some((10, "x_y2".into(), Kind::Component))
+        );
+        assert_eq!(
+            parse_step_file_name("002_a.sql"),
+            Some((2, "a".into(), Kind::Sql))
         );
         assert_eq!(parse_step_file_name("000_zero.wasm"), None);
         assert_eq!(parse_step_file_name("001_Upper.wasm"), None);
         assert_eq!(parse_step_file_name("001_.wasm"), None);
-        assert_eq!(parse_step_file_name("001_a.sql"), None);
+        assert_eq!(parse_step_file_name("001_a.txt"), None);
+        assert_eq!(parse_step_file_name("001_a.sqlx"), None);
     }
 }

@@ -1,13 +1,12 @@
 //! The host side of the `wasmig:migration` world: the store's state and the imports it serves.
 
-use wasmig_db::{Budget, Dialect, Transaction, Value};
+use wasmig_db::{Dialect, Value};
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::gate::{Gate, Hooks};
-use crate::journal::{Admission, Journal, Statement};
+use crate::StepContext;
 use crate::sandbox::MemoryLimiter;
-use crate::{Error, Limits, StepContext};
+use crate::session::{Mode, Output, Session, Stopped};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -31,52 +30,16 @@ pub struct StepState {
     table: ResourceTable,
     wasi: WasiCtx,
     pub(crate) limiter: MemoryLimiter,
-    transaction: Transaction,
-    context: StepContext,
-    journal: Box<dyn Journal>,
-    gate: Box<dyn Gate>,
-    limits: Limits,
-    /// What the guest's queries may still return.
-    budget: Budget,
-    /// Statements run since the last implicit commit, not yet journaled.
-    uncommitted: Vec<Statement>,
-    /// Statements the guest sent (each row of a batch counts once).
-    pub(crate) statements: u64,
-    /// Why the host stopped the guest, when it did (reported instead of the trap).
-    pub(crate) stopped: Option<Error>,
-}
-
-/// What a statement produced.
-enum Output {
-    Affected(u64),
-    Rows(wasmig_db::RowSet),
+    pub(crate) session: Session,
 }
 
 impl StepState {
-    pub(crate) fn new(
-        transaction: Transaction,
-        wasi: WasiCtx,
-        limiter: MemoryLimiter,
-        context: StepContext,
-        hooks: Hooks,
-        limits: Limits,
-    ) -> Self {
+    pub(crate) fn new(wasi: WasiCtx, limiter: MemoryLimiter, session: Session) -> Self {
         StepState {
             table: ResourceTable::new(),
             wasi,
             limiter,
-            transaction,
-            context,
-            journal: hooks.journal,
-            gate: hooks.gate,
-            limits,
-            budget: Budget {
-                rows: limits.rows,
-                bytes: limits.result_bytes,
-            },
-            uncommitted: Vec::new(),
-            statements: 0,
-            stopped: None,
+            session,
         }
     }
 
@@ -87,135 +50,47 @@ impl StepState {
         self.table.push(ConnectionHandle)
     }
 
-    pub(crate) fn into_transaction(self) -> Transaction {
-        self.transaction
-    }
-
     /// Checks that `handle` is the connection this store handed out.
     fn check(&self, handle: &Resource<ConnectionHandle>) -> wasmtime::Result<()> {
         self.table.get(handle)?;
         Ok(())
     }
 
-    /// Stops the guest: the error is kept for the report, the trap unwinds the guest.
-    fn stop(&mut self, error: Error) -> wasmtime::Error {
-        let trap = wasmtime::Error::msg(error.to_string());
-        self.stopped = Some(error);
-        trap
+    /// Sends one statement whose row count the guest wants.
+    async fn affected(
+        &mut self,
+        mode: Mode,
+        handle: &Resource<ConnectionHandle>,
+        sql: &str,
+        params: Vec<SqlValue>,
+    ) -> wasmtime::Result<Result<u64, DbError>> {
+        self.check(handle)?;
+        Ok(self
+            .statement(mode, sql, params)
+            .await?
+            .map(|output| output.affected()))
     }
 
-    /// Runs one statement of the guest through the journal: replayed statements that already
-    /// committed are answered from the journal, and a statement that commits implicitly makes
-    /// everything before it durable in the journal.
+    /// Sends one statement of the guest; a stop becomes a trap that unwinds the guest.
     async fn statement(
         &mut self,
-        query: bool,
+        mode: Mode,
         sql: &str,
-        params: &[Value],
+        params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<Output, DbError>> {
         if sql.trim().is_empty() {
             return Ok(Err(DbError::Invalid("empty statement".into())));
         }
-        let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
-        self.statements += 1;
-        let (module, step) = (&self.context.module, &self.context.step);
-        tracing::debug!(%module, %step, position, query, sql, "statement");
-        if let Err(reason) = self.gate.check(sql) {
-            return Err(self.stop(Error::Denied(reason)));
+        let params: Vec<Value> = params.into_iter().map(from_wit).collect();
+        match self.session.statement(mode, sql, &params).await {
+            Ok(result) => Ok(result.map_err(|e| DbError::Database(e.to_string()))),
+            Err(Stopped) => Err(wasmtime::Error::msg(
+                self.session
+                    .stopped
+                    .as_ref()
+                    .map_or_else(|| "stopped".to_owned(), ToString::to_string),
+            )),
         }
-        if self.statements > self.limits.statements {
-            let limit = self.limits.statements;
-            return Err(self.stop(Error::Quota(format!(
-                "the step sent more than {limit} statements"
-            ))));
-        }
-        let dialect = self.transaction.dialect();
-        if dialect.commits_implicitly(sql)
-            && let Err(reason) = self.gate.claim(&mut self.transaction).await
-        {
-            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
-                "recording what the statement creates failed: {reason}"
-            )))));
-        }
-        let mut statement = Statement::new(position, sql, params);
-        let admission = self.journal.admit(&statement);
-        let replayed = matches!(admission, Ok(Admission::Replay { .. }));
-        let result = match admission {
-            Ok(Admission::Replay {
-                rows: Some(rows), ..
-            }) if query => Ok(Output::Rows(rows)),
-            Ok(Admission::Replay { rows_affected, .. }) if !query => {
-                Ok(Output::Affected(rows_affected))
-            }
-            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
-            // To run, or a query journaled without its rows: ask the database.
-            Ok(_) => self.run_guest_statement(query, sql, params).await?,
-        };
-        if !dialect.has_transactional_ddl() && !replayed {
-            match &result {
-                Ok(Output::Affected(n)) => statement.rows_affected = *n,
-                Ok(Output::Rows(rows)) => statement.rows = Some(rows.clone()),
-                Err(_) => {}
-            }
-            if result.is_ok() {
-                self.uncommitted.push(statement);
-            }
-            // MySQL commits before running DDL, even DDL that then fails.
-            if dialect.commits_implicitly(sql) {
-                self.make_durable().await?;
-            }
-        }
-        if result.is_ok()
-            && let Err(reason) = self.gate.ran(&mut self.transaction).await
-        {
-            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
-                "recording what the statement created or dropped failed: {reason}"
-            )))));
-        }
-        Ok(result.map_err(|e| DbError::Database(e.to_string())))
-    }
-
-    /// Runs a guest statement on the database, as a guest's (the authorizer decides while it
-    /// compiles, results count against the budget). A refusal by the database or an exceeded
-    /// budget stops the guest; other errors are the guest's to handle.
-    async fn run_guest_statement(
-        &mut self,
-        query: bool,
-        sql: &str,
-        params: &[Value],
-    ) -> wasmtime::Result<Result<Output, wasmig_db::Error>> {
-        self.transaction.set_guest(true);
-        let result = if query {
-            self.transaction
-                .query_within(sql, params, &mut self.budget)
-                .await
-                .map(Output::Rows)
-        } else {
-            self.transaction
-                .execute(sql, params)
-                .await
-                .map(Output::Affected)
-        };
-        self.transaction.set_guest(false);
-        match result {
-            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
-                "the database refused `{sql}`: {reason}"
-            )))),
-            Err(wasmig_db::Error::Quota(reason)) => Err(self.stop(Error::Quota(reason))),
-            other => Ok(other),
-        }
-    }
-
-    /// Journals what just committed implicitly and opens a new transaction for what follows.
-    async fn make_durable(&mut self) -> wasmtime::Result<()> {
-        if let Err(reason) = self.journal.committed(&self.uncommitted).await {
-            return Err(self.stop(Error::Journal(reason)));
-        }
-        self.uncommitted.clear();
-        if let Err(e) = self.transaction.restart_after_implicit_commit().await {
-            return Err(self.stop(Error::Journal(e.to_string())));
-        }
-        Ok(())
     }
 }
 
@@ -273,7 +148,7 @@ impl HostConnection for StepState {
         handle: Resource<ConnectionHandle>,
     ) -> wasmtime::Result<wit_db::Dialect> {
         self.check(&handle)?;
-        Ok(match self.transaction.dialect() {
+        Ok(match self.session.transaction().dialect() {
             Dialect::Sqlite => wit_db::Dialect::Sqlite,
             Dialect::Postgres => wit_db::Dialect::Postgres,
             Dialect::MySql => wit_db::Dialect::Mysql,
@@ -286,9 +161,7 @@ impl HostConnection for StepState {
         sql: String,
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<u64, DbError>> {
-        self.check(&handle)?;
-        let params: Vec<Value> = params.into_iter().map(from_wit).collect();
-        Ok(self.statement(false, &sql, &params).await?.map(affected))
+        self.affected(Mode::Execute, &handle, &sql, params).await
     }
 
     async fn query(
@@ -298,9 +171,8 @@ impl HostConnection for StepState {
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<RowSet, DbError>> {
         self.check(&handle)?;
-        let params: Vec<Value> = params.into_iter().map(from_wit).collect();
         Ok(self
-            .statement(true, &sql, &params)
+            .statement(Mode::Query, &sql, params)
             .await?
             .map(|output| match output {
                 Output::Rows(set) => RowSet {
@@ -318,6 +190,15 @@ impl HostConnection for StepState {
             }))
     }
 
+    async fn execute_tolerant(
+        &mut self,
+        handle: Resource<ConnectionHandle>,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> wasmtime::Result<Result<u64, DbError>> {
+        self.affected(Mode::Tolerant, &handle, &sql, params).await
+    }
+
     async fn execute_batch(
         &mut self,
         handle: Resource<ConnectionHandle>,
@@ -327,9 +208,8 @@ impl HostConnection for StepState {
         self.check(&handle)?;
         let mut total = 0;
         for row in rows {
-            let params: Vec<Value> = row.into_iter().map(from_wit).collect();
-            match self.statement(false, &sql, &params).await? {
-                Ok(output) => total += affected(output),
+            match self.statement(Mode::Execute, &sql, row).await? {
+                Ok(output) => total += output.affected(),
                 Err(e) => return Ok(Err(e)),
             }
         }
@@ -342,16 +222,9 @@ impl HostConnection for StepState {
     }
 }
 
-fn affected(output: Output) -> u64 {
-    match output {
-        Output::Affected(n) => n,
-        Output::Rows(_) => 0,
-    }
-}
-
 impl wit_log::Host for StepState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let (module, step) = (&self.context.module, &self.context.step);
+        let (module, step) = (&self.session.context.module, &self.session.context.step);
         match level {
             Level::Trace => tracing::trace!(target: "wasmig::guest", %module, %step, "{message}"),
             Level::Debug => tracing::debug!(target: "wasmig::guest", %module, %step, "{message}"),

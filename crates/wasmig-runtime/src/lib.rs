@@ -13,6 +13,7 @@ mod gate;
 mod host;
 mod journal;
 mod sandbox;
+mod session;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -23,12 +24,13 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
 use crate::host::{Migration, MigrationPre, StepState};
+use crate::session::{Mode, Session, Stopped};
 
 pub use gate::{Gate, Hooks, OpenGate};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
-pub const HOST_API_VERSION: Version = Version::new(0, 1, 0);
+pub const HOST_API_VERSION: Version = Version::new(0, 1, 1);
 
 /// Per-step resource limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +147,42 @@ pub struct StepReport {
     pub fuel_used: u64,
     /// The guest's captured stdout and stderr.
     pub output: String,
+    /// Statements that failed and were allowed to (`execute-tolerant`, `-- wasmig:tolerant`).
+    pub tolerated: Vec<Tolerated>,
+}
+
+/// A statement that failed and was allowed to: the step went on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tolerated {
+    /// Its position in the step, from 0.
+    pub position: u32,
+    /// Its text.
+    pub sql: String,
+    /// The database's error.
+    pub error: String,
+}
+
+impl fmt::Display for Tolerated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "statement {} `{}` failed and was tolerated: {}",
+            self.position + 1,
+            self.sql,
+            self.error
+        )
+    }
+}
+
+/// One statement of a plain SQL step, as the engine split it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptStatement {
+    /// Its text.
+    pub sql: String,
+    /// The line of the script it starts on, for messages.
+    pub line: u64,
+    /// True when it may fail without failing the step.
+    pub tolerant: bool,
 }
 
 /// The outcome of [`Runtime::run`]: the transaction comes back either way.
@@ -209,32 +247,40 @@ impl Runtime {
         Ok(PreparedStep { pre, seed })
     }
 
+    /// Compiles `bytes` like [`Runtime::prepare`] and lists what the component imports
+    /// (`wasmig:migration/database@0.1.1`, `wasi:io/streams@0.2.0`, …), for `verify`.
+    pub fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
+        let component = Component::new(&self.engine, bytes).map_err(Error::Invalid)?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        self.linker
+            .instantiate_pre(&component)
+            .and_then(MigrationPre::new)
+            .map_err(Error::Invalid)?;
+        Ok(imports)
+    }
+
     /// Runs the step's `up()` inside `transaction` and hands the transaction back. Every
     /// statement goes through the hooks' gate (the policy) and journal.
     pub async fn run(
         &self,
         step: &PreparedStep,
-        mut transaction: Transaction,
+        transaction: Transaction,
         context: StepContext,
         hooks: Hooks,
     ) -> StepRun {
-        if let Some(authorizer) = hooks.gate.authorizer()
-            && let Err(e) = transaction.install_authorizer(authorizer).await
-        {
-            return StepRun {
-                transaction,
-                report: StepReport::default(),
-                result: Err(Error::Host(wasmtime::Error::msg(e.to_string()))),
-            };
+        let mut session = Session::new(transaction, context.clone(), hooks, self.limits);
+        if session.install_authorizer().await.is_err() {
+            return finish_session(session, StepReport::default(), Ok(()));
         }
         let output = sandbox::CapturedOutput::new(self.limits.output_bytes);
         let state = StepState::new(
-            transaction,
             sandbox::wasi_context(step.seed, &output),
             sandbox::MemoryLimiter::new(self.limits.memory_bytes),
-            context.clone(),
-            hooks,
-            self.limits,
+            session,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -262,22 +308,82 @@ impl Runtime {
             },
             other => other,
         });
-        let mut state = store.into_data();
-        // A stop the host decided (a diverged replay, a journal failure) explains the trap.
-        let result = match state.stopped.take() {
-            Some(stopped) => Err(stopped),
-            None => result,
+        let report = StepReport {
+            duration: started.elapsed(),
+            fuel_used: self.limits.fuel - fuel_left,
+            output: output.text(),
+            ..StepReport::default()
         };
-        StepRun {
-            report: StepReport {
-                duration: started.elapsed(),
-                statements: state.statements,
-                fuel_used: self.limits.fuel - fuel_left,
-                output: output.text(),
-            },
-            transaction: state.into_transaction(),
-            result,
+        finish_session(store.into_data().session, report, result)
+    }
+
+    /// Runs the statements of a plain SQL step inside `transaction`, through the same hooks
+    /// (policy, journal) and quotas as a component's. A statement that fails fails the step,
+    /// unless it is marked tolerant.
+    pub async fn run_script(
+        &self,
+        script: &[ScriptStatement],
+        transaction: Transaction,
+        context: StepContext,
+        hooks: Hooks,
+    ) -> StepRun {
+        let started = Instant::now();
+        let mut session = Session::new(transaction, context, hooks, self.limits);
+        let mut result = Ok(());
+        if session.install_authorizer().await.is_ok() {
+            for statement in script {
+                let mode = if statement.tolerant {
+                    Mode::Tolerant
+                } else {
+                    Mode::Execute
+                };
+                let left = self.limits.time.saturating_sub(started.elapsed());
+                let run = tokio::time::timeout(left, session.statement(mode, &statement.sql, &[]))
+                    .await
+                    .ok();
+                match run {
+                    None => {
+                        result = Err(Error::Quota(format!(
+                            "exceeded the time limit of {} s",
+                            self.limits.time.as_secs_f64()
+                        )));
+                        break;
+                    }
+                    Some(Err(Stopped)) => break,
+                    Some(Ok(Err(e))) if !statement.tolerant => {
+                        result = Err(Error::Returned(format!(
+                            "line {}: `{}` failed: {e}",
+                            statement.line, statement.sql
+                        )));
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
         }
+        let report = StepReport {
+            duration: started.elapsed(),
+            ..StepReport::default()
+        };
+        finish_session(session, report, result)
+    }
+}
+
+/// The run's outcome from what the session saw: a stop the host decided (a denial, a quota,
+/// a diverged replay, a journal failure) explains the end of the step better than the trap.
+fn finish_session(mut session: Session, report: StepReport, result: Result<()>) -> StepRun {
+    let result = match session.stopped.take() {
+        Some(stopped) => Err(stopped),
+        None => result,
+    };
+    StepRun {
+        report: StepReport {
+            statements: session.statements,
+            tolerated: std::mem::take(&mut session.tolerated),
+            ..report
+        },
+        transaction: session.into_transaction(),
+        result,
     }
 }
 

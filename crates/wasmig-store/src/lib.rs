@@ -1,15 +1,18 @@
-//! The ledger: two tables in the target database, created on first use.
+//! The ledger: tables in the target database, created on first use.
 //!
 //! - `wasmig_modules`: one row per module: its installed version (`NULL` while a fresh install
 //!   is still under way), the last step applied, its status and timestamps.
 //! - `wasmig_history`: one row per step run (or covered by an install): module, step number
 //!   (0 for `install`), slug, sha256 of the component, target version, start, finish, duration,
 //!   outcome and error text.
+//! - `wasmig_journal`, `wasmig_objects`: statements of running steps (MySQL), object owners.
+//! - `wasmig_inactive`: modules an operator deactivated; `wasmig_maintenance`: the flag an
+//!   embedding application reads while an upgrade runs.
 //!
 //! A step's ledger rows are written in the step's own transaction, so a step and its record
 //! commit or vanish together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -100,6 +103,22 @@ pub enum Outcome {
     Running,
     /// The step was left running by a process that died; a later attempt replaced it.
     Interrupted,
+    /// The step's file changed after it was applied, and an operator accepted the new
+    /// checksum (`wasmig repair --accept-changed`); nothing ran.
+    Accepted,
+    /// The module's objects and ledger rows were brought back from a backup.
+    Restored,
+}
+
+/// The sha256 each numbered step of `entries` (one module's history) had when it was last
+/// applied, or accepted by an operator.
+pub fn applied_checksums(entries: &[HistoryEntry]) -> BTreeMap<u32, String> {
+    entries
+        .iter()
+        .filter(|e| e.step != INSTALL_STEP)
+        .filter(|e| matches!(e.outcome, Outcome::Applied | Outcome::Accepted))
+        .map(|e| (e.step, e.sha256.clone()))
+        .collect()
 }
 
 /// One row of the history.
@@ -123,7 +142,7 @@ pub struct HistoryEntry {
     pub duration_ms: u64,
     /// What happened.
     pub outcome: Outcome,
-    /// Why it failed, when it did.
+    /// Why it failed, when it did; for an applied step, the statements it tolerated.
     pub error: Option<String>,
 }
 
@@ -163,20 +182,26 @@ fn placeholders(dialect: Dialect, sql: &str) -> String {
 
 /// True when the ledger tables exist (reading a database never creates them).
 pub async fn exists(db: &Database) -> Result<bool> {
+    table_exists(db, "wasmig_modules").await
+}
+
+/// True when the ledger table `name` exists (a ledger made by an older wasmig lacks the
+/// newer tables until its next upgrade creates them).
+async fn table_exists(db: &Database, name: &str) -> Result<bool> {
     let sql = match db.dialect() {
-        Dialect::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'wasmig_modules'"
-        }
+        Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         Dialect::Postgres => {
             "SELECT COUNT(*) FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name = 'wasmig_modules'"
+             WHERE table_schema = current_schema() AND table_name = ?"
         }
         Dialect::MySql => {
             "SELECT COUNT(*) FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_name = 'wasmig_modules'"
+             WHERE table_schema = DATABASE() AND table_name = ?"
         }
     };
-    let rows = db.query(sql, &[]).await?;
+    let rows = db
+        .query(&placeholders(db.dialect(), sql), &[name.into()])
+        .await?;
     let count = rows
         .rows
         .first()
@@ -187,12 +212,20 @@ pub async fn exists(db: &Database) -> Result<bool> {
 
 /// Creates the ledger tables if they do not exist yet.
 pub async fn ensure_schema(db: &Database) -> Result<()> {
-    let id = match db.dialect() {
+    let mut tx = db.begin().await?;
+    create_schema(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the ledger tables that do not exist yet inside `tx` (a dry run creates them in a
+/// transaction it rolls back).
+pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
+    let id = match tx.dialect() {
         Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
         Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
         Dialect::MySql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
     };
-    let mut tx = db.begin().await?;
     tx.execute(
         "CREATE TABLE IF NOT EXISTS wasmig_modules (
             module VARCHAR(63) NOT NULL PRIMARY KEY,
@@ -247,7 +280,23 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
         &[],
     )
     .await?;
-    tx.commit().await?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_inactive (
+            module VARCHAR(63) NOT NULL PRIMARY KEY,
+            since VARCHAR(32) NOT NULL
+        )",
+        &[],
+    )
+    .await?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_maintenance (
+            id INTEGER NOT NULL PRIMARY KEY,
+            since VARCHAR(32) NOT NULL,
+            reason TEXT NOT NULL
+        )",
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -480,6 +529,99 @@ pub async fn owners(tx: &mut Transaction) -> Result<BTreeMap<String, String>> {
         .map(|pairs| pairs.into_iter().collect())
 }
 
+/// The modules deactivated by an operator (upgrades leave them alone).
+pub async fn inactive(db: &Database) -> Result<BTreeSet<String>> {
+    if !table_exists(db, "wasmig_inactive").await? {
+        return Ok(BTreeSet::new());
+    }
+    let rows = db.query("SELECT module FROM wasmig_inactive", &[]).await?;
+    decode_all("wasmig_inactive", rows, |c| c.parsed()).map(|names| names.into_iter().collect())
+}
+
+/// Marks `module` active (upgrades run it) or inactive (they leave it alone).
+pub async fn set_active(tx: &mut Transaction, module: &str, active: bool) -> Result<()> {
+    tx.execute(
+        &placeholders(tx.dialect(), "DELETE FROM wasmig_inactive WHERE module = ?"),
+        &[module.into()],
+    )
+    .await?;
+    if !active {
+        tx.execute(
+            &placeholders(
+                tx.dialect(),
+                "INSERT INTO wasmig_inactive (module, since) VALUES (?, ?)",
+            ),
+            &[module.into(), timestamp(SystemTime::now()).into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Forgets an uninstalled module: its row, the objects it owned and its journal. Its history
+/// stays.
+pub async fn forget_module(tx: &mut Transaction, module: &str) -> Result<()> {
+    for table in ["wasmig_modules", "wasmig_objects", "wasmig_journal"] {
+        tx.execute(
+            &placeholders(
+                tx.dialect(),
+                &format!("DELETE FROM {table} WHERE module = ?"),
+            ),
+            &[module.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Since when, and why, the database is under maintenance (`None` when it is not). Reads
+/// only: a database without a ledger is not under maintenance.
+pub async fn maintenance(db: &Database) -> Result<Option<(String, String)>> {
+    if !table_exists(db, "wasmig_maintenance").await? {
+        return Ok(None);
+    }
+    let rows = db
+        .query("SELECT since, reason FROM wasmig_maintenance", &[])
+        .await?;
+    Ok(decode_all("wasmig_maintenance", rows, |c| {
+        Ok((c.parsed()?, c.parsed()?))
+    })?
+    .into_iter()
+    .next())
+}
+
+/// Sets (with a reason) or clears the maintenance flag.
+pub async fn set_maintenance(db: &Database, reason: Option<&str>) -> Result<()> {
+    let mut tx = db.begin().await?;
+    tx.execute("DELETE FROM wasmig_maintenance", &[]).await?;
+    if let Some(reason) = reason {
+        tx.execute(
+            &placeholders(
+                tx.dialect(),
+                "INSERT INTO wasmig_maintenance (id, since, reason) VALUES (1, ?, ?)",
+            ),
+            &[timestamp(SystemTime::now()).into(), reason.into()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The objects `module` owns, as (name, kind: `table`, `view`, `index` or `trigger`).
+pub async fn objects_of(tx: &mut Transaction, module: &str) -> Result<Vec<(String, String)>> {
+    let rows = tx
+        .query(
+            &placeholders(
+                tx.dialect(),
+                "SELECT name, kind FROM wasmig_objects WHERE module = ? ORDER BY name",
+            ),
+            &[module.into()],
+        )
+        .await?;
+    decode_all("wasmig_objects", rows, |c| Ok((c.parsed()?, c.parsed()?)))
+}
+
 /// Records that `module` owns `name` (a table, view, index or trigger of `kind`).
 pub async fn claim(tx: &mut Transaction, module: &str, name: &str, kind: &str) -> Result<()> {
     release(tx, name).await?;
@@ -646,6 +788,8 @@ text_enum!(Outcome {
     Failed = "failed",
     Running = "running",
     Interrupted = "interrupted",
+    Accepted = "accepted",
+    Restored = "restored",
 });
 
 #[cfg(test)]

@@ -1,0 +1,249 @@
+//! `plan`: what an upgrade would do, down to the SQL each step would send, without changing
+//! the database.
+//!
+//! Where DDL is transactional (SQLite, PostgreSQL) every pending step runs, through the same
+//! policy and sandbox as an upgrade, in one transaction that is rolled back at the end; the
+//! statements the steps send are recorded on the way. Each step runs inside a savepoint, so a
+//! failing step is undone and reported while the others are still previewed. MySQL commits DDL
+//! implicitly: there only SQL steps can be shown, as written.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use wasmig_db::{Authorizer, Dialect, Transaction};
+use wasmig_manifest::{Kind, Package};
+use wasmig_runtime::{BoxFuture, Gate, Hooks, NoJournal, StepContext};
+
+use crate::gate::GuardGate;
+use crate::run::{Unit, install_unit, prepare, step_units};
+use crate::{Action, Host, ModulePlan, Result, deps, plan_module};
+
+/// What `plan` found, module by module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    /// True when the steps ran (and were rolled back), so the SQL shown is what they send.
+    pub exact: bool,
+    /// What the operator should know about how exact the preview is.
+    pub notes: Vec<String>,
+    /// One entry per module considered, in upgrade order.
+    pub modules: Vec<ModuleDryRun>,
+}
+
+/// One module's part of a dry run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleDryRun {
+    /// What an upgrade would do with the module.
+    pub plan: ModulePlan,
+    /// The steps it would run, with their SQL.
+    pub steps: Vec<StepPreview>,
+}
+
+/// One step of a dry run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepPreview {
+    /// `install` or `NNN_slug`.
+    pub step: String,
+    /// Component or SQL.
+    pub kind: Kind,
+    /// True when the step ran in the rolled-back transaction; false when its SQL is shown as
+    /// written (a SQL step on MySQL) or not at all (a component on MySQL).
+    pub ran: bool,
+    /// The statements it sent (or would send), in order, without their parameters.
+    pub statements: Vec<String>,
+    /// Why it failed (or would fail), when it did.
+    pub error: Option<String>,
+}
+
+impl StepPreview {
+    /// A step not run (yet), with no statement known.
+    fn new(unit: &Unit<'_>) -> Self {
+        StepPreview {
+            step: unit.name.clone(),
+            kind: unit.artifact.kind,
+            ran: false,
+            statements: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl Host {
+    /// Previews an upgrade of the named modules (all when `modules` is empty): which steps
+    /// would run and the SQL they would send. Changes nothing; holds the upgrade lock while
+    /// it runs so that no upgrade interleaves.
+    pub async fn plan(&self, modules: &[String]) -> Result<DryRun> {
+        let packages = self.select(modules)?;
+        let _lock = self.db.lock(self.lock_wait).await?;
+        let mut ledger = self.ledger().await?;
+        let mut versions = deps::Versions::from_ledger(&ledger);
+        let dialect = self.db.dialect();
+        let exact = dialect.has_transactional_ddl();
+        let mut transaction = None;
+        if exact {
+            let mut tx = self.db.begin().await?;
+            wasmig_store::create_schema(&mut tx).await?;
+            transaction = Some(tx);
+        }
+        let mut dry_run = DryRun {
+            exact,
+            notes: notes(dialect),
+            modules: Vec::new(),
+        };
+        for package in &packages {
+            let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
+            let mut plan = plan_module(package, &recorded, self.options);
+            versions.block_unmet(&mut plan, package);
+            let units = match plan.action {
+                Action::Install => install_unit(package),
+                Action::Apply { first } => step_units(package, first),
+                _ => Vec::new(),
+            };
+            let mut steps: Vec<StepPreview> = Vec::new();
+            for unit in &units {
+                let failed = steps.iter().any(|s| s.error.is_some());
+                let preview = match transaction.take() {
+                    Some(tx) if !failed => {
+                        let (tx, preview) = self.preview(tx, package, &plan, unit).await?;
+                        transaction = Some(tx);
+                        preview
+                    }
+                    tx => {
+                        transaction = tx;
+                        as_written(unit, dialect, failed)
+                    }
+                };
+                steps.push(preview);
+            }
+            let failed = steps.iter().any(|s| s.error.is_some());
+            let reached = match plan.action {
+                Action::UpToDate => plan.header_version.clone(),
+                Action::Install | Action::Apply { .. } if !failed => plan.header_version.clone(),
+                _ => plan.installed_version.clone(),
+            };
+            versions.set(&plan.module, reached);
+            dry_run.modules.push(ModuleDryRun { plan, steps });
+        }
+        if let Some(tx) = transaction {
+            tx.rollback().await?;
+        }
+        Ok(dry_run)
+    }
+
+    /// Runs one step inside a savepoint of the dry run's transaction, recording its SQL.
+    async fn preview(
+        &self,
+        mut tx: Transaction,
+        package: &Package,
+        plan: &ModulePlan,
+        unit: &Unit<'_>,
+    ) -> Result<(Transaction, StepPreview)> {
+        let mut preview = StepPreview::new(unit);
+        let prepared = match prepare(&self.runtime, tx.dialect(), unit.artifact) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                preview.error = Some(reason);
+                return Ok((tx, preview));
+            }
+        };
+        tx.savepoint("wasmig_plan").await?;
+        let manifest = &package.manifest;
+        let gate = GuardGate::open(&mut tx, manifest, self.require_prefix).await?;
+        gate.confine(&mut tx, &self.db, manifest).await?;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let hooks = Hooks {
+            journal: Box::new(NoJournal),
+            gate: Box::new(Recording {
+                inner: Box::new(gate),
+                seen: Arc::clone(&seen),
+            }),
+        };
+        let context = StepContext {
+            module: manifest.name.clone(),
+            step: unit.name.clone(),
+            from_version: plan.installed_version.as_ref().map(ToString::to_string),
+            to_version: manifest.version.to_string(),
+        };
+        let run = prepared.run(&self.runtime, tx, context, hooks).await;
+        let mut tx = run.transaction;
+        preview.ran = true;
+        preview.error = run.result.err().map(|e| e.to_string());
+        preview.statements = std::mem::take(&mut *seen.lock().expect("the recording lock"));
+        tx.end_savepoint("wasmig_plan", preview.error.is_some())
+            .await?;
+        Ok((tx, preview))
+    }
+}
+
+/// A step that cannot run in the dry run: a SQL step is shown as written, a component not.
+fn as_written(unit: &Unit<'_>, dialect: Dialect, after_failure: bool) -> StepPreview {
+    let mut preview = StepPreview::new(unit);
+    if after_failure {
+        preview.error = Some("not reached: an earlier step of the module fails".into());
+        return preview;
+    }
+    if unit.artifact.kind == Kind::Sql {
+        match std::str::from_utf8(&unit.artifact.bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| wasmig_guard::split_script(dialect, text))
+        {
+            Ok(statements) => preview.statements = statements.into_iter().map(|s| s.sql).collect(),
+            Err(reason) => preview.error = Some(reason),
+        }
+    }
+    preview
+}
+
+fn notes(dialect: Dialect) -> Vec<String> {
+    let mut notes =
+        vec!["statements are shown as the steps send them, without their parameters".to_owned()];
+    if dialect.has_transactional_ddl() {
+        notes.push(
+            "every pending step ran in one transaction that was rolled back: the database is \
+             unchanged; a step that reads data sent what it sends on the data as it is now, \
+             which an upgrade later may find changed"
+                .to_owned(),
+        );
+    } else {
+        notes.push(
+            "MySQL/MariaDB commit DDL implicitly, so no step was run: SQL steps are listed as \
+             written (not yet checked by the policy) and the SQL of components is not known \
+             until they run"
+                .to_owned(),
+        );
+    }
+    notes
+}
+
+/// The module's gate, recording every statement it is asked about.
+struct Recording {
+    inner: Box<dyn Gate>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gate for Recording {
+    fn check(&mut self, sql: &str) -> Result<(), String> {
+        self.seen
+            .lock()
+            .expect("the recording lock")
+            .push(sql.to_owned());
+        self.inner.check(sql)
+    }
+
+    fn claim<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        self.inner.claim(transaction)
+    }
+
+    fn ran<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        self.inner.ran(transaction)
+    }
+
+    fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
+        self.inner.authorizer()
+    }
+}

@@ -1,0 +1,159 @@
+//! A module's life beyond upgrades: activation, deactivation, uninstallation, and the
+//! maintenance flag an embedding application reads while modules change.
+
+use std::time::SystemTime;
+
+use wasmig_runtime::{Hooks, NoJournal, StepContext};
+use wasmig_store::{HistoryEntry, INSTALL_STEP, Outcome, timestamp};
+
+use crate::gate::GuardGate;
+use crate::{Error, Event, Host, Result, UpgradeReport};
+
+impl Host {
+    /// Activates `module`: an inactive module becomes active again, then it is upgraded (the
+    /// install path on its first activation, its pending steps if it is at an older version).
+    pub async fn activate(
+        &self,
+        module: &str,
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        let packages = self.select(&[module.to_owned()])?;
+        let _lock = self.db.lock(self.lock_wait).await?;
+        wasmig_store::ensure_schema(&self.db).await?;
+        let mut tx = self.db.begin().await?;
+        wasmig_store::set_active(&mut tx, module, true).await?;
+        tx.commit().await?;
+        self.run_maintained(&packages, false, on_event).await
+    }
+
+    /// Deactivates `module`: upgrades leave it alone until it is activated again. Its data and
+    /// its stored version stay as they are.
+    pub async fn deactivate(&self, module: &str) -> Result<String> {
+        let _lock = self.db.lock(self.lock_wait).await?;
+        wasmig_store::ensure_schema(&self.db).await?;
+        let mut tx = self.db.begin().await?;
+        wasmig_store::set_active(&mut tx, module, false).await?;
+        tx.commit().await?;
+        Ok(format!(
+            "{module}: deactivated; its data and stored version are kept"
+        ))
+    }
+
+    /// Runs the uninstall step `module` ships (`uninstall.wasm` or `.sql`), in one transaction
+    /// through the module's policy, then forgets the module (its history stays) and leaves it
+    /// inactive so that no upgrade installs it again unasked. Refused when the package ships
+    /// no uninstall step, when the module is not installed, has an unfinished step, or when an
+    /// installed module depends on it.
+    pub async fn uninstall(&self, module: &str) -> Result<String> {
+        let refuse = |reason: String| Error::Lifecycle {
+            module: module.to_owned(),
+            reason,
+        };
+        let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let Some(package) = packages.iter().find(|p| p.manifest.name == module) else {
+            return Err(Error::UnknownModule {
+                name: module.to_owned(),
+                dir: self.modules_dir.clone(),
+            });
+        };
+        let Some(artifact) = &package.uninstall else {
+            return Err(refuse(
+                "its package ships no uninstall step (uninstall.wasm or uninstall.sql), and \
+                 wasmig never drops a module's data on its own"
+                    .into(),
+            ));
+        };
+        let _lock = self.db.lock(self.lock_wait).await?;
+        wasmig_store::ensure_schema(&self.db).await?;
+        let ledger = self.ledger().await?;
+        let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
+            return Err(refuse("it is not installed".into()));
+        };
+        if record.status.is_unfinished() {
+            return Err(refuse(
+                "a step is unfinished: resume or repair it first".into(),
+            ));
+        }
+        let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
+        if let Some(dependent) = packages
+            .iter()
+            .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
+            .find(|p| !ledger[&p.manifest.name].inactive)
+        {
+            return Err(refuse(format!(
+                "module `{}` depends on it: uninstall or deactivate that one first",
+                dependent.manifest.name
+            )));
+        }
+        let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
+            .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
+
+        let manifest = &package.manifest;
+        let mut tx = self.db.begin().await?;
+        let gate = GuardGate::open(&mut tx, manifest, self.require_prefix).await?;
+        gate.confine(&mut tx, &self.db, manifest).await?;
+        let hooks = Hooks {
+            journal: Box::new(NoJournal),
+            gate: Box::new(gate),
+        };
+        let context = StepContext {
+            module: module.to_owned(),
+            step: "uninstall".into(),
+            from_version: record.version.as_ref().map(ToString::to_string),
+            to_version: manifest.version.to_string(),
+        };
+        let started = SystemTime::now();
+        let run = prepared.run(&self.runtime, tx, context, hooks).await;
+        let mut entry = HistoryEntry {
+            module: module.to_owned(),
+            step: INSTALL_STEP,
+            slug: "uninstall".into(),
+            sha256: artifact.sha256(),
+            version: manifest.version.clone(),
+            started_at: timestamp(started),
+            finished_at: timestamp(SystemTime::now()),
+            duration_ms: u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
+            outcome: Outcome::Applied,
+            error: None,
+        };
+        match run.result {
+            Ok(()) => {
+                let mut tx = run.transaction;
+                wasmig_store::forget_module(&mut tx, module).await?;
+                wasmig_store::set_active(&mut tx, module, false).await?;
+                wasmig_store::record(&mut tx, &entry).await?;
+                tx.commit().await?;
+                Ok(format!(
+                    "{module}: uninstalled (its history is kept; `wasmig activate {module}` \
+                     installs it again)"
+                ))
+            }
+            Err(e) => {
+                run.transaction.rollback().await?;
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(e.to_string());
+                let mut tx = self.db.begin().await?;
+                wasmig_store::record(&mut tx, &entry).await?;
+                tx.commit().await?;
+                Err(refuse(format!("its uninstall step failed: {e}")))
+            }
+        }
+    }
+
+    /// True while an upgrade started with [`Host::set_maintenance`] runs (or after one was
+    /// killed, until the flag is cleared): the embedding application should hold requests.
+    pub async fn is_under_maintenance(&self) -> Result<bool> {
+        Ok(self.maintenance_since().await?.is_some())
+    }
+
+    /// Since when and why the database is under maintenance, if it is.
+    pub async fn maintenance_since(&self) -> Result<Option<(String, String)>> {
+        Ok(wasmig_store::maintenance(&self.db).await?)
+    }
+
+    /// Sets (with a reason) or clears the maintenance flag by hand.
+    pub async fn set_maintenance_flag(&self, reason: Option<&str>) -> Result<()> {
+        wasmig_store::ensure_schema(&self.db).await?;
+        Ok(wasmig_store::set_maintenance(&self.db, reason).await?)
+    }
+}

@@ -1,0 +1,227 @@
+//! Splitting a plain SQL step (`NNN_slug.sql`) into its statements.
+//!
+//! The text is tokenized with the target database's dialect, so a `;` inside a string, a
+//! quoted name, a comment or a PostgreSQL dollar-quoted body does not split. Inside
+//! `CREATE TRIGGER`/`PROCEDURE`/`FUNCTION` bodies, `BEGIN … END` blocks hold their `;`.
+//! A line `-- wasmig:tolerant` just before a statement lets that statement fail without failing
+//! the step.
+
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+use wasmig_db::Dialect;
+
+use crate::sql_dialect;
+
+/// The comment that marks the next statement as allowed to fail.
+pub const TOLERANT_MARKER: &str = "wasmig:tolerant";
+
+/// One statement of a SQL script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptStatement {
+    /// Its text, as written from its first word (comments inside it included), without the
+    /// final `;`.
+    pub sql: String,
+    /// The line it starts on, from 1.
+    pub line: u64,
+    /// True when a `-- wasmig:tolerant` line precedes it.
+    pub tolerant: bool,
+}
+
+/// Splits `script` into statements; a script that cannot be tokenized (an unterminated
+/// string or comment) is refused with the place it goes wrong.
+pub fn split_script(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, String> {
+    let sql_dialect = sql_dialect(dialect);
+    let tokens = Tokenizer::new(sql_dialect.as_ref(), script)
+        .tokenize_with_location()
+        .map_err(|e| format!("the script cannot be read: {e}"))?;
+    let offsets = LineOffsets::new(script);
+    let mut statements = Vec::new();
+    let mut current: Option<Open> = None;
+    let mut tolerant = false;
+    let mut index = 0;
+    while index < tokens.len() {
+        let TokenWithSpan { token, span } = &tokens[index];
+        index += 1;
+        match (token, &mut current) {
+            (Token::Whitespace(Whitespace::SingleLineComment { comment, .. }), open)
+                if comment.trim() == TOLERANT_MARKER =>
+            {
+                if open.is_some() {
+                    return Err(format!(
+                        "line {}: `-- {TOLERANT_MARKER}` must stand before a statement, not inside one",
+                        span.start.line
+                    ));
+                }
+                tolerant = true;
+            }
+            (Token::Whitespace(_), _) => {}
+            (Token::SemiColon, None) => {}
+            (Token::SemiColon, Some(open)) if open.depth <= 0 => {
+                let end = offsets.byte(span.start);
+                statements.push(open.finish(script, end));
+                current = None;
+            }
+            (_, None) => {
+                current = Some(Open {
+                    start: offsets.byte(span.start),
+                    line: span.start.line,
+                    tolerant: std::mem::take(&mut tolerant),
+                    compound: is_keyword(token, Keyword::CREATE),
+                    depth: 0,
+                });
+            }
+            (_, Some(open)) if open.compound => {
+                if is_keyword(token, Keyword::BEGIN) || is_keyword(token, Keyword::CASE) {
+                    open.depth += 1;
+                } else if is_keyword(token, Keyword::END) {
+                    // `END IF`, `END LOOP`, … close blocks that were not counted.
+                    let next = tokens[index..]
+                        .iter()
+                        .find(|t| !matches!(t.token, Token::Whitespace(_)));
+                    let closes_uncounted = next.is_some_and(|t| {
+                        matches!(&t.token, Token::Word(w) if w.quote_style.is_none()
+                            && ["IF", "LOOP", "WHILE", "REPEAT"]
+                                .iter()
+                                .any(|k| w.value.eq_ignore_ascii_case(k)))
+                    });
+                    if !closes_uncounted {
+                        open.depth -= 1;
+                    }
+                    if next.is_some_and(|t| is_keyword(&t.token, Keyword::CASE)) {
+                        // `END CASE`: skip the CASE, which closes rather than opens.
+                        index = tokens[index..]
+                            .iter()
+                            .position(|t| is_keyword(&t.token, Keyword::CASE))
+                            .map_or(index, |p| index + p + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(open) = current {
+        statements.push(open.finish(script, script.len()));
+    }
+    if tolerant {
+        return Err(format!(
+            "`-- {TOLERANT_MARKER}` at the end of the script marks no statement"
+        ));
+    }
+    Ok(statements)
+}
+
+/// A statement being read.
+struct Open {
+    start: usize,
+    line: u64,
+    tolerant: bool,
+    /// A `CREATE …` statement, whose body may hold `BEGIN … END` blocks.
+    compound: bool,
+    depth: i32,
+}
+
+impl Open {
+    fn finish(&self, script: &str, end: usize) -> ScriptStatement {
+        ScriptStatement {
+            sql: script[self.start..end].trim_end().to_owned(),
+            line: self.line,
+            tolerant: self.tolerant,
+        }
+    }
+}
+
+fn is_keyword(token: &Token, keyword: Keyword) -> bool {
+    matches!(token, Token::Word(word) if word.keyword == keyword && word.quote_style.is_none())
+}
+
+/// Byte offsets of the tokenizer's (line, column) locations, which count characters.
+struct LineOffsets<'a> {
+    script: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(script: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(script.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineOffsets { script, starts }
+    }
+
+    fn byte(&self, location: sqlparser::tokenizer::Location) -> usize {
+        let Some(&line_start) = self.starts.get(location.line.saturating_sub(1) as usize) else {
+            return self.script.len();
+        };
+        let column = location.column.saturating_sub(1) as usize;
+        self.script[line_start..]
+            .char_indices()
+            .nth(column)
+            .map_or(self.script.len(), |(i, _)| line_start + i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(dialect: Dialect, script: &str) -> Vec<String> {
+        split_script(dialect, script)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.sql)
+            .collect()
+    }
+
+    #[test]
+    fn statements_split_on_semicolons_outside_strings_and_comments() {
+        let script = "CREATE TABLE a (x TEXT); -- one; two\n\
+                      INSERT INTO a VALUES ('it''s; fine');\n\n\
+                      /* ; */ INSERT INTO a VALUES ('é;ü');;\n\
+                      SELECT 1";
+        assert_eq!(
+            texts(Dialect::Sqlite, script),
+            [
+                "CREATE TABLE a (x TEXT)",
+                "INSERT INTO a VALUES ('it''s; fine')",
+                "INSERT INTO a VALUES ('é;ü')",
+                "SELECT 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn trigger_and_function_bodies_stay_whole() {
+        let sqlite = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN 1 THEN 'y' END;\n  DELETE FROM b;\nEND;\nSELECT 2;";
+        let parts = texts(Dialect::Sqlite, sqlite);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(parts[0].ends_with("END"), "{parts:?}");
+        let postgres = "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN NEW.x := 1; RETURN NEW; END $$ LANGUAGE plpgsql; SELECT 1";
+        assert_eq!(texts(Dialect::Postgres, postgres).len(), 2);
+        let mysql = "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; CASE WHEN 1 THEN SELECT 2; END CASE; END; SELECT 3";
+        let parts = texts(Dialect::MySql, mysql);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+    }
+
+    #[test]
+    fn the_tolerant_marker_applies_to_the_next_statement_only() {
+        let script = "CREATE TABLE a (x INT);\n-- wasmig:tolerant\nALTER TABLE a ADD COLUMN y INT;\nSELECT 1;";
+        let statements = split_script(Dialect::Sqlite, script).unwrap();
+        let flags: Vec<(u64, bool)> = statements.iter().map(|s| (s.line, s.tolerant)).collect();
+        assert_eq!(flags, [(1, false), (3, true), (4, false)]);
+        let err = split_script(Dialect::Sqlite, "SELECT\n-- wasmig:tolerant\n1;").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let err = split_script(Dialect::Sqlite, "SELECT 1;\n-- wasmig:tolerant\n").unwrap_err();
+        assert!(err.contains("marks no statement"), "{err}");
+    }
+
+    #[test]
+    fn unterminated_strings_are_refused() {
+        let err = split_script(Dialect::Postgres, "SELECT 'oops;").unwrap_err();
+        assert!(err.contains("cannot be read"), "{err}");
+        assert!(
+            split_script(Dialect::Sqlite, " -- nothing\n")
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

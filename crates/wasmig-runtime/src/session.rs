@@ -1,0 +1,275 @@
+//! The database side of one step: every statement a guest (or a SQL script) sends passes
+//! through here, in order: the policy, the quotas, the journal, then the database.
+
+use wasmig_db::{Budget, Transaction, Value};
+
+use crate::gate::{Gate, Hooks};
+use crate::journal::{Admission, Journal, Statement};
+use crate::{Error, Limits, StepContext, Tolerated};
+
+/// A database error the guest may handle (the step goes on if it does).
+pub(crate) type DbFailure = wasmig_db::Error;
+
+/// The step's transaction and everything that decides about its statements.
+pub(crate) struct Session {
+    transaction: Transaction,
+    pub(crate) context: StepContext,
+    journal: Box<dyn Journal>,
+    gate: Box<dyn Gate>,
+    limits: Limits,
+    /// What the guest's queries may still return.
+    budget: Budget,
+    /// Statements run since the last implicit commit, not yet journaled.
+    uncommitted: Vec<Statement>,
+    /// Statements the guest sent (each row of a batch counts once).
+    pub(crate) statements: u64,
+    /// Statements that failed and were allowed to.
+    pub(crate) tolerated: Vec<Tolerated>,
+    /// Why the host stopped the guest, when it did (reported instead of the trap).
+    pub(crate) stopped: Option<Error>,
+}
+
+/// The savepoint a tolerant statement runs in (PostgreSQL).
+const TOLERANT_SAVEPOINT: &str = "wasmig_tolerant";
+
+/// What a statement produced.
+pub(crate) enum Output {
+    Affected(u64),
+    Rows(wasmig_db::RowSet),
+}
+
+impl Output {
+    pub(crate) fn affected(&self) -> u64 {
+        match self {
+            Output::Affected(n) => *n,
+            Output::Rows(_) => 0,
+        }
+    }
+}
+
+/// How a statement is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A statement whose rows are wanted.
+    Query,
+    /// A statement whose row count is wanted.
+    Execute,
+    /// Like `Execute`, but a database error is recorded and does not spoil the step.
+    Tolerant,
+}
+
+/// The guest was stopped; the reason is in [`Session::stopped`].
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+impl Session {
+    pub(crate) fn new(
+        transaction: Transaction,
+        context: StepContext,
+        hooks: Hooks,
+        limits: Limits,
+    ) -> Self {
+        Session {
+            transaction,
+            context,
+            journal: hooks.journal,
+            gate: hooks.gate,
+            limits,
+            budget: Budget {
+                rows: limits.rows,
+                bytes: limits.result_bytes,
+            },
+            uncommitted: Vec::new(),
+            statements: 0,
+            tolerated: Vec::new(),
+            stopped: None,
+        }
+    }
+
+    pub(crate) fn transaction(&self) -> &Transaction {
+        &self.transaction
+    }
+
+    pub(crate) fn into_transaction(self) -> Transaction {
+        self.transaction
+    }
+
+    /// Stops the step: the error is kept for the report.
+    fn stop(&mut self, error: Error) -> Stopped {
+        self.stopped = Some(error);
+        Stopped
+    }
+
+    /// Runs one statement through the policy and the journal: replayed statements that
+    /// already committed are answered from the journal, and a statement that commits
+    /// implicitly makes everything before it durable in the journal.
+    pub(crate) async fn statement(
+        &mut self,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Result<Output, DbFailure>, Stopped> {
+        let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
+        self.statements += 1;
+        tracing::debug!(
+            module = %self.context.module,
+            step = %self.context.step,
+            position,
+            ?mode,
+            sql,
+            "statement"
+        );
+        if let Err(reason) = self.gate.check(sql) {
+            return Err(self.stop(Error::Denied(reason)));
+        }
+        if self.statements > self.limits.statements {
+            let limit = self.limits.statements;
+            return Err(self.stop(Error::Quota(format!(
+                "the step sent more than {limit} statements"
+            ))));
+        }
+        let dialect = self.transaction.dialect();
+        if dialect.commits_implicitly(sql)
+            && let Err(reason) = self.gate.claim(&mut self.transaction).await
+        {
+            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "recording what the statement creates failed: {reason}"
+            )))));
+        }
+        let mut statement = Statement::new(position, sql, params);
+        let admission = self.journal.admit(&statement);
+        let replayed = matches!(admission, Ok(Admission::Replay { .. }));
+        let result = match admission {
+            Ok(Admission::Replay {
+                rows: Some(rows), ..
+            }) if mode == Mode::Query => Ok(Output::Rows(rows)),
+            Ok(Admission::Replay { rows_affected, .. }) if mode != Mode::Query => {
+                Ok(Output::Affected(rows_affected))
+            }
+            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+            // To run, or a query journaled without its rows: ask the database.
+            Ok(_) => self.run_on_database(mode, sql, params).await?,
+        };
+        if let (Mode::Tolerant, Err(error)) = (mode, &result) {
+            tracing::warn!(
+                module = %self.context.module,
+                step = %self.context.step,
+                sql,
+                "a tolerant statement failed: {error}"
+            );
+            self.tolerated.push(Tolerated {
+                position,
+                sql: sql.to_owned(),
+                error: error.to_string(),
+            });
+        }
+        if !dialect.has_transactional_ddl() && !replayed {
+            match &result {
+                Ok(Output::Affected(n)) => statement.rows_affected = *n,
+                Ok(Output::Rows(rows)) => statement.rows = Some(rows.clone()),
+                Err(_) => {}
+            }
+            // A tolerated failure is journaled too, so a replay skips it rather than retry it.
+            if result.is_ok() || mode == Mode::Tolerant {
+                self.uncommitted.push(statement);
+            }
+            // MySQL commits before running DDL, even DDL that then fails.
+            if dialect.commits_implicitly(sql) {
+                self.make_durable().await?;
+            }
+        }
+        if result.is_ok()
+            && let Err(reason) = self.gate.ran(&mut self.transaction).await
+        {
+            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "recording what the statement created or dropped failed: {reason}"
+            )))));
+        }
+        Ok(result)
+    }
+
+    /// Runs a statement on the database as the guest's (the authorizer decides while it
+    /// compiles, results count against the budget). A refusal by the database or an exceeded
+    /// budget stops the step; other errors are the guest's to handle. A tolerant statement
+    /// runs inside a savepoint on PostgreSQL, where an error would spoil the transaction.
+    async fn run_on_database(
+        &mut self,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Result<Output, DbFailure>, Stopped> {
+        let savepoint =
+            mode == Mode::Tolerant && self.transaction.dialect() == wasmig_db::Dialect::Postgres;
+        self.transaction.set_guest(true);
+        let result = self.guest_statement(mode, sql, params, savepoint).await;
+        self.transaction.set_guest(false);
+        let result = result.map_err(|e| {
+            self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "the savepoint around a tolerant statement failed: {e}"
+            ))))
+        })?;
+        match result {
+            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
+                "the database refused `{sql}`: {reason}"
+            )))),
+            Err(wasmig_db::Error::Quota(reason)) => Err(self.stop(Error::Quota(reason))),
+            other => Ok(other),
+        }
+    }
+
+    /// Runs the statement in guest mode, inside a savepoint when asked: taken after the switch
+    /// to the module's role, so that rolling back to it keeps that role. The outer error is the
+    /// savepoint's own.
+    async fn guest_statement(
+        &mut self,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+        savepoint: bool,
+    ) -> wasmig_db::Result<wasmig_db::Result<Output>> {
+        if savepoint {
+            self.transaction.savepoint(TOLERANT_SAVEPOINT).await?;
+        }
+        let result = match mode {
+            Mode::Query => self
+                .transaction
+                .query_within(sql, params, &mut self.budget)
+                .await
+                .map(Output::Rows),
+            Mode::Execute | Mode::Tolerant => self
+                .transaction
+                .execute(sql, params)
+                .await
+                .map(Output::Affected),
+        };
+        if savepoint {
+            self.transaction
+                .end_savepoint(TOLERANT_SAVEPOINT, result.is_err())
+                .await?;
+        }
+        Ok(result)
+    }
+
+    /// Journals what just committed implicitly and opens a new transaction for what follows.
+    async fn make_durable(&mut self) -> Result<(), Stopped> {
+        if let Err(reason) = self.journal.committed(&self.uncommitted).await {
+            return Err(self.stop(Error::Journal(reason)));
+        }
+        self.uncommitted.clear();
+        if let Err(e) = self.transaction.restart_after_implicit_commit().await {
+            return Err(self.stop(Error::Journal(e.to_string())));
+        }
+        Ok(())
+    }
+
+    /// Prepares the transaction for the step (the database-side check of the gate).
+    pub(crate) async fn install_authorizer(&mut self) -> Result<(), Stopped> {
+        let Some(authorizer) = self.gate.authorizer() else {
+            return Ok(());
+        };
+        match self.transaction.install_authorizer(authorizer).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.stop(Error::Host(wasmtime::Error::msg(e.to_string())))),
+        }
+    }
+}
