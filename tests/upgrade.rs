@@ -17,6 +17,7 @@ on_every_backend!(
     idempotent_helpers_survive_a_resume,
     a_host_may_require_module_names_as_prefixes,
     grants_open_tables_a_module_does_not_own,
+    a_write_grant_covers_the_keys_the_table_generates,
     repair_refuses_a_module_with_nothing_unfinished,
     a_second_upgrader_is_refused_while_the_lock_is_held,
     a_trapping_step_is_contained_and_the_next_module_still_runs,
@@ -561,6 +562,39 @@ async fn a_replay_that_sends_other_statements_is_refused(backend: Backend) {
         matches!(status[0].action, Action::Unfinished { .. }),
         "{:?}",
         status[0].action
+    );
+}
+
+async fn a_write_grant_covers_the_keys_the_table_generates(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    // The application's table, with a key the database generates (on PostgreSQL a sequence
+    // that the module's role needs the right to use).
+    let key = match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY",
+        Backend::Postgres => "SERIAL PRIMARY KEY",
+        Backend::MySql => "INTEGER AUTO_INCREMENT PRIMARY KEY",
+    };
+    sandbox
+        .sql(&format!("CREATE TABLE settings (id {key}, name TEXT)"))
+        .await;
+    sandbox
+        .module("shop", "1.0.0")
+        .sql_step(
+            "001_setting",
+            "INSERT INTO settings (name) VALUES ('shop.currency');\n\
+             UPDATE settings SET name = 'shop.currency.default' WHERE name = 'shop.currency';",
+        )
+        .grant_write("settings")
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        sandbox
+            .integer(
+                "SELECT COUNT(*) FROM settings WHERE name = 'shop.currency.default' AND id > 0"
+            )
+            .await,
+        1
     );
 }
 

@@ -265,9 +265,18 @@ impl ModuleWriter {
     }
 
     /// Lets the module read `table` (a `[grants]` entry in its header).
-    pub fn grant_read(mut self, table: &str) -> Self {
+    pub fn grant_read(self, table: &str) -> Self {
+        self.grant("read", table)
+    }
+
+    /// Lets the module read and write `table` (a `[grants]` entry in its header).
+    pub fn grant_write(self, table: &str) -> Self {
+        self.grant("write", table)
+    }
+
+    fn grant(mut self, access: &str, table: &str) -> Self {
         self.header
-            .push_str(&format!("\n[grants]\nread = [\"{table}\"]\n"));
+            .push_str(&format!("\n[grants]\n{access} = [\"{table}\"]\n"));
         self
     }
 

@@ -264,5 +264,25 @@ pub(crate) async fn confine(
             .await?;
         }
     }
+    // Writing rows may draw keys from the sequences behind `serial` columns.
+    for name in write.iter().filter(|n| relations.contains_key(*n)) {
+        let sequences = tx
+            .query(
+                "SELECT pg_get_serial_sequence(quote_ident($1), a.attname)::text \
+                 FROM pg_attribute a \
+                 WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 \
+                 AND NOT a.attisdropped",
+                &[Value::Text(name.clone())],
+            )
+            .await?;
+        // `pg_get_serial_sequence` returns the name already quoted and qualified.
+        for sequence in sequences.rows.iter().filter_map(|r| r[0].as_text()) {
+            tx.execute(
+                &format!("GRANT USAGE ON SEQUENCE {sequence} TO {quoted}"),
+                &[],
+            )
+            .await?;
+        }
+    }
     Ok(true)
 }
