@@ -545,12 +545,8 @@ impl Host {
         for module in wasmig_store::inactive(&self.db).await? {
             ledger.entry(module).or_default().inactive = true;
         }
-        let mut history: BTreeMap<String, Vec<HistoryEntry>> = BTreeMap::new();
-        for entry in wasmig_store::history(&self.db, None).await? {
-            history.entry(entry.module.clone()).or_default().push(entry);
-        }
-        for (module, entries) in history {
-            ledger.entry(module).or_default().applied = wasmig_store::applied_checksums(&entries);
+        for (module, applied) in wasmig_store::applied_checksums(&self.db).await? {
+            ledger.entry(module).or_default().applied = applied;
         }
         Ok(ledger)
     }

@@ -110,15 +110,28 @@ pub enum Outcome {
     Restored,
 }
 
-/// The sha256 each numbered step of `entries` (one module's history) had when it was last
-/// applied, or accepted by an operator.
-pub fn applied_checksums(entries: &[HistoryEntry]) -> BTreeMap<u32, String> {
-    entries
-        .iter()
-        .filter(|e| e.step != INSTALL_STEP)
-        .filter(|e| matches!(e.outcome, Outcome::Applied | Outcome::Accepted))
-        .map(|e| (e.step, e.sha256.clone()))
-        .collect()
+/// The sha256 each numbered step had when it was last applied, or accepted by an operator,
+/// by module.
+pub async fn applied_checksums(db: &Database) -> Result<BTreeMap<String, BTreeMap<u32, String>>> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT module, step, sha256 FROM wasmig_history \
+                 WHERE step <> {INSTALL_STEP} AND outcome IN ('{}', '{}') ORDER BY id",
+                Outcome::Applied,
+                Outcome::Accepted
+            ),
+            &[],
+        )
+        .await?;
+    let mut checksums: BTreeMap<String, BTreeMap<u32, String>> = BTreeMap::new();
+    for (module, step, sha256) in decode_all("wasmig_history", rows, |c| {
+        Ok((c.parsed::<String>()?, c.integer()?, c.parsed::<String>()?))
+    })? {
+        // Ordered by id: a later record of a step replaces an earlier one.
+        checksums.entry(module).or_default().insert(step, sha256);
+    }
+    Ok(checksums)
 }
 
 /// One row of the history.
