@@ -2,6 +2,7 @@
 //! host API compatibility and dependencies, on every backend.
 
 use sha2::Digest as _;
+use wasmig_db::Value;
 use wasmig_engine::{Action, Event, Repair};
 use wasmig_store::Outcome;
 use wasmig_tests::{Backend, Sandbox, blog_v1, failure_mentioning, on_every_backend};
@@ -18,6 +19,7 @@ on_every_backend!(
     dependencies_run_first_and_unmet_ones_block_only_their_dependents,
     a_dependency_cycle_is_refused_when_the_modules_are_read,
     plan_shows_the_sql_of_each_pending_step_and_changes_nothing,
+    plan_shows_parameters_and_the_statements_allowed_to_fail,
     a_deactivated_module_is_left_alone_until_activated,
     uninstall_runs_the_modules_own_step_and_nothing_else,
     the_maintenance_flag_is_up_while_steps_run_and_cleared_after_a_failure,
@@ -350,8 +352,11 @@ async fn plan_shows_the_sql_of_each_pending_step_and_changes_nothing(backend: Ba
     assert_eq!(blog.plan.module, "blog");
     let steps: Vec<&str> = blog.steps.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(steps, ["003_index_status", "004_archive", "005_broken"]);
+    let sql = |step: &wasmig_engine::StepPreview| -> Vec<String> {
+        step.statements.iter().map(|s| s.sql.clone()).collect()
+    };
     assert_eq!(
-        blog.steps[1].statements,
+        sql(&blog.steps[1]),
         ["UPDATE blog_posts SET status = 'archived' WHERE published = 0"]
     );
     let notes = &dry_run.modules[1];
@@ -359,7 +364,9 @@ async fn plan_shows_the_sql_of_each_pending_step_and_changes_nothing(backend: Ba
     if backend.has_transactional_ddl() {
         assert!(blog.steps.iter().all(|s| s.ran));
         assert!(
-            blog.steps[0].statements[0].contains("CREATE INDEX blog_posts_status"),
+            blog.steps[0].statements[0]
+                .sql
+                .contains("CREATE INDEX blog_posts_status"),
             "{:?}",
             blog.steps[0]
         );
@@ -385,6 +392,66 @@ async fn plan_shows_the_sql_of_each_pending_step_and_changes_nothing(backend: Ba
         status[0].pending,
         ["003_index_status", "004_archive", "005_broken"]
     );
+}
+
+async fn plan_shows_parameters_and_the_statements_allowed_to_fail(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).install("blog/install").write();
+    sandbox
+        .module("marks", "1.0.0")
+        .header_line("# uses execute-tolerant")
+        .step("001_marks", "testing/tolerant")
+        .write();
+    sandbox
+        .module("notes", "1.0.0")
+        .sql_step("001_create", NOTES_SQL)
+        .sql_step(
+            "002_normalize",
+            "-- wasmig:tolerant\n\
+             INSERT INTO notes_items (id, body) VALUES (1, 'already there');\n",
+        )
+        .write();
+
+    let dry_run = sandbox.host().await.plan(&[]).await.unwrap();
+    let module = |name: &str| {
+        dry_run
+            .modules
+            .iter()
+            .find(|m| m.plan.module == name)
+            .unwrap_or_else(|| panic!("{name} in {dry_run:?}"))
+    };
+    let normalize = &module("notes").steps[1].statements[0];
+    assert!(normalize.tolerant, "{normalize:?}");
+    if !backend.has_transactional_ddl() {
+        return; // components do not run in a dry run on MySQL
+    }
+    // On a fresh database the whole `notes` module runs: the tolerant insert meets the row
+    // the first step inserted.
+    assert!(normalize.tolerated.is_some(), "{normalize:?}");
+    let insert = module("blog").steps[0]
+        .statements
+        .iter()
+        .find(|s| s.sql.starts_with("INSERT INTO blog_posts"))
+        .expect("the install inserts a post");
+    assert_eq!(insert.params.len(), 4, "{insert:?}");
+    assert_eq!(insert.params[0], Value::Text("Hello".into()));
+    assert!(!insert.tolerant);
+    let marks = &module("marks").steps[0].statements;
+    let tolerant: Vec<_> = marks.iter().filter(|s| s.tolerant).collect();
+    assert_eq!(tolerant.len(), 1, "{marks:?}");
+    assert!(tolerant[0].tolerated.is_some(), "{marks:?}");
+    assert!(
+        marks
+            .iter()
+            .filter(|s| !s.tolerant)
+            .all(|s| s.tolerated.is_none())
+    );
+
+    // The CLI shows both.
+    let plan = sandbox.cli(env!("CARGO_BIN_EXE_wasmig-test-cli"), &["plan"]);
+    let out = plan.stdout();
+    assert!(out.contains("      with 'Hello', 'First post.', "), "{out}");
+    assert!(out.contains("      allowed to fail; fails: "), "{out}");
 }
 
 async fn a_deactivated_module_is_left_alone_until_activated(backend: Backend) {

@@ -193,10 +193,23 @@ pub fn dry_run(out: &mut impl Write, dry_run: &DryRun) -> io::Result<()> {
             };
             writeln!(out, "  {} ({kind}{shown})", step.step)?;
             for statement in &step.statements {
-                let mut lines = statement.lines();
+                let mut lines = statement.sql.lines();
                 writeln!(out, "    {}", lines.next().unwrap_or_default())?;
                 for line in lines {
                     writeln!(out, "      {}", line.trim_start())?;
+                }
+                if !statement.params.is_empty() {
+                    let params: Vec<String> = statement
+                        .params
+                        .iter()
+                        .map(|v| shortened(&v.to_string()))
+                        .collect();
+                    writeln!(out, "      with {}", params.join(", "))?;
+                }
+                match (&statement.tolerated, statement.tolerant) {
+                    (Some(error), _) => writeln!(out, "      allowed to fail; fails: {error}")?,
+                    (None, true) => writeln!(out, "      allowed to fail")?,
+                    (None, false) => {}
                 }
             }
             if let Some(error) = &step.error {
@@ -323,4 +336,17 @@ pub fn verification(out: &mut impl Write, result: &Verification) -> io::Result<(
         writeln!(out, "  {mark} {}: {}", check.subject, check.detail)?;
     }
     Ok(())
+}
+
+/// A parameter as `plan` shows it: long values cut to their first characters.
+fn shortened(literal: &str) -> String {
+    const SHOWN: usize = 60;
+    match literal.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!(
+            "{}… ({} characters)",
+            &literal[..end],
+            literal.chars().count()
+        ),
+        None => literal.to_owned(),
+    }
 }

@@ -32,6 +32,23 @@ impl Value {
     }
 }
 
+/// Writes the value as a SQL literal: `NULL`, `42`, `1.5`, `'it''s'`, `x'00ff'`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Integer(v) => write!(f, "{v}"),
+            Value::Real(v) => write!(f, "{v:?}"),
+            Value::Text(v) => write!(f, "'{}'", v.replace('\'', "''")),
+            Value::Blob(v) => {
+                f.write_str("x'")?;
+                v.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+                f.write_str("'")
+            }
+        }
+    }
+}
+
 impl From<i64> for Value {
     fn from(v: i64) -> Self {
         Value::Integer(v)
@@ -63,4 +80,24 @@ pub struct RowSet {
     pub columns: Vec<String>,
     /// Rows; each has one value per column.
     pub rows: Vec<Vec<Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+
+    #[test]
+    fn values_display_as_sql_literals() {
+        let shown: Vec<String> = [
+            Value::Null,
+            Value::Integer(-7),
+            Value::Real(1.0),
+            Value::Text("it's".into()),
+            Value::Blob(vec![0, 0xff]),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(shown, ["NULL", "-7", "1.0", "'it''s'", "x'00ff'"]);
+    }
 }

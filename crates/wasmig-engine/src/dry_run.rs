@@ -10,16 +10,16 @@
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use wasmig_db::{Authorizer, Dialect, Transaction};
+use wasmig_db::{Authorizer, Dialect, Transaction, Value};
 use wasmig_manifest::{Kind, Package};
-use wasmig_runtime::{BoxFuture, Gate, Hooks, NoJournal, StepContext};
+use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, StepContext};
 
 use crate::gate::GuardGate;
 use crate::run::{Unit, install_unit, prepare, step_units};
 use crate::{Action, Host, ModulePlan, Result, deps, plan_module};
 
 /// What `plan` found, module by module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DryRun {
     /// True when the steps ran (and were rolled back), so the SQL shown is what they send.
     pub exact: bool,
@@ -30,7 +30,7 @@ pub struct DryRun {
 }
 
 /// One module's part of a dry run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModuleDryRun {
     /// What an upgrade would do with the module.
     pub plan: ModulePlan,
@@ -39,7 +39,7 @@ pub struct ModuleDryRun {
 }
 
 /// One step of a dry run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepPreview {
     /// `install` or `NNN_slug`.
     pub step: String,
@@ -48,10 +48,34 @@ pub struct StepPreview {
     /// True when the step ran in the rolled-back transaction; false when its SQL is shown as
     /// written (a SQL step on MySQL) or not at all (a component on MySQL).
     pub ran: bool,
-    /// The statements it sent (or would send), in order, without their parameters.
-    pub statements: Vec<String>,
+    /// The statements it sent (or would send), in order.
+    pub statements: Vec<StatementPreview>,
     /// Why it failed (or would fail), when it did.
     pub error: Option<String>,
+}
+
+/// One statement of a step in a dry run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementPreview {
+    /// Its text.
+    pub sql: String,
+    /// The values bound to its placeholders (none for a SQL step).
+    pub params: Vec<Value>,
+    /// True when the step allows it to fail (`execute-tolerant`, `-- wasmig:tolerant`).
+    pub tolerant: bool,
+    /// The error a tolerant statement got in the dry run; the step went on.
+    pub tolerated: Option<String>,
+}
+
+impl StatementPreview {
+    fn new(sql: &str, params: &[Value], tolerant: bool) -> Self {
+        StatementPreview {
+            sql: sql.to_owned(),
+            params: params.to_vec(),
+            tolerant,
+            tolerated: None,
+        }
+    }
 }
 
 impl StepPreview {
@@ -168,6 +192,11 @@ impl Host {
         preview.ran = true;
         preview.error = run.result.err().map(|e| e.to_string());
         preview.statements = std::mem::take(&mut *seen.lock().expect("the recording lock"));
+        for tolerated in run.report.tolerated {
+            if let Some(statement) = preview.statements.get_mut(tolerated.position as usize) {
+                statement.tolerated = Some(tolerated.error);
+            }
+        }
         tx.end_savepoint("wasmig_plan", preview.error.is_some())
             .await?;
         Ok((tx, preview))
@@ -186,7 +215,12 @@ fn as_written(unit: &Unit<'_>, dialect: Dialect, after_failure: bool) -> StepPre
             .map_err(|e| e.to_string())
             .and_then(|text| wasmig_guard::split_script(dialect, text))
         {
-            Ok(statements) => preview.statements = statements.into_iter().map(|s| s.sql).collect(),
+            Ok(statements) => {
+                preview.statements = statements
+                    .iter()
+                    .map(|s| StatementPreview::new(&s.sql, &[], s.tolerant))
+                    .collect();
+            }
             Err(reason) => preview.error = Some(reason),
         }
     }
@@ -194,8 +228,7 @@ fn as_written(unit: &Unit<'_>, dialect: Dialect, after_failure: bool) -> StepPre
 }
 
 fn notes(dialect: Dialect) -> Vec<String> {
-    let mut notes =
-        vec!["statements are shown as the steps send them, without their parameters".to_owned()];
+    let mut notes = Vec::new();
     if dialect.has_transactional_ddl() {
         notes.push(
             "every pending step ran in one transaction that was rolled back: the database is \
@@ -217,16 +250,20 @@ fn notes(dialect: Dialect) -> Vec<String> {
 /// The module's gate, recording every statement it is asked about.
 struct Recording {
     inner: Box<dyn Gate>,
-    seen: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<StatementPreview>>>,
 }
 
 impl Gate for Recording {
-    fn check(&mut self, sql: &str) -> Result<(), String> {
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String> {
         self.seen
             .lock()
             .expect("the recording lock")
-            .push(sql.to_owned());
-        self.inner.check(sql)
+            .push(StatementPreview::new(
+                statement.sql,
+                statement.params,
+                statement.tolerant,
+            ));
+        self.inner.check(statement)
     }
 
     fn claim<'a>(

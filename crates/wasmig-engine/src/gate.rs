@@ -8,7 +8,7 @@ use wasmig_db::{Authorizer, Transaction};
 use wasmig_guard::authorizer::SharedPolicy;
 use wasmig_guard::{Catalog, Effect, Grants, Policy};
 use wasmig_manifest::Manifest;
-use wasmig_runtime::{BoxFuture, Gate};
+use wasmig_runtime::{BoxFuture, Gate, GuestStatement};
 
 /// The gate of one step of one module.
 pub(crate) struct GuardGate {
@@ -97,8 +97,8 @@ impl GuardGate {
 }
 
 impl Gate for GuardGate {
-    fn check(&mut self, sql: &str) -> Result<(), String> {
-        let policy = &self.policy;
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String> {
+        let (policy, sql) = (&self.policy, statement.sql);
         let verdict = self
             .verdicts
             .entry(sql.to_owned())

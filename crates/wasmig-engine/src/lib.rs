@@ -37,7 +37,7 @@ use wasmig_manifest::Package;
 use wasmig_store::HistoryEntry;
 
 pub use backup::Backup;
-pub use dry_run::{DryRun, ModuleDryRun, StepPreview};
+pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module};
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};

@@ -2,14 +2,25 @@
 
 use std::sync::Arc;
 
-use wasmig_db::{Authorizer, Transaction};
+use wasmig_db::{Authorizer, Transaction, Value};
 
 use crate::journal::{BoxFuture, Journal, NoJournal};
 
+/// A statement as a guest sends it, before the policy has seen it.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestStatement<'a> {
+    /// Its text.
+    pub sql: &'a str,
+    /// The values bound to its placeholders.
+    pub params: &'a [Value],
+    /// True when the guest allows it to fail (`execute-tolerant`, `-- wasmig:tolerant`).
+    pub tolerant: bool,
+}
+
 /// The engine's side of the SQL policy.
 pub trait Gate: Send {
-    /// Decides about `sql` before it runs; `Err` carries the reason it is denied.
-    fn check(&mut self, sql: &str) -> Result<(), String>;
+    /// Decides about a statement before it runs; `Err` carries the reason it is denied.
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String>;
 
     /// Called before the statement last checked runs, when it will commit the transaction by
     /// itself (MySQL DDL): what it creates is recorded first, so that the record commits with
@@ -33,7 +44,7 @@ pub trait Gate: Send {
 pub struct OpenGate;
 
 impl Gate for OpenGate {
-    fn check(&mut self, _: &str) -> Result<(), String> {
+    fn check(&mut self, _: &GuestStatement<'_>) -> Result<(), String> {
         Ok(())
     }
 

@@ -26,7 +26,7 @@ use wasmtime::{Config, Engine, Store};
 use crate::host::{Migration, MigrationPre, StepState};
 use crate::session::{Mode, Session, Stopped};
 
-pub use gate::{Gate, Hooks, OpenGate};
+pub use gate::{Gate, GuestStatement, Hooks, OpenGate};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 
 /// The version of the `wasmig:migration` WIT package this host implements.

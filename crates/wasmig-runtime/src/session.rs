@@ -3,7 +3,7 @@
 
 use wasmig_db::{Budget, Transaction, Value};
 
-use crate::gate::{Gate, Hooks};
+use crate::gate::{Gate, GuestStatement, Hooks};
 use crate::journal::{Admission, Journal, Statement};
 use crate::{Error, Limits, StepContext, Tolerated};
 
@@ -119,7 +119,12 @@ impl Session {
             sql,
             "statement"
         );
-        if let Err(reason) = self.gate.check(sql) {
+        let request = GuestStatement {
+            sql,
+            params,
+            tolerant: mode == Mode::Tolerant,
+        };
+        if let Err(reason) = self.gate.check(&request) {
             return Err(self.stop(Error::Denied(reason)));
         }
         if self.statements > self.limits.statements {
