@@ -748,3 +748,27 @@ async fn grants_open_tables_a_module_does_not_own(backend: Backend) {
     let report = sandbox.retry().await;
     assert!(report.is_success(), "{report:?}");
 }
+
+/// Compiling a component (Cranelift, the slow part of preparing a step) leaves an embedding
+/// application's other tasks running, even on a single-threaded runtime.
+#[tokio::test(flavor = "current_thread")]
+async fn compiling_a_component_leaves_other_tasks_running() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let bytes = std::fs::read(wasmig_tests::component("blog/install")).expect("the component");
+    let runtime = wasmig_runtime::Runtime::new(wasmig_engine::Limits::default()).unwrap();
+    let compiled = AtomicBool::new(false);
+    let ((), ran_meanwhile) = tokio::join!(
+        async {
+            runtime
+                .prepare(&bytes, [0; 32])
+                .await
+                .expect("a valid component");
+            compiled.store(true, Ordering::SeqCst);
+        },
+        async {
+            tokio::task::yield_now().await;
+            !compiled.load(Ordering::SeqCst)
+        }
+    );
+    assert!(ran_meanwhile, "another task ran only after the compilation");
+}

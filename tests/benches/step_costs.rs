@@ -19,19 +19,24 @@ fn main() {
     let path = wasmig_tests::component("blog/install");
     let bytes = std::fs::read(&path).expect("the component");
     let runtime = Runtime::new(Limits::default()).expect("the runtime");
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let prepare = || {
+        tokio
+            .block_on(runtime.prepare(&bytes, [0; 32]))
+            .expect("a valid component")
+    };
 
     let compile = median(
         (0..ROUNDS)
             .map(|_| {
                 let started = Instant::now();
-                runtime.prepare(&bytes, [0; 32]).expect("a valid component");
+                prepare();
                 started.elapsed()
             })
             .collect(),
     );
 
-    let step = runtime.prepare(&bytes, [0; 32]).expect("a valid component");
-    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let step = prepare();
     let run = median(
         (0..ROUNDS)
             .map(|_| {

@@ -456,10 +456,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify { packages, json } => {
             let runtime = wasmig_engine::Runtime::new(Limits::default())?;
-            let results: Vec<_> = packages
-                .iter()
-                .map(|dir| wasmig_engine::verify_package(&runtime, dir))
-                .collect();
+            let mut results = Vec::new();
+            for dir in &packages {
+                results.push(wasmig_engine::verify_package(&runtime, dir).await);
+            }
             if json {
                 serde_json::to_writer_pretty(&mut stdout, &results)?;
                 writeln!(stdout)?;

@@ -162,7 +162,7 @@ impl Host {
         unit: &Unit<'_>,
     ) -> Result<(Transaction, StepPreview)> {
         let mut preview = StepPreview::new(unit);
-        let prepared = match prepare(&self.runtime, tx.dialect(), unit.artifact) {
+        let prepared = match prepare(&self.runtime, tx.dialect(), unit.artifact).await {
             Ok(prepared) => prepared,
             Err(reason) => {
                 preview.error = Some(reason);

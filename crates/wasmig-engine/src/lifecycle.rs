@@ -86,6 +86,7 @@ impl Host {
             )));
         }
         let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
+            .await
             .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
 
         let manifest = &package.manifest;

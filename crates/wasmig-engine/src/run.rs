@@ -113,7 +113,7 @@ impl Upgrade<'_> {
         for unit in &units {
             let digest = unit.artifact.digest;
             if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
-                match prepare(self.runtime, self.db.dialect(), unit.artifact) {
+                match prepare(self.runtime, self.db.dialect(), unit.artifact).await {
                     Ok(step) => slot.insert(step),
                     Err(reason) => {
                         report.failure = Some(self.failure(Some(&unit.name), reason));
@@ -425,7 +425,7 @@ impl Prepared {
 }
 
 /// Compiles a component or splits a script; the error says why the file cannot run.
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     runtime: &Runtime,
     dialect: Dialect,
     artifact: &Artifact,
@@ -433,6 +433,7 @@ pub(crate) fn prepare(
     match artifact.kind {
         Kind::Component => runtime
             .prepare(&artifact.bytes, artifact.digest)
+            .await
             .map(Prepared::Component)
             .map_err(|e| e.to_string()),
         Kind::Sql => {

@@ -51,7 +51,7 @@ fn check(subject: impl Into<String>, passed: bool, detail: impl Into<String>) ->
 /// its checksum list, that each component targets a version of the `wasmig:migration` world
 /// this host serves and imports nothing else, and that each SQL step can be read in every
 /// dialect. Nothing is installed; no database is needed.
-pub fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
+pub async fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
     let mut verification = Verification {
         path: dir.to_owned(),
         module: None,
@@ -101,7 +101,7 @@ pub fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
             .display()
             .to_string();
         let (passed, detail) = match artifact.kind {
-            Kind::Component => component_check(runtime, artifact),
+            Kind::Component => component_check(runtime, artifact).await,
             Kind::Sql => script_check(artifact),
         };
         checks.push(check(subject, passed, detail));
@@ -139,8 +139,8 @@ fn describe_steps(package: &Package) -> String {
 }
 
 /// A component must link against this host's world and nothing else.
-fn component_check(runtime: &Runtime, artifact: &Artifact) -> (bool, String) {
-    match runtime.imports(&artifact.bytes) {
+async fn component_check(runtime: &Runtime, artifact: &Artifact) -> (bool, String) {
+    match runtime.imports(&artifact.bytes).await {
         Ok(imports) => {
             let ours: Vec<&str> = imports
                 .iter()

@@ -16,6 +16,7 @@ mod sandbox;
 mod session;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use semver::Version;
@@ -199,7 +200,7 @@ pub struct StepRun {
 /// The wasmtime engine and linker shared by every step of the process.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<StepState>,
+    linker: Arc<Linker<StepState>>,
     limits: Limits,
 }
 
@@ -225,7 +226,7 @@ impl Runtime {
         host::add_to_linker(&mut linker).map_err(Error::Host)?;
         Ok(Runtime {
             engine,
-            linker,
+            linker: Arc::new(linker),
             limits,
         })
     }
@@ -236,31 +237,37 @@ impl Runtime {
     }
 
     /// Compiles `bytes` and checks its imports and exports against the `migration` world.
-    /// `seed` seeds the guest's randomness (use the component's sha256).
-    pub fn prepare(&self, bytes: &[u8], seed: [u8; 32]) -> Result<PreparedStep> {
-        let component = Component::new(&self.engine, bytes).map_err(Error::Invalid)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(Error::Invalid)?;
-        let pre = MigrationPre::new(instance_pre).map_err(Error::Invalid)?;
+    /// `seed` seeds the guest's randomness (use the component's sha256). Cranelift runs on
+    /// tokio's blocking pool, so that an application's other tasks go on meanwhile.
+    pub async fn prepare(&self, bytes: &[u8], seed: [u8; 32]) -> Result<PreparedStep> {
+        let (_, pre) = self.compile(bytes).await?;
         Ok(PreparedStep { pre, seed })
     }
 
     /// Compiles `bytes` like [`Runtime::prepare`] and lists what the component imports
     /// (`wasmig:migration/database@0.1.1`, `wasi:io/streams@0.2.0`, …), for `verify`.
-    pub fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
-        let component = Component::new(&self.engine, bytes).map_err(Error::Invalid)?;
-        let imports = component
+    pub async fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
+        let (component, _) = self.compile(bytes).await?;
+        Ok(component
             .component_type()
             .imports(&self.engine)
             .map(|(name, _)| name.to_owned())
-            .collect();
-        self.linker
-            .instantiate_pre(&component)
-            .and_then(MigrationPre::new)
-            .map_err(Error::Invalid)?;
-        Ok(imports)
+            .collect())
+    }
+
+    async fn compile(&self, bytes: &[u8]) -> Result<(Component, MigrationPre<StepState>)> {
+        let (engine, linker) = (self.engine.clone(), Arc::clone(&self.linker));
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let component = Component::new(&engine, &bytes).map_err(Error::Invalid)?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .and_then(MigrationPre::new)
+                .map_err(Error::Invalid)?;
+            Ok((component, pre))
+        })
+        .await
+        .map_err(|e| Error::Host(wasmtime::Error::msg(format!("compiling failed: {e}"))))?
     }
 
     /// Runs the step's `up()` inside `transaction` and hands the transaction back. Every
