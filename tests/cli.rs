@@ -123,7 +123,7 @@ async fn plan_and_history_print_text_and_json(backend: Backend) {
     blog_v1(&sandbox)
         .sql_step("003_archive", "UPDATE blog_posts SET status = 'archived'")
         .step("004_broken", "testing/fail")
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .write();
     let plan = sandbox.cli(WASMIG, &["plan"]);
     assert_eq!(plan.success(), !backend.has_transactional_ddl(), "{plan:?}");
@@ -322,7 +322,7 @@ async fn upgrade_draws_a_progress_bar_on_a_terminal_and_plain_lines_otherwise() 
 
     blog_v1(&sandbox)
         .step("003_index_status", "blog/migrations/003_index_status")
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .write();
     let piped = sandbox.cli(WASMIG, &["upgrade"]);
     assert!(piped.success(), "{piped:?}");
@@ -341,7 +341,7 @@ async fn upgrade_backup_prints_where_the_backup_is_and_restore_takes_it() {
     assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
     blog_v1(&sandbox)
         .step("003_index_status", "blog/migrations/003_index_status")
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .write();
     let dir = sandbox.path().to_str().unwrap().to_owned();
     let upgraded = sandbox.cli(WASMIG, &["upgrade", "--backup", "--backup-dir", &dir]);

@@ -168,7 +168,7 @@ async fn a_step_changed_after_it_was_applied_blocks_upgrades_until_accepted(back
     // Version 1.1.0 adds step 003, but its step 002 is not the file that was applied.
     let dir = blog_v1(&sandbox)
         .step("003_index_status", "blog/migrations/003_index_status")
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .write();
     std::fs::copy(
         dir.join("migrations/003_index_status.wasm"),
@@ -331,7 +331,7 @@ async fn plan_shows_the_sql_of_each_pending_step_and_changes_nothing(backend: Ba
     blog_v1(&sandbox).write();
     assert!(sandbox.upgrade().await.is_success());
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_index_status", "blog/migrations/003_index_status")
         .sql_step(
             "004_archive",
@@ -462,7 +462,7 @@ async fn a_deactivated_module_is_left_alone_until_activated(backend: Backend) {
     let said = host.deactivate("blog").await.unwrap();
     assert!(said.contains("blog: deactivated"), "{said}");
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_index_status", "blog/migrations/003_index_status")
         .write();
     sandbox
@@ -628,7 +628,7 @@ async fn a_backup_taken_before_an_upgrade_brings_the_modules_back(backend: Backe
     let sandbox = blog_and_notes_installed(backend).await;
     let blog_before = sandbox.dump_except(&["wasmig_", "notes_"]).await;
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_index_status", "blog/migrations/003_index_status")
         .sql_step(
             "004_archive",

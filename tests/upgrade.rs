@@ -95,7 +95,7 @@ async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothi
     assert!(sandbox.upgrade().await.is_success());
 
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_index_status", "blog/migrations/003_index_status")
         .step("004_archive", "testing/create_table")
         .write();
@@ -150,7 +150,7 @@ async fn a_failing_step_that_changed_data_is_rolled_back_on_every_backend(backen
     let before = sandbox.dump_module_data().await;
 
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_ghost", "testing/fail_after_insert")
         .write();
     let report = sandbox.upgrade().await;
@@ -186,7 +186,7 @@ async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backe
     assert!(sandbox.upgrade().await.is_success());
 
     blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"1.1.0\"\nhost-api = \"^0.1\"\n")
+        .version("1.1.0")
         .step("003_more", "testing/create_table")
         .step("004_broken", "testing/fail")
         .step("005_never", "testing/create_table")
@@ -312,9 +312,7 @@ async fn a_trapping_step_is_contained_and_the_next_module_still_runs(backend: Ba
 
 async fn an_older_header_is_refused_and_nothing_changes(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox)
-        .header("name = \"blog\"\nversion = \"2.0.0\"\nhost-api = \"^0.1\"\n")
-        .write();
+    blog_v1(&sandbox).version("2.0.0").write();
     assert!(sandbox.upgrade().await.is_success());
     let before = sandbox.dump().await;
 

@@ -280,6 +280,22 @@ impl ModuleWriter {
         self
     }
 
+    /// Sets the version the header declares.
+    pub fn version(mut self, version: &str) -> Self {
+        self.header = self
+            .header
+            .lines()
+            .map(|line| {
+                if line.starts_with("version = ") {
+                    format!("version = \"{version}\"\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        self
+    }
+
     /// Replaces the header text.
     pub fn header(mut self, text: &str) -> Self {
         self.header = text.to_owned();
