@@ -60,9 +60,7 @@ async fn a_sql_step_runs_in_the_steps_transaction_and_is_recorded(backend: Backe
 }
 
 async fn a_sql_step_goes_through_the_policy(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     let before = sandbox.dump_except(&["wasmig_"]).await;
     sandbox
         .module("notes", "1.0.0")
@@ -162,9 +160,7 @@ async fn execute_tolerant_keeps_the_step_transaction_usable(backend: Backend) {
 }
 
 async fn a_step_changed_after_it_was_applied_blocks_upgrades_until_accepted(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     // Version 1.1.0 adds step 003, but its step 002 is not the file that was applied.
     let dir = blog_v1(&sandbox)
         .step("003_index_status", "blog/migrations/003_index_status")
@@ -327,9 +323,7 @@ async fn a_dependency_cycle_is_refused_when_the_modules_are_read(backend: Backen
 }
 
 async fn plan_shows_the_sql_of_each_pending_step_and_changes_nothing(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     blog_v1(&sandbox)
         .version("1.1.0")
         .step("003_index_status", "blog/migrations/003_index_status")
@@ -455,9 +449,7 @@ async fn plan_shows_parameters_and_the_statements_allowed_to_fail(backend: Backe
 }
 
 async fn a_deactivated_module_is_left_alone_until_activated(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     let host = sandbox.host().await;
     let said = host.deactivate("blog").await.unwrap();
     assert!(said.contains("blog: deactivated"), "{said}");

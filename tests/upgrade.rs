@@ -90,9 +90,7 @@ async fn without_install_wasm_a_fresh_install_runs_every_step_in_order(backend: 
 async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothing(
     backend: Backend,
 ) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
 
     blog_v1(&sandbox)
         .version("1.1.0")
@@ -144,9 +142,7 @@ async fn a_newer_version_runs_only_the_new_steps_and_a_second_upgrade_does_nothi
 }
 
 async fn a_failing_step_that_changed_data_is_rolled_back_on_every_backend(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     let before = sandbox.dump_module_data().await;
 
     blog_v1(&sandbox)
@@ -181,9 +177,7 @@ async fn a_failing_step_that_changed_data_is_rolled_back_on_every_backend(backen
 }
 
 async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
 
     blog_v1(&sandbox)
         .version("1.1.0")
@@ -330,9 +324,7 @@ async fn an_older_header_is_refused_and_nothing_changes(backend: Backend) {
 }
 
 async fn a_step_added_without_a_version_bump_is_refused(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     let before = sandbox.dump().await;
 
     blog_v1(&sandbox)
@@ -597,9 +589,7 @@ async fn a_write_grant_covers_the_keys_the_table_generates(backend: Backend) {
 }
 
 async fn repair_refuses_a_module_with_nothing_unfinished(backend: Backend) {
-    let sandbox = Sandbox::new(backend).await;
-    blog_v1(&sandbox).write();
-    assert!(sandbox.upgrade().await.is_success());
+    let sandbox = Sandbox::with_blog_v1(backend).await;
     let before = sandbox.dump().await;
     let error = sandbox
         .host()

@@ -49,6 +49,16 @@ impl Sandbox {
         Sandbox { dir, db }
     }
 
+    /// A fresh sandbox on `backend` whose database has the example module installed at 1.0.0
+    /// (steps 001 and 002).
+    pub async fn with_blog_v1(backend: Backend) -> Self {
+        let sandbox = Sandbox::new(backend).await;
+        blog_v1(&sandbox).write();
+        let report = sandbox.upgrade().await;
+        assert!(report.is_success(), "{report:?}");
+        sandbox
+    }
+
     /// The backend the sandbox's database runs on.
     pub fn backend(&self) -> Backend {
         self.db.backend
