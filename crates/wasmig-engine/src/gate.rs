@@ -22,8 +22,21 @@ pub(crate) struct GuardGate {
 }
 
 impl GuardGate {
-    /// The gate for `manifest`'s module, from the objects existing in the step's transaction.
+    /// The gate for `manifest`'s module, with the step's transaction confined to what the
+    /// module may touch (see [`GuardGate::confine`]).
     pub async fn open(
+        tx: &mut Transaction,
+        db: &wasmig_db::Database,
+        manifest: &Manifest,
+        require_prefix: bool,
+    ) -> Result<Self, crate::Error> {
+        let gate = Self::read(tx, manifest, require_prefix).await?;
+        gate.confine(tx, db, manifest).await?;
+        Ok(gate)
+    }
+
+    /// The gate for `manifest`'s module, from the objects existing in the step's transaction.
+    async fn read(
         tx: &mut Transaction,
         manifest: &Manifest,
         require_prefix: bool,
@@ -63,7 +76,7 @@ impl GuardGate {
 impl GuardGate {
     /// On PostgreSQL, runs the guest's statements as a role of the module's own that owns its
     /// objects and holds its grants: the server's privilege checks back the policy up.
-    pub async fn confine(
+    async fn confine(
         &self,
         tx: &mut Transaction,
         db: &wasmig_db::Database,

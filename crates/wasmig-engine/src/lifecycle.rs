@@ -91,8 +91,7 @@ impl Host {
 
         let manifest = &package.manifest;
         let mut tx = self.db.begin().await?;
-        let gate = GuardGate::open(&mut tx, manifest, self.require_prefix).await?;
-        gate.confine(&mut tx, &self.db, manifest).await?;
+        let gate = GuardGate::open(&mut tx, &self.db, manifest, self.require_prefix).await?;
         let hooks = Hooks {
             journal: Box::new(NoJournal),
             gate: Box::new(gate),

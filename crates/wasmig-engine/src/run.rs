@@ -262,8 +262,8 @@ impl Upgrade<'_> {
 
         let mut transaction = self.db.begin().await?;
         let manifest = &self.package.manifest;
-        let gate = GuardGate::open(&mut transaction, manifest, self.require_prefix).await?;
-        gate.confine(&mut transaction, self.db, manifest).await?;
+        let gate =
+            GuardGate::open(&mut transaction, self.db, manifest, self.require_prefix).await?;
         let hooks = Hooks {
             journal,
             gate: Box::new(gate),
