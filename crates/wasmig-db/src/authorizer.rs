@@ -2,9 +2,10 @@
 //! a guest statement touches, consulted while the statement is compiled.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use libsqlite3_sys as ffi;
 
@@ -68,6 +69,33 @@ pub enum Request<'a> {
     },
 }
 
+impl fmt::Display for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = |table: &Option<&str>| table.map(|t| format!(" on `{t}`")).unwrap_or_default();
+        let temp = |temporary: bool| if temporary { "temporary " } else { "" };
+        match self {
+            Request::Read { table } => write!(f, "read `{table}`"),
+            Request::Write { table } => write!(f, "write to `{table}`"),
+            Request::Create {
+                name,
+                table,
+                temporary,
+            } => write!(f, "create {}`{name}`{}", temp(*temporary), on(table)),
+            Request::Drop {
+                name,
+                table,
+                temporary,
+            } => write!(f, "drop {}`{name}`{}", temp(*temporary), on(table)),
+            Request::Alter { table } => write!(f, "alter `{table}`"),
+            Request::Pragma { name } => write!(f, "run PRAGMA {name}"),
+            Request::Function { name } => write!(f, "call the function `{name}`"),
+            Request::Reindex { index } => write!(f, "rebuild the index `{index}`"),
+            Request::Select => f.write_str("select"),
+            Request::Other { action } => write!(f, "run {action}"),
+        }
+    }
+}
+
 /// Decides SQLite's authorizer requests for guest statements.
 pub trait Authorizer: Send + Sync {
     /// True to allow `request` in `database` (`main`, `temp`, or an attached name).
@@ -79,12 +107,15 @@ pub trait Authorizer: Send + Sync {
 struct State {
     authorizer: Arc<dyn Authorizer>,
     guest: Arc<AtomicBool>,
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 /// An authorizer installed on a connection; removed when dropped.
 pub(crate) struct Installed {
     db: *mut ffi::sqlite3,
     state: *mut State,
+    /// What the authorizer refused last, for the error message.
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 // SAFETY: the handle is only used for `sqlite3_set_authorizer`, which SQLite serialises on the
@@ -108,10 +139,32 @@ impl Installed {
         authorizer: Arc<dyn Authorizer>,
         guest: Arc<AtomicBool>,
     ) -> Self {
-        let state = Box::into_raw(Box::new(State { authorizer, guest }));
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let state = Box::into_raw(Box::new(State {
+            authorizer,
+            guest,
+            refused: Arc::clone(&refused),
+        }));
         // SAFETY: `db` is open (the caller's promise) and `state` lives until `drop`.
         unsafe { ffi::sqlite3_set_authorizer(db, Some(callback), state.cast()) };
-        Installed { db, state }
+        Installed { db, state, refused }
+    }
+
+    /// What the authorizer refused since the last call, in words (`drop `t` in `main``):
+    /// the first refusal about an object of the database's rather than SQLite's own
+    /// bookkeeping, which SQLite often asks about first.
+    pub(crate) fn take_refusal(&self) -> Option<String> {
+        let refused = std::mem::take(
+            &mut *self
+                .refused
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        refused
+            .iter()
+            .find(|r| !r.contains("`sqlite_"))
+            .or(refused.first())
+            .cloned()
     }
 }
 
@@ -143,7 +196,11 @@ unsafe extern "C" fn callback(
     let text = |p: *const c_char| {
         unsafe { (!p.is_null()).then(|| CStr::from_ptr(p)) }.and_then(|s| s.to_str().ok())
     };
-    let (first, second, database) = (text(first), text(second), text(database));
+    let (first, second, mut database) = (text(first), text(second), text(database));
+    if action == ffi::SQLITE_ALTER_TABLE {
+        // ALTER TABLE passes the database first; the third argument names a dropped column.
+        database = first;
+    }
     let request = request(action, first, second);
     let allowed = match request {
         Some(request) => catch_unwind(AssertUnwindSafe(|| {
@@ -152,6 +209,20 @@ unsafe extern "C" fn callback(
         .unwrap_or(false),
         None => false,
     };
+    if !allowed {
+        let what = match request {
+            Some(request) => request.to_string(),
+            None => format!("an incomplete request (action {action})"),
+        };
+        let place = database.map(|db| format!(" in `{db}`")).unwrap_or_default();
+        let mut refused = state
+            .refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if refused.len() < 8 {
+            refused.push(format!("{what}{place}"));
+        }
+    }
     if allowed {
         ffi::SQLITE_OK
     } else {

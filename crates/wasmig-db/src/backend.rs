@@ -171,9 +171,9 @@ where
     query::<DB>(&mut conn, sql, params, Mode::default()).await
 }
 
-/// [`execute`] inside a transaction.
-pub(crate) async fn tx_execute<DB: Backend>(
-    tx: &mut sqlx::Transaction<'static, DB>,
+/// [`execute`] on a connection held from the pool.
+pub(crate) async fn held_execute<DB: Backend>(
+    conn: &mut sqlx::pool::PoolConnection<DB>,
     sql: &str,
     params: &[Value],
     mode: Mode<'_>,
@@ -182,12 +182,12 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    execute::<DB>(tx, sql, params, mode).await
+    execute::<DB>(conn, sql, params, mode).await
 }
 
-/// [`query`] inside a transaction.
-pub(crate) async fn tx_query<DB: Backend>(
-    tx: &mut sqlx::Transaction<'static, DB>,
+/// [`query`] on a connection held from the pool.
+pub(crate) async fn held_query<DB: Backend>(
+    conn: &mut sqlx::pool::PoolConnection<DB>,
     sql: &str,
     params: &[Value],
     mode: Mode<'_>,
@@ -196,7 +196,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    query::<DB>(tx, sql, params, mode).await
+    query::<DB>(conn, sql, params, mode).await
 }
 
 /// The error for a column type the value model has no rule for.

@@ -5,6 +5,17 @@
 //! The same value model crosses the WebAssembly boundary, so the host hands guest statements to
 //! the database without reinterpreting them.
 
+/// Runs `$body` with `$inner` bound to the backend value inside `$value`, for every backend.
+macro_rules! each_backend {
+    ($kind:ident, $value:expr, $inner:ident => $body:expr) => {
+        match $value {
+            $kind::Sqlite($inner) => $body,
+            $kind::Postgres($inner) => $body,
+            $kind::MySql($inner) => $body,
+        }
+    };
+}
+
 pub mod authorizer;
 mod backend;
 mod dump;
@@ -12,16 +23,16 @@ mod lock;
 mod mysql;
 mod postgres;
 mod sqlite;
+mod transaction;
 mod value;
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use lock::UpgradeLock;
+pub use transaction::Transaction;
 pub use value::{RowSet, Value};
 
 /// The SQL dialect of a database.
@@ -221,17 +232,6 @@ impl From<sqlx::MySqlPool> for Pool {
     }
 }
 
-/// Runs `$body` with `$inner` bound to the backend value inside `$value`, for every backend.
-macro_rules! each_backend {
-    ($kind:ident, $value:expr, $inner:ident => $body:expr) => {
-        match $value {
-            $kind::Sqlite($inner) => $body,
-            $kind::Postgres($inner) => $body,
-            $kind::MySql($inner) => $body,
-        }
-    };
-}
-
 impl Database {
     /// Opens the database a URL names: `sqlite://FILE` (created if missing), `sqlite::memory:`,
     /// `postgres://user@host/db`, `mysql://user@host/db` or `mariadb://user@host/db`.
@@ -281,24 +281,6 @@ impl Database {
         }
     }
 
-    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
-    /// a step never fails half-way on a lock upgrade.
-    pub async fn begin(&self) -> Result<Transaction> {
-        let inner = match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
-        };
-        Ok(Transaction {
-            authorizer: None,
-            guest: Arc::default(),
-            guest_role: None,
-            role_active: false,
-            savepoints: Vec::new(),
-            inner,
-        })
-    }
-
     /// Runs one statement outside any transaction (in autocommit mode).
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         each_backend!(Pool, &self.pool, pool => {
@@ -336,243 +318,6 @@ impl Dialect {
             "mysql" | "mariadb" => Some(Dialect::MySql),
             _ => None,
         }
-    }
-}
-
-/// An open transaction; dropped without [`commit`](Transaction::commit) it rolls back.
-#[derive(Debug)]
-pub struct Transaction {
-    // Declared first, so that it is removed before the connection goes back to the pool.
-    authorizer: Option<authorizer::Installed>,
-    /// True while a guest statement runs (see [`Transaction::set_guest`]).
-    guest: Arc<AtomicBool>,
-    /// The PostgreSQL role guest statements run as (see [`Transaction::confine_guest`]).
-    guest_role: Option<String>,
-    /// Whether that role is in effect now.
-    role_active: bool,
-    /// Open savepoints, with whether the guest role was in effect when each was taken.
-    savepoints: Vec<(String, bool)>,
-    inner: Tx,
-}
-
-#[derive(Debug)]
-enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
-}
-
-impl Transaction {
-    /// The dialect of the database this transaction runs on.
-    pub fn dialect(&self) -> Dialect {
-        match self.inner {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
-            Tx::MySql(_) => Dialect::MySql,
-        }
-    }
-
-    /// Runs one statement with positional parameters; returns the number of rows affected.
-    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        self.switch_role().await?;
-        let mode = self.mode(None);
-        each_backend!(Tx, &mut self.inner, tx => backend::tx_execute(tx, sql, params, mode).await)
-    }
-
-    /// Runs one query with positional parameters and returns all of its rows.
-    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        self.switch_role().await?;
-        let mode = self.mode(None);
-        each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
-    }
-
-    /// Like [`Transaction::query`], but stops with [`Error::Quota`] as soon as the rows
-    /// returned exceed `budget`, which is charged for what they return.
-    pub async fn query_within(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        budget: &mut Budget,
-    ) -> Result<RowSet> {
-        self.switch_role().await?;
-        let mode = self.mode(Some(budget));
-        each_backend!(Tx, &mut self.inner, tx => backend::tx_query(tx, sql, params, mode).await)
-    }
-
-    fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
-        // Only SQLite's authorizer needs guest statements prepared afresh; elsewhere the
-        // statement cache stays on (closing each statement costs round trips).
-        backend::Mode {
-            fresh: self.dialect() == Dialect::Sqlite && self.guest.load(Ordering::Acquire),
-            budget,
-        }
-    }
-
-    /// Runs guest statements as the role set by [`Transaction::confine_guest`] and the host's
-    /// as itself, switching only when the kind of statement changes.
-    async fn switch_role(&mut self) -> Result<()> {
-        let wanted = self.guest_role.is_some() && self.guest.load(Ordering::Acquire);
-        if wanted == self.role_active {
-            return Ok(());
-        }
-        let sql = match (&self.guest_role, wanted) {
-            (Some(role), true) => format!("SET LOCAL ROLE {}", postgres::quote(role)),
-            _ => "RESET ROLE".to_owned(),
-        };
-        if let Tx::Postgres(tx) = &mut self.inner {
-            use sqlx::Executor;
-            (&mut **tx).execute(sqlx::AssertSqlSafe(sql)).await?;
-        }
-        self.role_active = wanted;
-        Ok(())
-    }
-
-    /// PostgreSQL: makes guest statements run as `role`, a role of the module's own that owns
-    /// the module's objects (`owned`, tables and views by name) and holds the grants of its
-    /// manifest, so that the server itself refuses anything else. Needs an account that may
-    /// create roles; returns false (and changes nothing) when it may not, or on other databases.
-    pub async fn confine_guest(
-        &mut self,
-        db: &Database,
-        role: &str,
-        owned: &[(String, String)],
-        read: &[String],
-        write: &[String],
-    ) -> Result<bool> {
-        if self.dialect() != Dialect::Postgres {
-            return Ok(false);
-        }
-        let confined = postgres::confine(self, db, role, owned, read, write).await?;
-        // A transaction that serves several modules (a dry run) never keeps another's role.
-        self.guest_role = confined.then(|| role.to_owned());
-        Ok(confined)
-    }
-
-    /// Takes a savepoint named `name`, as the host or, after [`Transaction::set_guest`], under
-    /// the guest's role.
-    pub async fn savepoint(&mut self, name: &str) -> Result<()> {
-        self.execute(&format!("SAVEPOINT {name}"), &[]).await?;
-        self.savepoints.push((name.to_owned(), self.role_active));
-        Ok(())
-    }
-
-    /// Ends the savepoint `name` taken with [`Transaction::savepoint`]: releases it, or rolls
-    /// back to it (`undo`). Works after a failed statement, when PostgreSQL refuses anything
-    /// else (no role is switched first); rolling back brings back the role in effect when the
-    /// savepoint was taken.
-    pub async fn end_savepoint(&mut self, name: &str, undo: bool) -> Result<()> {
-        let sql = match undo {
-            true => format!("ROLLBACK TO SAVEPOINT {name}"),
-            false => format!("RELEASE SAVEPOINT {name}"),
-        };
-        let mode = backend::Mode {
-            fresh: false,
-            budget: None,
-        };
-        each_backend!(Tx, &mut self.inner, tx => backend::tx_execute(tx, &sql, &[], mode).await)?;
-        if let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) {
-            let (_, role_active) = self.savepoints.remove(at);
-            if undo {
-                self.role_active = role_active;
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a
-    /// guest's statements are prepared afresh each time and checked by the authorizer.
-    pub fn set_guest(&mut self, guest: bool) {
-        self.guest.store(guest, Ordering::Release);
-    }
-
-    /// Installs SQLite's authorizer on this transaction's connection for as long as the
-    /// transaction lives; it decides while guest statements are compiled. Other databases
-    /// have no authorizer: this does nothing there.
-    pub async fn install_authorizer(&mut self, decider: Arc<dyn Authorizer>) -> Result<()> {
-        if let Tx::Sqlite(tx) = &mut self.inner {
-            let mut handle = tx.lock_handle().await?;
-            let db = handle.as_raw_handle().as_ptr();
-            // SAFETY: the connection stays open while the transaction holds it, and the
-            // authorizer is removed (field order, `commit`, `rollback`) before it is released.
-            self.authorizer =
-                Some(unsafe { authorizer::Installed::new(db, decider, Arc::clone(&self.guest)) });
-        }
-        Ok(())
-    }
-
-    /// Opens a new transaction on the same connection after a statement committed the
-    /// previous one implicitly (MySQL DDL), so what follows is atomic again. A no-op elsewhere.
-    pub async fn restart_after_implicit_commit(&mut self) -> Result<()> {
-        use sqlx::Executor;
-        if let Tx::MySql(tx) = &mut self.inner {
-            // A plain string goes over the text protocol, like sqlx's own BEGIN.
-            (&mut **tx).execute("BEGIN").await?;
-        }
-        Ok(())
-    }
-
-    /// The schema unqualified names resolve to: PostgreSQL's current schema, MySQL's current
-    /// database; `None` on SQLite (its `main`).
-    pub async fn home_schema(&mut self) -> Result<Option<String>> {
-        let sql = match self.dialect() {
-            Dialect::Sqlite => return Ok(None),
-            Dialect::Postgres => "SELECT current_schema()::text",
-            Dialect::MySql => "SELECT CAST(DATABASE() AS CHAR)",
-        };
-        let rows = self.query(sql, &[]).await?;
-        Ok(rows
-            .rows
-            .first()
-            .and_then(|r| r[0].as_text())
-            .map(str::to_lowercase))
-    }
-
-    /// The names of every table, view, index and trigger in the home schema, lower-cased.
-    pub async fn object_names(&mut self) -> Result<Vec<String>> {
-        let sql = match self.dialect() {
-            Dialect::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            }
-            Dialect::Postgres => {
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() \
-                 UNION SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
-                 UNION SELECT trigger_name::text FROM information_schema.triggers \
-                 WHERE trigger_schema = current_schema()"
-            }
-            Dialect::MySql => {
-                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() \
-                 UNION SELECT CAST(index_name AS CHAR) FROM information_schema.statistics \
-                 WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
-                 UNION SELECT CAST(trigger_name AS CHAR) FROM information_schema.triggers \
-                 WHERE trigger_schema = DATABASE()"
-            }
-        };
-        let rows = self.query(sql, &[]).await?;
-        Ok(rows
-            .rows
-            .iter()
-            .filter_map(|r| r[0].as_text().map(str::to_lowercase))
-            .collect())
-    }
-
-    /// Makes the transaction's changes permanent.
-    pub async fn commit(self) -> Result<()> {
-        let Transaction {
-            authorizer, inner, ..
-        } = self;
-        drop(authorizer);
-        each_backend!(Tx, inner, tx => Ok(tx.commit().await?))
-    }
-
-    /// Discards the transaction's changes (on MySQL, those DDL has not committed already).
-    pub async fn rollback(self) -> Result<()> {
-        let Transaction {
-            authorizer, inner, ..
-        } = self;
-        drop(authorizer);
-        each_backend!(Tx, inner, tx => Ok(tx.rollback().await?))
     }
 }
 

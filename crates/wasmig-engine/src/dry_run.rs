@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use wasmig_db::{Authorizer, Dialect, Transaction, Value};
 use wasmig_manifest::{Kind, Package};
-use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, StepContext};
+use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, Route, StepContext};
 
 use crate::gate::GuardGate;
 use crate::run::{Unit, install_unit, prepare, step_units};
@@ -253,7 +253,7 @@ struct Recording {
 }
 
 impl Gate for Recording {
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String> {
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String> {
         self.seen
             .lock()
             .expect("the recording lock")

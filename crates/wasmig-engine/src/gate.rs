@@ -8,7 +8,7 @@ use wasmig_db::{Authorizer, Transaction};
 use wasmig_guard::authorizer::SharedPolicy;
 use wasmig_guard::{Catalog, Effect, Grants, Policy};
 use wasmig_manifest::Manifest;
-use wasmig_runtime::{BoxFuture, Gate, GuestStatement};
+use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Route};
 
 /// The gate of one step of one module.
 pub(crate) struct GuardGate {
@@ -110,7 +110,7 @@ impl GuardGate {
 }
 
 impl Gate for GuardGate {
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String> {
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String> {
         let (policy, sql) = (&self.policy, statement.sql);
         let verdict = self
             .verdicts
@@ -123,7 +123,16 @@ impl Gate for GuardGate {
             })
             .clone();
         self.pending = verdict?;
-        Ok(())
+        self.policy.statement_starts(&self.pending);
+        let setting = self
+            .pending
+            .iter()
+            .any(|effect| matches!(effect, Effect::Setting { .. }));
+        Ok(if setting {
+            Route::Setting
+        } else {
+            Route::Guest
+        })
     }
 
     fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
@@ -136,7 +145,7 @@ impl Gate for GuardGate {
                     Effect::Renamed { to, .. } => {
                         wasmig_store::claim(tx, &self.module, to, "table").await
                     }
-                    Effect::Dropped { .. } => Ok(()),
+                    Effect::Dropped { .. } | Effect::Setting { .. } => Ok(()),
                 };
                 claimed.map_err(|e| e.to_string())?;
             }
@@ -159,6 +168,7 @@ impl Gate for GuardGate {
                     }
                     Effect::Dropped { name } => wasmig_store::release(tx, name).await,
                     Effect::Renamed { from, to } => wasmig_store::rename(tx, from, to).await,
+                    Effect::Setting { .. } => Ok(()),
                 };
                 recorded.map_err(|e| e.to_string())?;
             }

@@ -116,7 +116,12 @@ pub fn plan_module(package: &Package, recorded: &Recorded, options: Options) -> 
     let installed_version = record.and_then(|r| r.version.clone());
     let changed = changed_steps(package, &recorded.applied);
     let mut warnings = Vec::new();
-    let host_api = &package.manifest.host_api;
+    // A module of plain SQL steps needs no host API.
+    let host_api = package
+        .manifest
+        .host_api
+        .clone()
+        .unwrap_or(semver::VersionReq::STAR);
     let incompatible = !host_api.matches(&HOST_API_VERSION);
     let action = match record {
         Some(r) if r.status.is_unfinished() => Action::Unfinished {
@@ -289,7 +294,7 @@ mod tests {
                 name: "blog".into(),
                 version: version.parse().unwrap(),
                 description: None,
-                host_api: "^0.1".parse().unwrap(),
+                host_api: Some("^0.1".parse().unwrap()),
                 grants: Default::default(),
                 depends: Default::default(),
             },
@@ -419,7 +424,7 @@ mod tests {
             "{why}"
         );
         let mut p = package("1.0.0", 1, false);
-        p.manifest.host_api = "^0.2".parse().unwrap();
+        p.manifest.host_api = Some("^0.2".parse().unwrap());
         let why = reason(action(&p, None));
         assert!(
             why.contains("needs host API ^0.2, but this host implements 0.1"),

@@ -82,7 +82,7 @@ pub async fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
         true,
         format!("{} {}", manifest.name, manifest.version),
     ));
-    checks.push(host_api_check(&manifest.host_api));
+    checks.push(host_api_check(manifest.host_api.as_ref()));
     checks.push(check("steps", true, describe_steps(&package)));
     checks.push(if package.checksummed {
         check(CHECKSUMS_FILE, true, "every step file matches its checksum")
@@ -109,7 +109,14 @@ pub async fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
     verification
 }
 
-fn host_api_check(wanted: &VersionReq) -> Check {
+fn host_api_check(wanted: Option<&VersionReq>) -> Check {
+    let Some(wanted) = wanted else {
+        return check(
+            "host-api",
+            true,
+            "not given: the package has no components, so it needs no host API",
+        );
+    };
     let passed = wanted.matches(&HOST_API_VERSION);
     let detail = if passed {
         format!("needs {wanted}; this host implements {HOST_API_VERSION}")

@@ -81,6 +81,13 @@ pub enum Effect {
         /// The new name.
         to: String,
     },
+    /// A session setting a step may change for itself (MySQL `FOREIGN_KEY_CHECKS`,
+    /// PostgreSQL `SET LOCAL lock_timeout`, SQLite `PRAGMA foreign_keys`); the host puts it
+    /// back when the step ends.
+    Setting {
+        /// The setting, lower-cased.
+        name: String,
+    },
 }
 
 /// Why a statement was refused.
@@ -203,14 +210,23 @@ impl Policy {
 
     /// Checks every statement in `sql`; on success returns the ownership changes they make.
     pub fn check(&self, sql: &str) -> Result<Vec<Effect>, Denial> {
-        let statements = match Parser::parse_sql(self.sql_dialect().as_ref(), sql) {
+        let statements = match self.parse(sql) {
             Ok(statements) => statements,
             // sqlparser reads `PRAGMA x = 1` but not `PRAGMA x = ON`: a lone PRAGMA is read here.
             Err(_) if self.dialect == Dialect::Sqlite && rules::lone_pragma(sql).is_some() => {
                 let name = rules::lone_pragma(sql).unwrap_or_default();
                 return rules::check_pragma_name(&name)
-                    .map(|()| Vec::new())
+                    .map(|()| rules::pragma_effects(&name))
                     .map_err(|reason| self.deny(sql, reason));
+            }
+            // sqlparser does not read PostgreSQL's `SET CONSTRAINTS`.
+            Err(_) if self.dialect == Dialect::Postgres && rules::is_set_constraints(sql) => {
+                return Ok(vec![Effect::Setting {
+                    name: "constraints".into(),
+                }]);
+            }
+            Err(_) if let Some(reason) = rules::dynamic_sql(self.dialect, sql) => {
+                return Err(self.deny(sql, reason));
             }
             Err(e) => {
                 return Err(self.deny(
@@ -250,12 +266,29 @@ impl Policy {
                     self.owned.remove(from);
                     self.owned.insert(to.clone());
                 }
+                Effect::Setting { .. } => {}
             }
         }
     }
 
     fn sql_dialect(&self) -> Box<dyn SqlDialect> {
         sql_dialect(self.dialect)
+    }
+
+    /// Parses `sql` in the database's dialect. SQLite's `a IS b` / `a IS NOT b` between any two
+    /// expressions, which sqlparser reads only before NULL, TRUE, FALSE and DISTINCT, is read
+    /// as the standard `IS [NOT] DISTINCT FROM` it means: the names a statement touches are
+    /// the same either way, and the database still runs the text as written.
+    fn parse(&self, sql: &str) -> Result<Vec<Statement>, sqlparser::parser::ParserError> {
+        let dialect = self.sql_dialect();
+        let parsed = Parser::parse_sql(dialect.as_ref(), sql);
+        if parsed.is_ok() || self.dialect != Dialect::Sqlite {
+            return parsed;
+        }
+        match script::standard_is(dialect.as_ref(), sql) {
+            Some(standard) => Parser::parse_sql(dialect.as_ref(), &standard).or(parsed),
+            None => parsed,
+        }
     }
 
     fn deny(&self, statement: &str, reason: String) -> Denial {
@@ -387,6 +420,7 @@ impl Policy {
             }
             Statement::Drop {
                 object_type,
+                if_exists,
                 names: dropped,
                 table,
                 temporary,
@@ -402,24 +436,36 @@ impl Policy {
                     return Err(format!("DROP {object_type} is not allowed in a migration"));
                 }
                 for name in dropped {
+                    // `IF EXISTS` of a name nobody holds and that does not exist: a no-op.
+                    if *if_exists && self.unknown(&self.name(name)?.key()) {
+                        access.absent.push(name.clone());
+                        continue;
+                    }
                     access.own.push(name.clone());
                     effects.push(Effect::Dropped {
                         name: self.name(name)?.key(),
                     });
                 }
-                access.own.extend(table.iter().cloned());
+                if !effects.is_empty() {
+                    access.own.extend(table.iter().cloned());
+                }
             }
             Statement::DropTrigger(drop) => {
-                access.own.push(drop.trigger_name.clone());
-                effects.push(Effect::Dropped {
-                    name: self.name(&drop.trigger_name)?.key(),
-                });
-                access.own.extend(drop.table_name.iter().cloned());
+                let key = self.name(&drop.trigger_name)?.key();
+                if drop.if_exists && self.unknown(&key) {
+                    access.absent.push(drop.trigger_name.clone());
+                } else {
+                    access.own.push(drop.trigger_name.clone());
+                    effects.push(Effect::Dropped { name: key });
+                    access.own.extend(drop.table_name.iter().cloned());
+                }
             }
             Statement::Pragma { name, value, .. } => {
                 rules::check_pragma(self.dialect, name, value.as_ref())?;
-                return Ok(Vec::new());
+                let parts: Vec<String> = name.0.iter().map(|part| part.to_string()).collect();
+                return Ok(rules::pragma_effects(&parts));
             }
+            Statement::Set(set) => return rules::check_setting(self.dialect, set),
             other => return Err(rules::not_allowed(other)),
         }
         if selects_into(statement) {
@@ -472,7 +518,12 @@ impl Policy {
             }
             exempt.insert(key);
         }
-        for name in access.own.iter().chain(&access.created) {
+        for name in access
+            .own
+            .iter()
+            .chain(&access.created)
+            .chain(&access.absent)
+        {
             exempt.insert(self.name(name)?.key());
         }
         let mut reads: Vec<ObjectName> = access.read.clone();
@@ -482,6 +533,14 @@ impl Policy {
         });
         for relation in &reads {
             if relation.0.len() == 1 && ctes.contains(&names::last_part(relation)) {
+                continue;
+            }
+            if self.dialect == Dialect::MySql && names::is_dual(relation) {
+                continue;
+            }
+            // A foreign key may name a table that nobody holds and that does not exist yet
+            // (created later, with MySQL's FOREIGN_KEY_CHECKS off).
+            if access.read.contains(relation) && self.unknown(&self.name(relation)?.key()) {
                 continue;
             }
             if rules::is_catalog(self.dialect, relation) {
@@ -601,6 +660,8 @@ struct Access {
     created: Vec<ObjectName>,
     /// Reads the relation visitor does not see (foreign-key targets).
     read: Vec<ObjectName>,
+    /// Names a `DROP … IF EXISTS` names that do not exist (nothing is dropped).
+    absent: Vec<ObjectName>,
 }
 
 /// Tables named by `REFERENCES` in column definitions and table constraints.

@@ -74,6 +74,17 @@ pub fn last_part(name: &ObjectName) -> String {
         .to_lowercase()
 }
 
+/// True for MySQL's `DUAL`, the table of no rows a `SELECT … FROM DUAL` names (unquoted: a
+/// quoted `` `dual` `` is a real table).
+pub fn is_dual(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("dual")),
+        _ => false,
+    }
+}
+
 /// The table a `FROM`-like factor names (UPDATE and DELETE targets must be plain tables).
 pub fn table_of(factor: &TableFactor) -> Result<ObjectName, String> {
     match factor {

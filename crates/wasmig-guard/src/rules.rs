@@ -1,7 +1,9 @@
 //! The fixed rules: what is never allowed, per dialect, and why.
 
-use sqlparser::ast::{ObjectName, Statement, ValueWithSpan};
+use sqlparser::ast::{ContextModifier, Expr, ObjectName, Set, Statement, Value, ValueWithSpan};
 use wasmig_db::Dialect;
+
+use crate::Effect;
 
 /// Names the host keeps for itself (the ledger).
 pub const HOST_PREFIX: &str = "wasmig_";
@@ -156,6 +158,146 @@ pub fn check_pragma_name(parts: &[String]) -> Result<(), String> {
             SAFE_PRAGMAS.join(", ")
         ))
     }
+}
+
+/// What a PRAGMA the safe list allows changes: `foreign_keys` is a setting of the connection
+/// the host restores after the step; the others read, or last only as long as the
+/// transaction (`defer_foreign_keys`).
+pub fn pragma_effects(parts: &[String]) -> Vec<Effect> {
+    let pragma = parts.last().map(|p| p.to_lowercase()).unwrap_or_default();
+    if pragma == "foreign_keys" {
+        vec![Effect::Setting { name: pragma }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Session settings real migration histories change, per dialect; the host puts them back
+/// when the step ends. Everything else a `SET` could touch is the host's.
+fn allowed_settings(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::MySql => &["foreign_key_checks", "unique_checks"],
+        Dialect::Postgres => &["lock_timeout", "statement_timeout"],
+        Dialect::Sqlite => &[],
+    }
+}
+
+/// Checks a `SET` statement: only the settings of [`allowed_settings`], for the session or
+/// the transaction, to a plain value.
+pub fn check_setting(dialect: Dialect, set: &Set) -> Result<Vec<Effect>, String> {
+    let assignments: Vec<(Option<ContextModifier>, &ObjectName, &[Expr])> = match set {
+        Set::SingleAssignment {
+            scope,
+            hivevar: false,
+            variable,
+            values,
+        } => vec![(*scope, variable, values.as_slice())],
+        Set::MultipleAssignments { assignments } => assignments
+            .iter()
+            .map(|a| (a.scope, &a.name, std::slice::from_ref(&a.value)))
+            .collect(),
+        _ => return Err(not_allowed(&Statement::Set(set.clone()))),
+    };
+    let mut effects = Vec::new();
+    for (scope, variable, values) in assignments {
+        let name = setting_name(dialect, scope, variable)?;
+        if !values.iter().all(is_plain_value) {
+            return Err(format!(
+                "SET {name}: a setting takes a plain value here (a number, a word or a string)"
+            ));
+        }
+        effects.push(Effect::Setting { name });
+    }
+    Ok(effects)
+}
+
+/// The lower-cased name of an allowed setting, whatever form it is written in
+/// (`foreign_key_checks`, `SESSION foreign_key_checks`, `@@session.foreign_key_checks`).
+fn setting_name(
+    dialect: Dialect,
+    scope: Option<ContextModifier>,
+    variable: &ObjectName,
+) -> Result<String, String> {
+    let written = variable.to_string();
+    if written.starts_with('@') && !written.starts_with("@@") {
+        return Err(dynamic_sql_reason());
+    }
+    let lowered = written.to_lowercase();
+    let bare = lowered.trim_start_matches("@@");
+    let (prefix, name) = match bare.split_once('.') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, bare),
+    };
+    let global = matches!(scope, Some(ContextModifier::Global))
+        || prefix.is_some_and(|p| p != "session" && p != "local");
+    let allowed = allowed_settings(dialect);
+    if global || !allowed.contains(&name) {
+        let list = if allowed.is_empty() {
+            "none".to_owned()
+        } else {
+            allowed.join(", ")
+        };
+        return Err(format!(
+            "SET {written}: changing session or server settings is the host's business; a \
+             step may change only {list}, for itself"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn is_plain_value(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(value) => matches!(
+            value.value,
+            Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_)
+        ),
+        Expr::Identifier(ident) => ident.quote_style.is_none(),
+        Expr::UnaryOp { expr, .. } => matches!(**expr, Expr::Value(_)),
+        _ => false,
+    }
+}
+
+/// True when `sql` is PostgreSQL's `SET CONSTRAINTS { ALL | name, … } { DEFERRED | IMMEDIATE }`,
+/// which lasts as long as the transaction.
+pub fn is_set_constraints(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let name = |w: &String| {
+        w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    matches!(words.as_slice(), [set, constraints, targets @ .., mode]
+        if set == "set" && constraints == "constraints" && !targets.is_empty()
+            && targets.iter().all(name)
+            && (mode == "deferred" || mode == "immediate"))
+}
+
+fn dynamic_sql_reason() -> String {
+    "dynamic SQL (user variables, PREPARE and EXECUTE) builds statements the policy cannot \
+     read; write this step as a component, which can look at the schema (`db.has_column`, \
+     `db.query`) and send the statement it decides on"
+        .to_owned()
+}
+
+/// Why `sql` is refused when it is MySQL's dynamic SQL (`PREPARE`, `EXECUTE`, `DEALLOCATE`,
+/// `SET @var`), which sqlparser may not read.
+pub fn dynamic_sql(dialect: Dialect, sql: &str) -> Option<String> {
+    if dialect != Dialect::MySql {
+        return None;
+    }
+    let mut words = sql.split_whitespace().map(str::to_lowercase);
+    let first = words.next()?;
+    let dynamic = matches!(first.as_str(), "prepare" | "execute" | "deallocate")
+        || (first == "set"
+            && words
+                .next()
+                .is_some_and(|w| w.starts_with('@') && !w.starts_with("@@")));
+    dynamic.then(dynamic_sql_reason)
 }
 
 /// Why a statement kind outside the allowed set is refused.

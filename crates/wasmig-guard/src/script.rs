@@ -110,6 +110,75 @@ pub fn split_script(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatemen
     Ok(statements)
 }
 
+/// `sql` with SQLite's `a IS b` / `a IS NOT b` spelled `a IS NOT DISTINCT FROM b` / `a IS
+/// DISTINCT FROM b` where `b` is not a word sqlparser reads after `IS` itself; `None` when
+/// there is nothing to respell or the text cannot be tokenized.
+pub(crate) fn standard_is(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) -> Option<String> {
+    const UNDERSTOOD: &[Keyword] = &[
+        Keyword::NULL,
+        Keyword::TRUE,
+        Keyword::FALSE,
+        Keyword::UNKNOWN,
+        Keyword::DISTINCT,
+        Keyword::JSON,
+        Keyword::NORMALIZED,
+        Keyword::NFC,
+        Keyword::NFD,
+        Keyword::NFKC,
+        Keyword::NFKD,
+    ];
+    let tokens = Tokenizer::new(dialect, sql).tokenize().ok()?;
+    let significant =
+        |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut changed = false;
+    let mut index = 0;
+    while index < tokens.len() {
+        if is_keyword(&tokens[index], Keyword::IS) {
+            let after = significant(index + 1);
+            let negated = after.is_some_and(|n| is_keyword(&tokens[n], Keyword::NOT));
+            let operand = if negated {
+                after.and_then(|n| significant(n + 1))
+            } else {
+                after
+            };
+            if let Some(operand) = operand
+                && !UNDERSTOOD.iter().any(|k| is_keyword(&tokens[operand], *k))
+            {
+                out.push_str(if negated {
+                    "IS DISTINCT FROM "
+                } else {
+                    "IS NOT DISTINCT FROM "
+                });
+                changed = true;
+                index = operand;
+                continue;
+            }
+        }
+        out.push_str(&tokens[index].to_string());
+        index += 1;
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod standard_is_tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_is_between_expressions_reads_as_the_standard_form() {
+        let dialect = sqlparser::dialect::SQLiteDialect {};
+        assert_eq!(
+            standard_is(&dialect, "SELECT a IS NOT b, c IS 'x', d IS NULL FROM t").as_deref(),
+            Some("SELECT a IS DISTINCT FROM b, c IS NOT DISTINCT FROM 'x', d IS NULL FROM t")
+        );
+        assert_eq!(
+            standard_is(&dialect, "SELECT 'a IS b' FROM t WHERE x IS NOT NULL"),
+            None
+        );
+    }
+}
+
 /// A statement being read.
 struct Open {
     start: usize,

@@ -245,6 +245,35 @@ const SQLITE: &[Case] = &[
         "DROP TRIGGER victim_trigger",
         Some("may not alter, drop, truncate or index `victim_trigger`"),
     ),
+    // Real histories drop names that may not exist, and point at tables made later.
+    ("DROP TABLE IF EXISTS blog_never_made", None),
+    ("DROP TABLE IF EXISTS blog_never_made, blog_posts", None),
+    ("DROP INDEX IF EXISTS blog_never_made_idx", None),
+    ("DROP TRIGGER IF EXISTS blog_never_made_trg", None),
+    (
+        "DROP TABLE IF EXISTS victim_secrets",
+        Some("belongs to module `victim`"),
+    ),
+    ("DROP TABLE IF EXISTS users", Some("belongs to the host")),
+    (
+        "DROP TABLE IF EXISTS wasmig_history",
+        Some("belongs to the host"),
+    ),
+    ("DROP TABLE blog_never_made", Some("does not own it")),
+    (
+        "CREATE TABLE blog_votes (id INTEGER PRIMARY KEY, poll INTEGER REFERENCES blog_polls(id))",
+        None,
+    ),
+    (
+        "CREATE TABLE blog_votes (id INTEGER PRIMARY KEY, s TEXT REFERENCES victim_secrets(a))",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "SELECT * FROM blog_polls",
+        Some("may not read `blog_polls`"),
+    ),
+    ("PRAGMA foreign_keys = ON", None),
+    ("PRAGMA main.foreign_keys = 0", None),
 ];
 
 const POSTGRES: &[Case] = &[
@@ -336,6 +365,33 @@ const POSTGRES: &[Case] = &[
         "CREATE TRIGGER blog_t AFTER INSERT ON blog_posts FOR EACH ROW EXECUTE FUNCTION f()",
         Some("executes a function"),
     ),
+    ("SET LOCAL lock_timeout = '5s'", None),
+    ("SET LOCAL statement_timeout TO 0", None),
+    ("SET lock_timeout = 1000", None),
+    ("SET CONSTRAINTS ALL DEFERRED", None),
+    ("SET CONSTRAINTS blog_posts_author_fk IMMEDIATE", None),
+    ("SET CONSTRAINTS ALL DEFERRED; DROP TABLE users", Some("")),
+    (
+        "SET LOCAL work_mem = '1GB'",
+        Some("may change only lock_timeout, statement_timeout"),
+    ),
+    (
+        "SET LOCAL lock_timeout = current_setting('x')",
+        Some("plain value"),
+    ),
+    (
+        "SET search_path = victim",
+        Some("changing session or server settings"),
+    ),
+    ("DROP TABLE IF EXISTS blog_never_made CASCADE", None),
+    (
+        "DROP TABLE IF EXISTS public.users",
+        Some("belongs to the host"),
+    ),
+    (
+        "ALTER TABLE blog_posts ADD COLUMN poll INT REFERENCES blog_polls (id)",
+        None,
+    ),
 ];
 
 const MYSQL: &[Case] = &[
@@ -385,6 +441,47 @@ const MYSQL: &[Case] = &[
     (
         "SELECT * FROM other_db.victim_secrets",
         Some("outside this module's reach"),
+    ),
+    ("SET FOREIGN_KEY_CHECKS = 0", None),
+    ("SET foreign_key_checks = 1, unique_checks = 0", None),
+    ("SET SESSION UNIQUE_CHECKS = ON", None),
+    ("SET @@session.foreign_key_checks = 0", None),
+    (
+        "SET GLOBAL foreign_key_checks = 0",
+        Some("changing session or server settings"),
+    ),
+    (
+        "SET @@global.foreign_key_checks = 0",
+        Some("changing session or server settings"),
+    ),
+    (
+        "SET foreign_key_checks = 0, sql_log_bin = 0",
+        Some("may change only"),
+    ),
+    ("SET NAMES utf8mb4", Some("")),
+    (
+        "SET @drop = IF((SELECT COUNT(*) FROM information_schema.table_constraints) > 0, 'ALTER TABLE x DROP FOREIGN KEY y', 'SELECT 1')",
+        Some("write this step as a component"),
+    ),
+    (
+        "PREPARE stmt FROM @drop",
+        Some("write this step as a component"),
+    ),
+    ("EXECUTE stmt", Some("")),
+    ("SELECT 1 FROM DUAL", None),
+    (
+        "INSERT INTO blog_posts (title) SELECT 'hello' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM blog_posts WHERE title = 'hello')",
+        None,
+    ),
+    ("SELECT * FROM `dual`", Some("may not read")),
+    (
+        "CREATE TABLE blog_votes (id INT PRIMARY KEY, poll INT, FOREIGN KEY (poll) REFERENCES blog_polls (id)) ENGINE=InnoDB",
+        None,
+    ),
+    ("DROP TABLE IF EXISTS blog_never_made", None),
+    (
+        "DROP TABLE IF EXISTS app.victim_secrets",
+        Some("belongs to module `victim`"),
     ),
 ];
 

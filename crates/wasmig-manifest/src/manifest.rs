@@ -15,8 +15,9 @@ pub struct Manifest {
     pub version: Version,
     /// What the module does, for humans.
     pub description: Option<String>,
-    /// The versions of the wasmig host API (the WIT package) the module's components need.
-    pub host_api: VersionReq,
+    /// The versions of the wasmig host API (the WIT package) the module's components need;
+    /// `None` for a module of plain SQL steps, which needs none.
+    pub host_api: Option<VersionReq>,
     /// Objects the module may use beyond those it creates.
     pub grants: Grants,
     /// Modules that must be installed first, with the versions this one needs
@@ -44,7 +45,7 @@ struct RawManifest {
     name: String,
     version: String,
     description: Option<String>,
-    host_api: String,
+    host_api: Option<String>,
     #[serde(default)]
     grants: Grants,
     #[serde(default)]
@@ -71,12 +72,17 @@ impl Manifest {
                 raw.version
             ))
         })?;
-        let host_api = VersionReq::parse(&raw.host_api).map_err(|e| {
-            invalid(format!(
-                "field `host-api`: `{}` is not a semver requirement: {e}",
-                raw.host_api
-            ))
-        })?;
+        let host_api = raw
+            .host_api
+            .as_deref()
+            .map(|written| {
+                VersionReq::parse(written).map_err(|e| {
+                    invalid(format!(
+                        "field `host-api`: `{written}` is not a semver requirement: {e}"
+                    ))
+                })
+            })
+            .transpose()?;
         for (list, names) in [("read", &raw.grants.read), ("write", &raw.grants.write)] {
             for name in names {
                 if !is_valid_name(&name.to_lowercase()) {
@@ -159,7 +165,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.name, "blog");
         assert_eq!(m.version, Version::new(1, 2, 0));
-        assert!(m.host_api.matches(&Version::new(0, 1, 3)));
+        assert!(m.host_api.unwrap().matches(&Version::new(0, 1, 3)));
         assert!(m.depends.is_empty());
         let m = parse(
             "name = \"blog\"\nversion = \"1.2.0\"\nhost-api = \"^0.1\"\ndepends = { core = \">=1.2\" }\n",

@@ -208,6 +208,18 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         uninstall,
         checksummed: false,
     };
+    if package.manifest.host_api.is_none()
+        && let Some(component) = package.artifacts().find(|a| a.kind == Kind::Component)
+    {
+        return Err(Error::Manifest {
+            path: manifest_path,
+            message: format!(
+                "field `host-api` is missing, and `{}` is a component: say which versions of \
+                 the host API the components need, e.g. `host-api = \"^0.1\"`",
+                component.file_name()
+            ),
+        });
+    }
     package.checksummed = check_sums(&dir, &module_path, &package)?;
     Ok(package)
 }

@@ -17,10 +17,23 @@ pub struct GuestStatement<'a> {
     pub tolerant: bool,
 }
 
+/// How a statement the gate let through is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// As the guest's: under the module's confinement, checked by the database's own layer.
+    #[default]
+    Guest,
+    /// It changes a session setting the step may change for itself (MySQL
+    /// `FOREIGN_KEY_CHECKS`, PostgreSQL `SET LOCAL lock_timeout`, SQLite `PRAGMA
+    /// foreign_keys`): it runs again on a replay (a setting does not outlive the session),
+    /// commits nothing, and the host puts the setting back when the step ends.
+    Setting,
+}
+
 /// The engine's side of the SQL policy.
 pub trait Gate: Send {
-    /// Decides about a statement before it runs; `Err` carries the reason it is denied.
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<(), String>;
+    /// Decides about a statement before it runs: how to run it, or (`Err`) why it is denied.
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String>;
 
     /// Called before the statement last checked runs, when it will commit the transaction by
     /// itself (MySQL DDL): what it creates is recorded first, so that the record commits with
@@ -44,8 +57,8 @@ pub trait Gate: Send {
 pub struct OpenGate;
 
 impl Gate for OpenGate {
-    fn check(&mut self, _: &GuestStatement<'_>) -> Result<(), String> {
-        Ok(())
+    fn check(&mut self, _: &GuestStatement<'_>) -> Result<Route, String> {
+        Ok(Route::Guest)
     }
 
     fn claim<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {

@@ -27,7 +27,7 @@ use wasmtime::{Config, Engine, Store};
 use crate::host::{Migration, MigrationPre, StepState};
 use crate::session::{Mode, Session, Stopped};
 
-pub use gate::{Gate, GuestStatement, Hooks, OpenGate};
+pub use gate::{Gate, GuestStatement, Hooks, OpenGate, Route};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
@@ -321,7 +321,9 @@ impl Runtime {
             output: output.text(),
             ..StepReport::default()
         };
-        finish_session(store.into_data().session, report, result)
+        let mut session = store.into_data().session;
+        let result = session.settle(result).await;
+        finish_session(session, report, result)
     }
 
     /// Runs the statements of a plain SQL step inside `transaction`, through the same hooks
@@ -368,6 +370,7 @@ impl Runtime {
                 }
             }
         }
+        let result = session.settle(result).await;
         let report = StepReport {
             duration: started.elapsed(),
             ..StepReport::default()

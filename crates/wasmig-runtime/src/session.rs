@@ -3,7 +3,7 @@
 
 use wasmig_db::{Budget, Transaction, Value};
 
-use crate::gate::{Gate, GuestStatement, Hooks};
+use crate::gate::{Gate, GuestStatement, Hooks, Route};
 use crate::journal::{Admission, Journal, Statement};
 use crate::{Error, Limits, StepContext, Tolerated};
 
@@ -124,9 +124,10 @@ impl Session {
             params,
             tolerant: mode == Mode::Tolerant,
         };
-        if let Err(reason) = self.gate.check(&request) {
-            return Err(self.stop(Error::Denied(reason)));
-        }
+        let route = match self.gate.check(&request) {
+            Ok(route) => route,
+            Err(reason) => return Err(self.stop(Error::Denied(reason))),
+        };
         if self.statements > self.limits.statements {
             let limit = self.limits.statements;
             return Err(self.stop(Error::Quota(format!(
@@ -134,9 +135,9 @@ impl Session {
             ))));
         }
         let dialect = self.transaction.dialect();
-        if dialect.commits_implicitly(sql)
-            && let Err(reason) = self.gate.claim(&mut self.transaction).await
-        {
+        // A setting commits nothing, whatever its first word says.
+        let commits = route == Route::Guest && dialect.commits_implicitly(sql);
+        if commits && let Err(reason) = self.gate.claim(&mut self.transaction).await {
             return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
                 "recording what the statement creates failed: {reason}"
             )))));
@@ -145,13 +146,15 @@ impl Session {
         let admission = self.journal.admit(&statement);
         let replayed = matches!(admission, Ok(Admission::Replay { .. }));
         let result = match admission {
+            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+            // A setting does not outlive the session that set it: it runs on a replay too.
+            Ok(_) if route == Route::Setting => self.change_setting(sql).await?,
             Ok(Admission::Replay {
                 rows: Some(rows), ..
             }) if mode == Mode::Query => Ok(Output::Rows(rows)),
             Ok(Admission::Replay { rows_affected, .. }) if mode != Mode::Query => {
                 Ok(Output::Affected(rows_affected))
             }
-            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
             // To run, or a query journaled without its rows: ask the database.
             Ok(_) => self.run_on_database(mode, sql, params).await?,
         };
@@ -179,7 +182,7 @@ impl Session {
                 self.uncommitted.push(statement);
             }
             // MySQL commits before running DDL, even DDL that then fails.
-            if dialect.commits_implicitly(sql) {
+            if commits {
                 self.make_durable().await?;
             }
         }
@@ -191,6 +194,17 @@ impl Session {
             )))));
         }
         Ok(result)
+    }
+
+    /// Changes a session setting the policy allowed (the host puts it back after the step).
+    /// A refusal stops the step.
+    async fn change_setting(&mut self, sql: &str) -> Result<Result<Output, DbFailure>, Stopped> {
+        match self.transaction.change_setting(sql).await {
+            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
+                "the database refused `{sql}`: {reason}"
+            )))),
+            other => Ok(other.map(Output::Affected)),
+        }
     }
 
     /// Runs a statement on the database as the guest's (the authorizer decides while it
@@ -253,6 +267,25 @@ impl Session {
                 .await?;
         }
         Ok(result)
+    }
+
+    /// The step's outcome once what the database can only check at the end is checked: a
+    /// step that switched SQLite's foreign-key checks off must not leave rows that refer to
+    /// nothing (the documented table rebuild ends with this check).
+    pub(crate) async fn settle(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+        if result.is_err() || self.stopped.is_some() {
+            return result;
+        }
+        match self.transaction.new_foreign_key_violations().await {
+            Ok(broken) if broken.is_empty() => Ok(()),
+            Ok(broken) => Err(Error::Returned(format!(
+                "the step ran with foreign keys off and left rows that refer to nothing: {}",
+                broken.join(", ")
+            ))),
+            Err(e) => Err(Error::Host(wasmtime::Error::msg(format!(
+                "checking foreign keys after the step failed: {e}"
+            )))),
+        }
     }
 
     /// Journals what just committed implicitly and opens a new transaction for what follows.

@@ -1,0 +1,666 @@
+//! A step's connection: one connection of the pool, held for the whole step, with the step's
+//! transaction open on it — or none, for a step that runs statement by statement.
+//!
+//! The connection is the host's until it goes back to the pool: whatever a step changed on it
+//! (a transaction left open, a session setting, PostgreSQL's role) is put back first, and a
+//! connection that cannot be put back is closed instead of returned.
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use libsqlite3_sys as ffi;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
+
+use crate::backend::{self, Budget};
+use crate::{Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, postgres};
+
+/// A connection of the pool held for one step, with a transaction open on it (see
+/// [`Database::begin`]) or in autocommit mode (see [`Database::autocommit`]). Dropped without
+/// [`commit`](Transaction::commit), its transaction rolls back.
+#[derive(Debug)]
+pub struct Transaction {
+    // Declared first, so that it is removed before the connection goes back to the pool.
+    authorizer: Option<authorizer::Installed>,
+    /// True while a guest statement runs (see [`Transaction::set_guest`]).
+    guest: Arc<AtomicBool>,
+    /// The PostgreSQL role guest statements run as (see [`Transaction::confine_guest`]).
+    guest_role: Option<String>,
+    /// Whether that role is in effect now.
+    role_active: bool,
+    /// Open savepoints, with whether the guest role was in effect when each was taken.
+    savepoints: Vec<(String, bool)>,
+    /// True while a transaction is open on the connection.
+    open: bool,
+    /// Guest statements run since the transaction began.
+    guest_statements: u64,
+    /// What the step changed on the connection's session, to put back before release.
+    changed: Changed,
+    /// SQLite's own handle of the connection.
+    sqlite: Option<RawSqlite>,
+    /// Foreign-key violations counted when the step switched SQLite's checks off.
+    violations_before: Option<std::collections::BTreeMap<(String, String), u64>>,
+    conn: Conn,
+}
+
+/// Session state a step changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Changed {
+    /// SQLite's `foreign_keys` as it was before the step switched it.
+    foreign_keys: Option<bool>,
+    /// Settings a guest may change (MySQL `foreign_key_checks`, PostgreSQL `lock_timeout`).
+    settings: bool,
+    /// PostgreSQL's role set for the session (outside a transaction `SET LOCAL` is no use).
+    session_role: bool,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+    MySql(PoolConnection<MySql>),
+}
+
+/// SQLite's handle of a connection we hold, for the few things sqlx has no call for: the
+/// authorizer, and putting the connection back in order when a transaction is dropped.
+#[derive(Debug, Clone, Copy)]
+struct RawSqlite(*mut ffi::sqlite3);
+
+// SAFETY: the handle is used only while the `PoolConnection` that owns it is held, and the
+// bundled SQLite is built thread-safe (serialized), so calls from any thread are serialised on
+// the connection's mutex.
+unsafe impl Send for RawSqlite {}
+unsafe impl Sync for RawSqlite {}
+
+impl RawSqlite {
+    /// Runs `sql` (no parameters, no rows wanted), ignoring errors: for clean-up in `drop`.
+    fn exec_quietly(self, sql: &str) {
+        let Ok(sql) = CString::new(sql) else { return };
+        // SAFETY: the connection is open while we hold it; `sql` is NUL-terminated.
+        unsafe {
+            ffi::sqlite3_exec(
+                self.0,
+                sql.as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+        }
+    }
+}
+
+impl Database {
+    /// Starts a transaction on a connection of the pool. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so a step never fails half-way on a lock upgrade.
+    pub async fn begin(&self) -> Result<Transaction> {
+        let mut tx = self.hold_connection().await?;
+        tx.begin_transaction().await?;
+        Ok(tx)
+    }
+
+    /// Holds a connection of the pool in autocommit mode: every statement commits by itself
+    /// (a step that cannot run in a transaction, such as PostgreSQL's `CREATE INDEX
+    /// CONCURRENTLY`). [`Transaction::begin_transaction`] opens one later.
+    pub async fn autocommit(&self) -> Result<Transaction> {
+        self.hold_connection().await
+    }
+
+    async fn hold_connection(&self) -> Result<Transaction> {
+        let mut sqlite = None;
+        let conn = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlite = Some(RawSqlite(
+                    conn.lock_handle().await?.as_raw_handle().as_ptr(),
+                ));
+                Conn::Sqlite(conn)
+            }
+            Pool::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+            Pool::MySql(pool) => Conn::MySql(pool.acquire().await?),
+        };
+        Ok(Transaction {
+            authorizer: None,
+            guest: Arc::default(),
+            guest_role: None,
+            role_active: false,
+            savepoints: Vec::new(),
+            open: false,
+            guest_statements: 0,
+            changed: Changed::default(),
+            sqlite,
+            violations_before: None,
+            conn,
+        })
+    }
+}
+
+impl Transaction {
+    /// The dialect of the database this transaction runs on.
+    pub fn dialect(&self) -> Dialect {
+        match self.conn {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+            Conn::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// True while a transaction is open (false in autocommit mode).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Opens a transaction on the held connection (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin_transaction(&mut self) -> Result<()> {
+        let begin = match self.dialect() {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres | Dialect::MySql => "BEGIN",
+        };
+        self.raw(begin).await?;
+        self.open = true;
+        self.guest_statements = 0;
+        Ok(())
+    }
+
+    /// Commits the open transaction and opens the next one on the same connection, so that
+    /// what ran so far is durable and what follows is atomic again.
+    pub async fn commit_and_continue(&mut self) -> Result<()> {
+        if self.open {
+            self.end_transaction("COMMIT").await?;
+        }
+        self.begin_transaction().await
+    }
+
+    /// Commits the open transaction, so that the next statement runs outside any (autocommit).
+    pub async fn commit_and_pause(&mut self) -> Result<()> {
+        if self.open {
+            self.end_transaction("COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    /// Runs one statement with positional parameters; returns the number of rows affected.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.switch_role().await?;
+        let mode = self.mode(None);
+        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_execute(conn, sql, params, mode).await);
+        self.explain(result)
+    }
+
+    /// Runs one query with positional parameters and returns all of its rows.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        self.switch_role().await?;
+        let mode = self.mode(None);
+        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await);
+        self.explain(result)
+    }
+
+    /// Like [`Transaction::query`], but stops with [`Error::Quota`] as soon as the rows
+    /// returned exceed `budget`, which is charged for what they return.
+    pub async fn query_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        budget: &mut Budget,
+    ) -> Result<RowSet> {
+        self.switch_role().await?;
+        let mode = self.mode(Some(budget));
+        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await);
+        self.explain(result)
+    }
+
+    /// Runs a guest's statement that changes a setting of the session the step may change
+    /// (the policy said which). SQLite's `PRAGMA foreign_keys` is a no-op inside a
+    /// transaction, so the step's still empty transaction is restarted around it; after the
+    /// step's first statement it is refused. Everything changed is put back when the
+    /// connection is released.
+    pub async fn change_setting(&mut self, sql: &str) -> Result<u64> {
+        match self.dialect() {
+            Dialect::Sqlite => match sqlite_foreign_keys(sql) {
+                Some(enabled) => {
+                    self.switch_foreign_keys(enabled).await?;
+                    Ok(0)
+                }
+                // Reading the pragma changes nothing.
+                None => self.execute(sql, &[]).await,
+            },
+            Dialect::Postgres | Dialect::MySql => {
+                self.changed.settings = true;
+                self.execute(sql, &[]).await
+            }
+        }
+    }
+
+    async fn switch_foreign_keys(&mut self, enabled: bool) -> Result<()> {
+        let before = self.query("PRAGMA foreign_keys", &[]).await?;
+        let before = before.rows.first().and_then(|r| r[0].as_integer()) == Some(1);
+        if self.open && self.guest_statements > 0 {
+            // Inside a transaction SQLite ignores the pragma. Turning the checks back on is
+            // what the host does after the step anyway (a rebuild's closing `PRAGMA
+            // foreign_keys = ON`); turning them off late would silently not happen.
+            if enabled || !before {
+                return Ok(());
+            }
+            return Err(Error::Denied(
+                "PRAGMA foreign_keys = OFF must come before the step's other statements: \
+                 SQLite ignores it inside a transaction, and the step's transaction has \
+                 already done work"
+                    .into(),
+            ));
+        }
+        if self.changed.foreign_keys.is_none() {
+            self.changed.foreign_keys = Some(before);
+            if before && !enabled {
+                self.violations_before = Some(self.foreign_key_violations().await?);
+            }
+        }
+        let was_open = self.open;
+        if was_open {
+            self.end_transaction("ROLLBACK").await?;
+        }
+        let pragma = format!(
+            "PRAGMA foreign_keys = {}",
+            if enabled { "ON" } else { "OFF" }
+        );
+        self.raw(&pragma).await?;
+        if was_open {
+            self.begin_transaction().await?;
+        }
+        Ok(())
+    }
+
+    /// Foreign keys the step broke while it ran with SQLite's checks switched off (`PRAGMA
+    /// foreign_keys = OFF`, as a table rebuild does): tables with more violating rows than
+    /// when the checks went off, as `table (n rows referring to parent)`. Empty elsewhere.
+    pub async fn new_foreign_key_violations(&mut self) -> Result<Vec<String>> {
+        let Some(before) = self.violations_before.clone() else {
+            return Ok(Vec::new());
+        };
+        let after = self.foreign_key_violations().await?;
+        Ok(after
+            .into_iter()
+            .filter(|(key, count)| before.get(key).is_none_or(|was| count > was))
+            .map(|((table, parent), count)| {
+                format!("`{table}` ({count} rows referring to missing rows of `{parent}`)")
+            })
+            .collect())
+    }
+
+    /// Rows whose foreign keys refer to nothing, counted by (table, parent table).
+    async fn foreign_key_violations(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<(String, String), u64>> {
+        let rows = self
+            .query(
+                "SELECT \"table\", parent, COUNT(*) FROM pragma_foreign_key_check \
+                 GROUP BY \"table\", parent",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let count = u64::try_from(r[2].as_integer()?).ok()?;
+                Some((
+                    (r[0].as_text()?.to_owned(), r[1].as_text()?.to_owned()),
+                    count,
+                ))
+            })
+            .collect())
+    }
+
+    /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a
+    /// guest's statements are prepared afresh each time and checked by the authorizer.
+    pub fn set_guest(&mut self, guest: bool) {
+        self.guest.store(guest, Ordering::Release);
+        if guest {
+            self.guest_statements += 1;
+        }
+    }
+
+    fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
+        // Only SQLite's authorizer needs guest statements prepared afresh; elsewhere the
+        // statement cache stays on (closing each statement costs round trips).
+        backend::Mode {
+            fresh: self.dialect() == Dialect::Sqlite && self.guest.load(Ordering::Acquire),
+            budget,
+        }
+    }
+
+    /// Names what SQLite's authorizer refused in a denial (SQLite itself often says only
+    /// "not authorized"), and forgets refusals of statements that did not fail.
+    fn explain<T>(&self, result: Result<T>) -> Result<T> {
+        let refused = self
+            .authorizer
+            .as_ref()
+            .and_then(authorizer::Installed::take_refusal);
+        match (result, refused) {
+            (Err(Error::Denied(message)), Some(what)) => Err(Error::Denied(format!(
+                "SQLite's authorizer refused to {what} ({message})"
+            ))),
+            (result, _) => result,
+        }
+    }
+
+    /// Runs host SQL (transaction control, settings) as plain text, outside the statement
+    /// cache and the guest's role.
+    async fn raw(&mut self, sql: &str) -> Result<()> {
+        each_backend!(Conn, &mut self.conn, conn => {
+            (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
+        });
+        Ok(())
+    }
+
+    async fn end_transaction(&mut self, verb: &str) -> Result<()> {
+        // The role of a transaction ends with it.
+        if self.role_active && !self.changed.session_role {
+            self.role_active = false;
+        }
+        self.savepoints.clear();
+        self.open = false;
+        self.raw(verb).await
+    }
+
+    /// Runs guest statements as the role set by [`Transaction::confine_guest`] and the host's
+    /// as itself, switching only when the kind of statement changes.
+    async fn switch_role(&mut self) -> Result<()> {
+        let wanted = self.guest_role.is_some() && self.guest.load(Ordering::Acquire);
+        if wanted == self.role_active {
+            return Ok(());
+        }
+        let sql = match (&self.guest_role, wanted) {
+            (Some(role), true) if self.open => format!("SET LOCAL ROLE {}", postgres::quote(role)),
+            (Some(role), true) => {
+                self.changed.session_role = true;
+                format!("SET ROLE {}", postgres::quote(role))
+            }
+            _ => "RESET ROLE".to_owned(),
+        };
+        if matches!(self.conn, Conn::Postgres(_)) {
+            self.raw(&sql).await?;
+        }
+        self.role_active = wanted;
+        Ok(())
+    }
+
+    /// PostgreSQL: makes guest statements run as `role`, a role of the module's own that owns
+    /// the module's objects (`owned`, tables and views by name) and holds the grants of its
+    /// manifest, so that the server itself refuses anything else. Needs an account that may
+    /// create roles; returns false (and changes nothing) when it may not, or on other databases.
+    pub async fn confine_guest(
+        &mut self,
+        db: &Database,
+        role: &str,
+        owned: &[(String, String)],
+        read: &[String],
+        write: &[String],
+    ) -> Result<bool> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(false);
+        }
+        let confined = postgres::confine(self, db, role, owned, read, write).await?;
+        // A transaction that serves several modules (a dry run) never keeps another's role.
+        self.guest_role = confined.then(|| role.to_owned());
+        Ok(confined)
+    }
+
+    /// Takes a savepoint named `name`, as the host or, after [`Transaction::set_guest`], under
+    /// the guest's role.
+    pub async fn savepoint(&mut self, name: &str) -> Result<()> {
+        self.execute(&format!("SAVEPOINT {name}"), &[]).await?;
+        self.savepoints.push((name.to_owned(), self.role_active));
+        Ok(())
+    }
+
+    /// Ends the savepoint `name` taken with [`Transaction::savepoint`]: releases it, or rolls
+    /// back to it (`undo`). Works after a failed statement, when PostgreSQL refuses anything
+    /// else (no role is switched first); rolling back brings back the role in effect when the
+    /// savepoint was taken.
+    pub async fn end_savepoint(&mut self, name: &str, undo: bool) -> Result<()> {
+        let sql = match undo {
+            true => format!("ROLLBACK TO SAVEPOINT {name}"),
+            false => format!("RELEASE SAVEPOINT {name}"),
+        };
+        self.raw(&sql).await?;
+        if let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) {
+            let (_, role_active) = self.savepoints.remove(at);
+            if undo {
+                self.role_active = role_active;
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs SQLite's authorizer on this transaction's connection for as long as the
+    /// transaction lives; it decides while guest statements are compiled. Other databases
+    /// have no authorizer: this does nothing there.
+    pub async fn install_authorizer(
+        &mut self,
+        decider: Arc<dyn authorizer::Authorizer>,
+    ) -> Result<()> {
+        if let Some(raw) = self.sqlite {
+            // SAFETY: the connection stays open while we hold it, and the authorizer is
+            // removed (field order, `release`) before it goes back to the pool.
+            self.authorizer = Some(unsafe {
+                authorizer::Installed::new(raw.0, decider, Arc::clone(&self.guest))
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens a new transaction on the same connection after a statement committed the
+    /// previous one implicitly (MySQL DDL), so what follows is atomic again. A no-op elsewhere.
+    pub async fn restart_after_implicit_commit(&mut self) -> Result<()> {
+        if matches!(self.conn, Conn::MySql(_)) && self.open {
+            self.raw("BEGIN").await?;
+        }
+        Ok(())
+    }
+
+    /// The schema unqualified names resolve to: PostgreSQL's current schema, MySQL's current
+    /// database; `None` on SQLite (its `main`).
+    pub async fn home_schema(&mut self) -> Result<Option<String>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => return Ok(None),
+            Dialect::Postgres => "SELECT current_schema()::text",
+            Dialect::MySql => "SELECT CAST(DATABASE() AS CHAR)",
+        };
+        let rows = self.query(sql, &[]).await?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r[0].as_text())
+            .map(str::to_lowercase))
+    }
+
+    /// The names of every table, view, index and trigger in the home schema, lower-cased.
+    pub async fn object_names(&mut self) -> Result<Vec<String>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            }
+            Dialect::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() \
+                 UNION SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+                 UNION SELECT trigger_name::text FROM information_schema.triggers \
+                 WHERE trigger_schema = current_schema()"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() \
+                 UNION SELECT CAST(index_name AS CHAR) FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
+                 UNION SELECT CAST(trigger_name AS CHAR) FROM information_schema.triggers \
+                 WHERE trigger_schema = DATABASE()"
+            }
+        };
+        let rows = self.query(sql, &[]).await?;
+        Ok(rows
+            .rows
+            .iter()
+            .filter_map(|r| r[0].as_text().map(str::to_lowercase))
+            .collect())
+    }
+
+    /// Makes the transaction's changes permanent and gives the connection back.
+    pub async fn commit(mut self) -> Result<()> {
+        self.authorizer = None;
+        if self.open {
+            self.end_transaction("COMMIT").await?;
+        }
+        self.release().await;
+        Ok(())
+    }
+
+    /// Discards the transaction's changes (on MySQL, those DDL has not committed already) and
+    /// gives the connection back.
+    pub async fn rollback(mut self) -> Result<()> {
+        self.authorizer = None;
+        if self.open {
+            self.end_transaction("ROLLBACK").await?;
+        }
+        self.release().await;
+        Ok(())
+    }
+
+    /// Puts back what the step changed on the session; a connection that cannot be put back
+    /// in order is closed rather than returned to the pool (see `Drop`).
+    async fn release(&mut self) {
+        let mut restore = Vec::new();
+        if let Some(enabled) = self.changed.foreign_keys {
+            restore.push(format!(
+                "PRAGMA foreign_keys = {}",
+                if enabled { "ON" } else { "OFF" }
+            ));
+        }
+        if self.changed.session_role || self.role_active {
+            restore.push("RESET ROLE".to_owned());
+        }
+        if self.changed.settings {
+            match self.dialect() {
+                Dialect::MySql => restore.push(
+                    "SET SESSION foreign_key_checks = DEFAULT, unique_checks = DEFAULT".into(),
+                ),
+                Dialect::Postgres => {
+                    restore.push("RESET lock_timeout".into());
+                    restore.push("RESET statement_timeout".into());
+                }
+                Dialect::Sqlite => {}
+            }
+        }
+        for sql in restore {
+            if let Err(e) = self.raw(&sql).await {
+                tracing::warn!("could not restore the connection after a step ({sql}): {e}");
+                return;
+            }
+        }
+        self.changed = Changed::default();
+        self.role_active = false;
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.authorizer = None;
+        let dirty = self.open || self.changed != Changed::default() || self.role_active;
+        if !dirty {
+            return;
+        }
+        match &mut self.conn {
+            // An in-memory database dies with its connection: put it in order right here.
+            Conn::Sqlite(_) => {
+                let Some(raw) = self.sqlite else { return };
+                if self.open {
+                    raw.exec_quietly("ROLLBACK");
+                }
+                if let Some(enabled) = self.changed.foreign_keys {
+                    raw.exec_quietly(if enabled {
+                        "PRAGMA foreign_keys = ON"
+                    } else {
+                        "PRAGMA foreign_keys = OFF"
+                    });
+                }
+            }
+            // The server rolls back and forgets the session when the connection closes.
+            Conn::Postgres(conn) => conn.close_on_drop(),
+            Conn::MySql(conn) => conn.close_on_drop(),
+        }
+    }
+}
+
+/// The value `sql` sets SQLite's `foreign_keys` to, when it is `PRAGMA [main.]foreign_keys =
+/// value` (or `(value)`); `None` for a read of the pragma.
+fn sqlite_foreign_keys(sql: &str) -> Option<bool> {
+    let compact: String = sql
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ';' && *c != '\'' && *c != '"')
+        .collect::<String>()
+        .to_lowercase();
+    let rest = compact.strip_prefix("pragma")?;
+    let rest = rest.strip_prefix("main.").unwrap_or(rest);
+    let value = rest.strip_prefix("foreign_keys")?;
+    let value = value
+        .strip_prefix('=')
+        .or_else(|| value.strip_prefix('(').and_then(|v| v.strip_suffix(')')))?;
+    match value {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_foreign_keys_pragma_is_read_in_every_spelling() {
+        assert_eq!(
+            sqlite_foreign_keys("PRAGMA foreign_keys = OFF"),
+            Some(false)
+        );
+        assert_eq!(
+            sqlite_foreign_keys("pragma main.foreign_keys=1;"),
+            Some(true)
+        );
+        assert_eq!(
+            sqlite_foreign_keys("PRAGMA foreign_keys('no')"),
+            Some(false)
+        );
+        assert_eq!(sqlite_foreign_keys("PRAGMA foreign_keys"), None);
+        assert_eq!(sqlite_foreign_keys("PRAGMA foreign_key_list(t)"), None);
+    }
+
+    #[tokio::test]
+    async fn foreign_keys_off_holds_for_the_step_and_is_put_back_after_it() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let enabled = |rows: RowSet| rows.rows[0][0].as_integer() == Some(1);
+        for end in ["commit", "rollback", "drop"] {
+            let mut tx = db.begin().await.unwrap();
+            tx.change_setting("PRAGMA foreign_keys = OFF")
+                .await
+                .unwrap();
+            assert!(!enabled(
+                tx.query("PRAGMA foreign_keys", &[]).await.unwrap()
+            ));
+            tx.set_guest(true);
+            tx.execute("CREATE TABLE IF NOT EXISTS t (a INT)", &[])
+                .await
+                .unwrap();
+            tx.set_guest(false);
+            let late = tx.change_setting("PRAGMA foreign_keys = ON").await;
+            assert!(matches!(late, Err(Error::Denied(_))), "{end}: {late:?}");
+            match end {
+                "commit" => tx.commit().await.unwrap(),
+                "rollback" => tx.rollback().await.unwrap(),
+                _ => drop(tx),
+            }
+            let after = db.query("PRAGMA foreign_keys", &[]).await.unwrap();
+            assert!(enabled(after), "foreign keys are back on after {end}");
+        }
+        let open = db.begin().await.expect("no transaction was left open");
+        open.rollback().await.unwrap();
+    }
+}

@@ -1,0 +1,2 @@
+INSERT INTO tags (name) VALUES ('billing'), ('bug'), ('feature-request');
+INSERT INTO tags (name) VALUES ('question');

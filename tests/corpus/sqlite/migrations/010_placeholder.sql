@@ -1,0 +1,3 @@
+-- This step used to rename the attachment key column. The rename moved to the next step
+-- when it turned out to break older clients, but the number stays taken so that databases
+-- which already ran it keep the same history.

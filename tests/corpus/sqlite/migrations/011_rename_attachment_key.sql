@@ -1,0 +1,1 @@
+ALTER TABLE attachments RENAME COLUMN akey TO encryption_key;

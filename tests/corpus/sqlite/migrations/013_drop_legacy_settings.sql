@@ -1,0 +1,3 @@
+-- Installs from before 1.0 had a settings table; newer ones never created it.
+DROP TABLE IF EXISTS legacy_settings;
+DROP INDEX IF EXISTS legacy_settings_key;

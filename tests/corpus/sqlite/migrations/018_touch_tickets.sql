@@ -1,0 +1,7 @@
+CREATE TRIGGER tickets_touch_updated_at
+AFTER UPDATE OF subject, body, status, priority ON tickets
+FOR EACH ROW
+WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+    UPDATE tickets SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
+END;

@@ -1,0 +1,1 @@
+ALTER TABLE attachments ADD COLUMN size_kb INTEGER GENERATED ALWAYS AS (file_size / 1024) VIRTUAL;

@@ -1,0 +1,2 @@
+ALTER TABLE tickets ADD COLUMN due_at DATETIME;
+ALTER TABLE tickets ADD COLUMN first_response_at DATETIME;
