@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use wasmig_db::{Database, Dialect, Value};
 use wasmig_engine::{Failure, Host, Limits, UpgradeReport};
 
+pub mod corpus;
+pub mod schema;
+
 /// The plugins workspace, relative to this crate.
 fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
