@@ -474,33 +474,40 @@ impl Transaction {
             .map(str::to_lowercase))
     }
 
-    /// The names of every table, view, index and trigger in the home schema, lower-cased.
-    pub async fn object_names(&mut self) -> Result<Vec<String>> {
+    /// Every table, view, index and trigger in the home schema, lower-cased, with the table
+    /// an index or trigger belongs to.
+    pub async fn object_names(&mut self) -> Result<Vec<(String, Option<String>)>> {
         let sql = match self.dialect() {
             Dialect::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                "SELECT name, CASE WHEN type IN ('index', 'trigger') THEN tbl_name END \
+                 FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
             }
             Dialect::Postgres => {
-                "SELECT table_name::text FROM information_schema.tables \
+                "SELECT table_name::text, NULL::text FROM information_schema.tables \
                  WHERE table_schema = current_schema() \
-                 UNION SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
-                 UNION SELECT trigger_name::text FROM information_schema.triggers \
-                 WHERE trigger_schema = current_schema()"
+                 UNION SELECT indexname::text, tablename::text FROM pg_indexes \
+                 WHERE schemaname = current_schema() \
+                 UNION SELECT trigger_name::text, event_object_table::text \
+                 FROM information_schema.triggers WHERE trigger_schema = current_schema()"
             }
             Dialect::MySql => {
-                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                "SELECT CAST(table_name AS CHAR), CAST(NULL AS CHAR) FROM information_schema.tables \
                  WHERE table_schema = DATABASE() \
-                 UNION SELECT CAST(index_name AS CHAR) FROM information_schema.statistics \
+                 UNION SELECT CAST(index_name AS CHAR), CAST(table_name AS CHAR) \
+                 FROM information_schema.statistics \
                  WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
-                 UNION SELECT CAST(trigger_name AS CHAR) FROM information_schema.triggers \
-                 WHERE trigger_schema = DATABASE()"
+                 UNION SELECT CAST(trigger_name AS CHAR), CAST(event_object_table AS CHAR) \
+                 FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
             }
         };
         let rows = self.query(sql, &[]).await?;
         Ok(rows
             .rows
             .iter()
-            .filter_map(|r| r[0].as_text().map(str::to_lowercase))
+            .filter_map(|r| {
+                let name = r[0].as_text()?.to_lowercase();
+                Some((name, r[1].as_text().map(str::to_lowercase)))
+            })
             .collect())
     }
 

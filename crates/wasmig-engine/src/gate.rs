@@ -44,8 +44,20 @@ impl GuardGate {
         let home = tx.home_schema().await?;
         let mut owners: BTreeMap<String, String> = wasmig_store::owners(tx).await?;
         let mut objects: BTreeMap<String, Option<String>> = BTreeMap::new();
-        for name in tx.object_names().await? {
-            let owner = owners.remove(&name);
+        let names = tx.object_names().await?;
+        // The database names some indexes itself (MySQL's for a UNIQUE column or a foreign
+        // key): an index or trigger nobody claimed belongs to whoever owns its table.
+        let table_owners: BTreeMap<String, String> = names
+            .iter()
+            .filter_map(|(name, table)| match (table, owners.get(name)) {
+                (None, Some(owner)) => Some((name.clone(), owner.clone())),
+                _ => None,
+            })
+            .collect();
+        for (name, table) in names {
+            let owner = owners
+                .remove(&name)
+                .or_else(|| table.and_then(|t| table_owners.get(&t).cloned()));
             objects.insert(name, owner);
         }
         // Names a module owns but dropped stay reserved for it.

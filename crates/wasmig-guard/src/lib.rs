@@ -228,6 +228,14 @@ impl Policy {
             Err(_) if let Some(reason) = rules::dynamic_sql(self.dialect, sql) => {
                 return Err(self.deny(sql, reason));
             }
+            Err(_)
+                if self.dialect == Dialect::MySql
+                    && let Some((table, options)) = rules::mysql_table_options(sql) =>
+            {
+                return self
+                    .check_table_options(&table, options)
+                    .map_err(|r| self.deny(sql, r));
+            }
             Err(e) => {
                 return Err(self.deny(
                     sql,
@@ -299,6 +307,26 @@ impl Policy {
             None => statement,
         };
         Denial { statement, reason }
+    }
+
+    /// `ALTER TABLE table <options>`: the table must be the module's, the options ones a
+    /// step may set.
+    fn check_table_options(
+        &self,
+        table: &[String],
+        options: Result<(), String>,
+    ) -> Result<Vec<Effect>, String> {
+        let name = ObjectName::from(
+            table
+                .iter()
+                .map(|part| sqlparser::ast::Ident::new(part.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let name = self.name(&name)?;
+        if !self.owned.contains(&name.key()) {
+            return Err(self.not_owned(&name, "alter"));
+        }
+        options.map(|()| Vec::new())
     }
 
     /// The rules for one parsed statement.
@@ -374,10 +402,8 @@ impl Policy {
                     .statements
                     .as_ref()
                     .ok_or("a trigger without a body cannot be checked")?;
-                for inner in body.statements() {
-                    self.check_statement(inner)
-                        .map_err(|why| format!("in the trigger's body: {why}"))?;
-                }
+                self.check_trigger_body(body.statements())
+                    .map_err(|why| format!("in the trigger's body: {why}"))?;
             }
             Statement::AlterTable(alter) => {
                 access.own.push(alter.name.clone());
@@ -474,6 +500,40 @@ impl Policy {
         self.check_functions(statement)?;
         self.check_relations(statement, &access)?;
         Ok(effects)
+    }
+
+    /// The statements of a trigger's body: what a step may run, plus the flow a trigger
+    /// needs (`IF … THEN … END IF`, MySQL's `SET NEW.column = …`). It creates nothing.
+    fn check_trigger_body(&self, statements: &[Statement]) -> Result<(), String> {
+        for statement in statements {
+            match statement {
+                Statement::If(branches) => {
+                    let blocks = std::iter::once(&branches.if_block)
+                        .chain(&branches.elseif_blocks)
+                        .chain(&branches.else_block);
+                    for block in blocks {
+                        self.check_trigger_body(block.statements())?;
+                    }
+                }
+                Statement::Set(sqlparser::ast::Set::SingleAssignment {
+                    scope: None,
+                    hivevar: false,
+                    variable,
+                    ..
+                }) if rules::is_new_row_column(variable) => {}
+                other => {
+                    let effects = self.check_statement(other)?;
+                    if !effects.is_empty() {
+                        return Err("a trigger may not create, drop or rename objects".into());
+                    }
+                    continue;
+                }
+            }
+            // Conditions and assigned values: the functions they call and what they read.
+            self.check_functions(statement)?;
+            self.check_relations(statement, &Access::default())?;
+        }
+        Ok(())
     }
 
     fn check_functions(&self, statement: &Statement) -> Result<(), String> {

@@ -300,6 +300,111 @@ pub fn dynamic_sql(dialect: Dialect, sql: &str) -> Option<String> {
     dynamic.then(dynamic_sql_reason)
 }
 
+/// True for `NEW.column`, the row a MySQL `BEFORE` trigger may set (`SET NEW.x = …`).
+pub fn is_new_row_column(variable: &ObjectName) -> bool {
+    variable.0.len() == 2 && variable.0[0].to_string().eq_ignore_ascii_case("new")
+}
+
+/// Storage engines a step may choose: ones that keep rows in the database's own files
+/// (`MERGE`, `FEDERATED`, `CONNECT`, `SPIDER` and the like reach other tables or servers).
+const TABLE_ENGINES: &[&str] = &["innodb", "aria", "myisam"];
+
+/// MySQL's `ALTER TABLE name option [,] option …` with table options only (`ENGINE=InnoDB`,
+/// `CONVERT TO CHARACTER SET …`, `COMMENT='…'`), which sqlparser does not read: the table's
+/// name parts, and whether every option is one a step may set. `None` when `sql` is not
+/// such a statement.
+pub fn mysql_table_options(sql: &str) -> Option<(Vec<String>, Result<(), String>)> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens: Vec<Token> = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
+        .tokenize()
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
+        _ => None,
+    };
+    let ident = |t: &Token| match t {
+        Token::Word(w) => Some(w.value.clone()),
+        _ => None,
+    };
+    if word(tokens.first()?)? != "alter" || word(tokens.get(1)?)? != "table" {
+        return None;
+    }
+    let mut name = vec![ident(tokens.get(2)?)?];
+    let mut at = 3;
+    if tokens.get(at) == Some(&Token::Period) {
+        name.push(ident(tokens.get(at + 1)?)?);
+        at += 2;
+    }
+    let options = &tokens[at..];
+    if options.is_empty() {
+        return None;
+    }
+    Some((name, check_table_options(options, &word)))
+}
+
+fn check_table_options(
+    options: &[sqlparser::tokenizer::Token],
+    word: &dyn Fn(&sqlparser::tokenizer::Token) -> Option<String>,
+) -> Result<(), String> {
+    const SETTABLE: &[&str] = &[
+        "engine",
+        "charset",
+        "character",
+        "collate",
+        "convert",
+        "to",
+        "set",
+        "default",
+        "comment",
+        "row_format",
+        "auto_increment",
+        "key_block_size",
+        "stats_persistent",
+        "stats_auto_recalc",
+        "stats_sample_pages",
+        "pack_keys",
+        "checksum",
+        "page_checksum",
+        "transactional",
+        "force",
+    ];
+    use sqlparser::tokenizer::Token;
+    let mut previous: Option<String> = None;
+    for token in options {
+        match token {
+            Token::Eq | Token::Comma | Token::Number(..) | Token::SingleQuotedString(_) => {}
+            Token::Word(_) => {
+                let value = word(token).unwrap_or_default();
+                let after_name = matches!(
+                    previous.as_deref(),
+                    Some("engine" | "charset" | "collate" | "row_format" | "set")
+                );
+                if previous.as_deref() == Some("engine") && !TABLE_ENGINES.contains(&value.as_str())
+                {
+                    return Err(format!(
+                        "ENGINE={value}: a step may keep its tables only in {}",
+                        TABLE_ENGINES.join(", ")
+                    ));
+                }
+                if !after_name && !SETTABLE.contains(&value.as_str()) {
+                    return Err(format!(
+                        "ALTER TABLE … {}: a step may set only its tables' engine, character \
+                         set, collation, comment, row format and counters",
+                        value.to_uppercase()
+                    ));
+                }
+                previous = Some(value);
+                continue;
+            }
+            other => return Err(format!("`{other}` is not a table option")),
+        }
+    }
+    Ok(())
+}
+
 /// Why a statement kind outside the allowed set is refused.
 pub fn not_allowed(statement: &Statement) -> String {
     let why = match statement {

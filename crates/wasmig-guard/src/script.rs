@@ -28,8 +28,125 @@ pub struct ScriptStatement {
 }
 
 /// Splits `script` into statements; a script that cannot be tokenized (an unterminated
-/// string or comment) is refused with the place it goes wrong.
+/// string or comment) is refused with the place it goes wrong. In a MySQL script, the `mysql`
+/// client's `DELIMITER //` lines change what ends a statement until the next one (as files
+/// written for that client do around triggers and procedures).
 pub fn split_script(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, String> {
+    if dialect != Dialect::MySql || !script.lines().any(|l| delimiter_directive(l).is_some()) {
+        return split_tokens(dialect, script);
+    }
+    let mut statements = Vec::new();
+    let mut delimiter = ";".to_owned();
+    let mut segment = String::new();
+    let mut segment_line = 1;
+    for (index, line) in script.lines().enumerate() {
+        let number = index as u64 + 1;
+        if let Some(next) = delimiter_directive(line) {
+            statements.extend(split_segment(dialect, &segment, segment_line, &delimiter)?);
+            segment.clear();
+            segment_line = number + 1;
+            delimiter = next.to_owned();
+            continue;
+        }
+        segment.push_str(line);
+        segment.push('\n');
+    }
+    statements.extend(split_segment(dialect, &segment, segment_line, &delimiter)?);
+    Ok(statements)
+}
+
+/// The new delimiter when `line` is the client's `DELIMITER <token>` directive.
+fn delimiter_directive(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    let keyword = words.next()?;
+    let delimiter = words.next()?;
+    (keyword.eq_ignore_ascii_case("delimiter") && words.next().is_none()).then_some(delimiter)
+}
+
+/// The statements of a part of a script that starts on line `first_line` and ends its
+/// statements with `delimiter`.
+fn split_segment(
+    dialect: Dialect,
+    segment: &str,
+    first_line: u64,
+    delimiter: &str,
+) -> Result<Vec<ScriptStatement>, String> {
+    let mut statements = if delimiter == ";" {
+        split_tokens(dialect, segment)?
+    } else {
+        split_on(segment, delimiter)?
+    };
+    for statement in &mut statements {
+        statement.line += first_line - 1;
+    }
+    Ok(statements)
+}
+
+/// Splits `text` where `delimiter` stands outside strings, quoted names and comments.
+fn split_on(text: &str, delimiter: &str) -> Result<Vec<ScriptStatement>, String> {
+    #[derive(PartialEq)]
+    enum In {
+        Code,
+        Quoted(char),
+        LineComment,
+        BlockComment,
+    }
+    let mut state = In::Code;
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let rest = &text[at..];
+        match state {
+            In::Code if rest.starts_with(delimiter) => {
+                push_statement(&mut statements, text, start, at);
+                start = at + delimiter.len();
+                for _ in 1..delimiter.chars().count() {
+                    chars.next();
+                }
+            }
+            In::Code if matches!(c, '\'' | '"' | '`') => state = In::Quoted(c),
+            In::Code if rest.starts_with("--") || c == '#' => state = In::LineComment,
+            In::Code if rest.starts_with("/*") => state = In::BlockComment,
+            In::Quoted(quote) if c == '\\' && quote != '`' => {
+                chars.next();
+            }
+            In::Quoted(quote) if c == quote => state = In::Code,
+            In::LineComment if c == '\n' => state = In::Code,
+            In::BlockComment if rest.starts_with("*/") => {
+                chars.next();
+                state = In::Code;
+            }
+            _ => {}
+        }
+    }
+    if matches!(state, In::Quoted(_) | In::BlockComment) {
+        return Err("the script cannot be read: a string or comment is not closed".into());
+    }
+    push_statement(&mut statements, text, start, text.len());
+    Ok(statements)
+}
+
+/// Adds `text[start..end]` as a statement unless it holds only whitespace and comments.
+fn push_statement(statements: &mut Vec<ScriptStatement>, text: &str, start: usize, end: usize) {
+    let piece = &text[start..end];
+    let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, piece).tokenize() else {
+        return;
+    };
+    if tokens.iter().all(|t| matches!(t, Token::Whitespace(_))) {
+        return;
+    }
+    let leading = piece.len() - piece.trim_start().len();
+    let line = text[..start + leading].matches('\n').count() as u64 + 1;
+    statements.push(ScriptStatement {
+        sql: piece.trim().to_owned(),
+        line,
+        tolerant: false,
+    });
+}
+
+/// Splits `script` on `;` tokens (see [`split_script`]).
+fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, String> {
     let sql_dialect = sql_dialect(dialect);
     let tokens = Tokenizer::new(sql_dialect.as_ref(), script)
         .tokenize_with_location()
@@ -281,6 +398,27 @@ mod tests {
         assert!(err.contains("line 2"), "{err}");
         let err = split_script(Dialect::Sqlite, "SELECT 1;\n-- wasmig:tolerant\n").unwrap_err();
         assert!(err.contains("marks no statement"), "{err}");
+    }
+
+    #[test]
+    fn the_mysql_clients_delimiter_lines_are_followed() {
+        let script = "CREATE TABLE a (x INT);\nDELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW\nBEGIN\n  SET NEW.x = 1; -- ok $$ not here\n  SET @s = '$$';\nEND$$\nDELIMITER ;\nINSERT INTO a VALUES (1);\n";
+        let statements = split_script(Dialect::MySql, script).unwrap();
+        let lines: Vec<u64> = statements.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [1, 3, 9], "{statements:?}");
+        assert!(statements[1].sql.starts_with("CREATE TRIGGER"));
+        assert!(
+            statements[1].sql.ends_with("END"),
+            "{:?}",
+            statements[1].sql
+        );
+        // Elsewhere DELIMITER is no directive of the database: the statement is refused later.
+        assert_eq!(
+            split_script(Dialect::Postgres, "DELIMITER //\nSELECT 1//")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -483,6 +483,66 @@ const MYSQL: &[Case] = &[
         "DROP TABLE IF EXISTS app.victim_secrets",
         Some("belongs to module `victim`"),
     ),
+    (
+        "CREATE TRIGGER blog_audit AFTER UPDATE ON blog_posts FOR EACH ROW BEGIN IF NOT (NEW.title <=> OLD.title) THEN INSERT INTO blog_posts_status (id) VALUES (NEW.id); END IF; END",
+        None,
+    ),
+    (
+        "CREATE TRIGGER blog_stamp BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN SET NEW.title = UPPER(NEW.title); END",
+        None,
+    ),
+    (
+        "CREATE TRIGGER blog_spy AFTER INSERT ON blog_posts FOR EACH ROW BEGIN IF NEW.id > 0 THEN DELETE FROM victim_secrets; END IF; END",
+        Some("may not write to `victim_secrets`"),
+    ),
+    (
+        "CREATE TRIGGER blog_peek BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN SET NEW.title = (SELECT a FROM victim_secrets LIMIT 1); END",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "CREATE TRIGGER blog_cond AFTER INSERT ON blog_posts FOR EACH ROW BEGIN IF (SELECT COUNT(*) FROM victim_secrets) > 0 THEN INSERT INTO blog_posts_status (id) VALUES (1); END IF; END",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "CREATE TRIGGER blog_var BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN SET @leak = NEW.title; END",
+        Some("write this step as a component"),
+    ),
+    (
+        "CREATE TRIGGER blog_sleepy BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN IF SLEEP(5) THEN SET NEW.title = 'x'; END IF; END",
+        Some("`sleep`"),
+    ),
+    (
+        "ALTER TABLE blog_posts ENGINE=InnoDB, COMMENT='posts'",
+        None,
+    ),
+    (
+        "ALTER TABLE blog_posts CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        None,
+    ),
+    (
+        "ALTER TABLE app.blog_posts ROW_FORMAT=DYNAMIC AUTO_INCREMENT=100",
+        None,
+    ),
+    (
+        "ALTER TABLE users ENGINE=InnoDB",
+        Some("may not alter `users`"),
+    ),
+    (
+        "ALTER TABLE blog_posts ENGINE=MRG_MyISAM UNION=(users)",
+        Some("ENGINE=mrg_myisam"),
+    ),
+    (
+        "ALTER TABLE blog_posts UNION=(users)",
+        Some("ALTER TABLE … UNION"),
+    ),
+    (
+        "ALTER TABLE blog_posts DATA DIRECTORY='/tmp'",
+        Some("ALTER TABLE … DATA"),
+    ),
+    (
+        "ALTER TABLE blog_posts ENGINE=FEDERATED CONNECTION='mysql://u@h/db/users'",
+        Some("ENGINE=federated"),
+    ),
 ];
 
 fn run(dialect: Dialect, cases: &[Case]) -> Vec<String> {

@@ -1,0 +1,10 @@
+CREATE TABLE users (
+  uuid CHAR(36) NOT NULL PRIMARY KEY,
+  email VARCHAR(255) NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  password_hash BLOB NOT NULL,
+  salt BLOB NOT NULL,
+  security_stamp TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -1,0 +1,13 @@
+CREATE TABLE tickets (
+  id INT UNSIGNED NOT NULL AUTO_INCREMENT,
+  org_uuid CHAR(36) NOT NULL,
+  subject VARCHAR(200) NOT NULL,
+  body MEDIUMTEXT,
+  status ENUM('open', 'pending', 'closed') NOT NULL DEFAULT 'open',
+  priority TINYINT NOT NULL DEFAULT 2,
+  created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+  PRIMARY KEY (id),
+  KEY tickets_org_status (org_uuid, status),
+  FOREIGN KEY (org_uuid) REFERENCES organizations (uuid) ON DELETE CASCADE
+) ENGINE=InnoDB AUTO_INCREMENT=1000 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;

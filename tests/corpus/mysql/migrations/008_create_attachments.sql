@@ -1,0 +1,8 @@
+CREATE TABLE attachments (
+  id CHAR(36) NOT NULL PRIMARY KEY,
+  ticket_id INT UNSIGNED NOT NULL,
+  file_name TEXT NOT NULL,
+  file_size INTEGER NOT NULL,
+  akey TEXT,
+  FOREIGN KEY (ticket_id) REFERENCES tickets (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4

@@ -1,0 +1,1 @@
+-- The rename of the attachment key moved to the next step; the number stays taken.

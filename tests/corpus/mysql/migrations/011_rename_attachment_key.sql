@@ -1,0 +1,1 @@
+ALTER TABLE attachments CHANGE COLUMN akey encryption_key TEXT NULL;

@@ -1,0 +1,1 @@
+UPDATE tickets SET priority = 3 WHERE UPPER(subject) LIKE '%URGENT%';

@@ -1,0 +1,1 @@
+RENAME TABLE webhooks TO org_webhooks;

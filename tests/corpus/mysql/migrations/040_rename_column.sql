@@ -1,0 +1,2 @@
+ALTER TABLE org_webhooks RENAME COLUMN events TO event_types;
+ALTER TABLE org_webhooks ADD INDEX org_webhooks_active (org_uuid, active);
