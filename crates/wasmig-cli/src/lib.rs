@@ -239,6 +239,10 @@ struct RunArgs {
     /// Require every object a module creates to be named `<module>_…`.
     #[arg(long)]
     require_prefix: bool,
+    /// Let modules ask for this PostgreSQL extension (`CREATE EXTENSION IF NOT EXISTS NAME`),
+    /// which wasmig then creates with its own rights. Repeat for several; none by default.
+    #[arg(long = "allow-extension", value_name = "NAME")]
+    allow_extensions: Vec<String>,
     /// Run modules whose `host-api` range excludes this wasmig (they are refused otherwise).
     #[arg(long)]
     force: bool,
@@ -273,6 +277,7 @@ impl RunArgs {
     fn configure(&self, host: &mut Host) {
         host.set_lock_wait(Duration::from_secs(self.lock.wait));
         host.set_require_prefix(self.require_prefix);
+        host.set_allowed_extensions(self.allow_extensions.iter().cloned());
         host.set_force(self.force);
     }
 

@@ -228,7 +228,7 @@ pub(crate) async fn confine(
         .query(
             "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'p')",
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'p', 'm', 'S')",
             &[],
         )
         .await?;
@@ -244,7 +244,12 @@ pub(crate) async fn confine(
         if let Some((kind, owner)) = relations.get(name)
             && owner != role
         {
-            let what = if kind == "v" { "VIEW" } else { "TABLE" };
+            let what = match kind.as_str() {
+                "v" => "VIEW",
+                "m" => "MATERIALIZED VIEW",
+                "S" => "SEQUENCE",
+                _ => "TABLE",
+            };
             tx.execute(
                 &format!("ALTER {what} {} OWNER TO {quoted}", quote(name)),
                 &[],

@@ -482,13 +482,26 @@ impl Transaction {
                 "SELECT name, CASE WHEN type IN ('index', 'trigger') THEN tbl_name END \
                  FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
             }
+            // Relations (with the table behind an index, or behind the sequence of a serial
+            // or identity column), triggers, types and functions.
             Dialect::Postgres => {
-                "SELECT table_name::text, NULL::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() \
-                 UNION SELECT indexname::text, tablename::text FROM pg_indexes \
-                 WHERE schemaname = current_schema() \
-                 UNION SELECT trigger_name::text, event_object_table::text \
-                 FROM information_schema.triggers WHERE trigger_schema = current_schema()"
+                "SELECT c.relname::text, COALESCE(i.indrelid, d.refobjid)::regclass::text \
+                 FROM pg_class c \
+                 LEFT JOIN pg_index i ON i.indexrelid = c.oid \
+                 LEFT JOIN pg_depend d ON c.relkind = 'S' AND d.objid = c.oid \
+                  AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+                  AND d.deptype IN ('a', 'i') \
+                 WHERE c.relnamespace = current_schema()::regnamespace \
+                 AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S', 'i', 'I') \
+                 UNION SELECT t.tgname::text, t.tgrelid::regclass::text FROM pg_trigger t \
+                 JOIN pg_class c ON c.oid = t.tgrelid \
+                 WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace \
+                 UNION SELECT t.typname::text, NULL FROM pg_type t \
+                 WHERE t.typnamespace = current_schema()::regnamespace \
+                 AND t.typtype IN ('e', 'd', 'c', 'r', 'm') AND t.typelem = 0 \
+                 AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') \
+                 UNION SELECT p.proname::text, NULL FROM pg_proc p \
+                 WHERE p.pronamespace = current_schema()::regnamespace"
             }
             Dialect::MySql => {
                 "SELECT CAST(table_name AS CHAR), CAST(NULL AS CHAR) FROM information_schema.tables \

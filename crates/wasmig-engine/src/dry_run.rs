@@ -171,7 +171,7 @@ impl Host {
         };
         tx.savepoint("wasmig_plan").await?;
         let manifest = &package.manifest;
-        let gate = GuardGate::open(&mut tx, &self.db, manifest, self.require_prefix).await?;
+        let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let hooks = Hooks {
             journal: Box::new(NoJournal),

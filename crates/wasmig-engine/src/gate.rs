@@ -6,13 +6,24 @@ use std::sync::Arc;
 
 use wasmig_db::{Authorizer, Transaction};
 use wasmig_guard::authorizer::SharedPolicy;
-use wasmig_guard::{Catalog, Effect, Grants, Policy};
+use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy};
 use wasmig_manifest::Manifest;
 use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Route};
+
+/// What an operator decides about the policy of every module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PolicySettings {
+    /// True when every object a module creates must be named `<module>_…`.
+    pub require_prefix: bool,
+    /// Extensions a module may ask for (`CREATE EXTENSION IF NOT EXISTS`); the host creates them.
+    pub extensions: Vec<String>,
+}
 
 /// The gate of one step of one module.
 pub(crate) struct GuardGate {
     module: String,
+    /// The schema the step works in (PostgreSQL), pinned as the `search_path` of its functions.
+    home: Option<String>,
     policy: SharedPolicy,
     /// What the statement last checked will change once it succeeds.
     pending: Vec<Effect>,
@@ -28,10 +39,11 @@ impl GuardGate {
         tx: &mut Transaction,
         db: &wasmig_db::Database,
         manifest: &Manifest,
-        require_prefix: bool,
+        settings: &PolicySettings,
     ) -> Result<Self, crate::Error> {
-        let gate = Self::read(tx, manifest, require_prefix).await?;
-        gate.confine(tx, db, manifest).await?;
+        let gate = Self::read(tx, manifest, settings).await?;
+        let confined = gate.confine(tx, db, manifest).await?;
+        gate.policy.lock().set_confined(confined);
         Ok(gate)
     }
 
@@ -39,7 +51,7 @@ impl GuardGate {
     async fn read(
         tx: &mut Transaction,
         manifest: &Manifest,
-        require_prefix: bool,
+        settings: &PolicySettings,
     ) -> Result<Self, crate::Error> {
         let home = tx.home_schema().await?;
         let mut owners: BTreeMap<String, String> = wasmig_store::owners(tx).await?;
@@ -73,11 +85,13 @@ impl GuardGate {
             &Catalog { objects },
             grants,
         );
-        if require_prefix {
+        if settings.require_prefix {
             policy = policy.require_prefix(&format!("{}_", manifest.name));
         }
+        let policy = policy.allow_extensions(settings.extensions.iter().cloned());
         Ok(GuardGate {
             module: manifest.name.clone(),
+            home,
             policy: SharedPolicy::new(policy),
             pending: Vec::new(),
             verdicts: HashMap::new(),
@@ -93,7 +107,7 @@ impl GuardGate {
         tx: &mut Transaction,
         db: &wasmig_db::Database,
         manifest: &Manifest,
-    ) -> Result<(), crate::Error> {
+    ) -> Result<bool, crate::Error> {
         let owned: Vec<(String, String)> = self
             .policy
             .lock()
@@ -117,6 +131,80 @@ impl GuardGate {
                 "the database account may not create roles: the SQL policy is the only check"
             );
         }
+        Ok(confined)
+    }
+}
+
+impl GuardGate {
+    /// How the statement last checked runs, from what it does.
+    fn route(&self) -> Result<Route, String> {
+        for effect in &self.pending {
+            match effect {
+                Effect::Setting { .. } => return Ok(Route::Setting),
+                Effect::Extension { .. } => return Ok(Route::Host),
+                Effect::Block { body } => return self.block(body).map(Route::Instead),
+                _ => {}
+            }
+        }
+        Ok(Route::Guest)
+    }
+
+    /// A `DO` block as the statements that run it as a `SECURITY DEFINER` function of the
+    /// module's role (inside which PostgreSQL forbids `SET ROLE`), dropped right after.
+    fn block(&self, body: &str) -> Result<Vec<String>, String> {
+        const TAG: &str = "$wasmig_do$";
+        if body.contains(TAG) {
+            return Err(format!("a DO block may not contain `{TAG}`"));
+        }
+        let function = "wasmig_do_block";
+        Ok(vec![
+            format!(
+                "CREATE FUNCTION {function}() RETURNS void LANGUAGE plpgsql SECURITY DEFINER \
+                 SET search_path = {} AS {TAG}{body}{TAG}",
+                self.search_path()
+            ),
+            format!("SELECT {function}()"),
+            format!("DROP FUNCTION {function}()"),
+        ])
+    }
+
+    /// The `search_path` a module's functions run with: its own schema, then nothing else.
+    fn search_path(&self) -> String {
+        let home = self.home.as_deref().unwrap_or("public");
+        format!("\"{}\", pg_temp", home.replace('"', "\"\""))
+    }
+
+    /// Makes every function named `name` in the module's schema run as the module's role
+    /// (`SECURITY DEFINER`, inside which PostgreSQL forbids `SET ROLE`) with a pinned
+    /// `search_path`, callable by that role only: a trigger that fires it for someone else
+    /// still runs with the module's rights.
+    async fn confine_function(
+        &self,
+        tx: &mut Transaction,
+        name: &str,
+    ) -> Result<(), wasmig_db::Error> {
+        let signatures = tx
+            .query(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p \
+                 WHERE p.proname = $1 AND p.pronamespace = current_schema()::regnamespace",
+                &[name.into()],
+            )
+            .await?;
+        for signature in signatures.rows.iter().filter_map(|r| r[0].as_text()) {
+            tx.execute(
+                &format!(
+                    "ALTER FUNCTION {signature} SECURITY DEFINER SET search_path = {}",
+                    self.search_path()
+                ),
+                &[],
+            )
+            .await?;
+            tx.execute(
+                &format!("REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"),
+                &[],
+            )
+            .await?;
+        }
         Ok(())
     }
 }
@@ -136,15 +224,7 @@ impl Gate for GuardGate {
             .clone();
         self.pending = verdict?;
         self.policy.statement_starts(&self.pending);
-        let setting = self
-            .pending
-            .iter()
-            .any(|effect| matches!(effect, Effect::Setting { .. }));
-        Ok(if setting {
-            Route::Setting
-        } else {
-            Route::Guest
-        })
+        self.route()
     }
 
     fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
@@ -157,7 +237,7 @@ impl Gate for GuardGate {
                     Effect::Renamed { to, .. } => {
                         wasmig_store::claim(tx, &self.module, to, "table").await
                     }
-                    Effect::Dropped { .. } | Effect::Setting { .. } => Ok(()),
+                    _ => Ok(()),
                 };
                 claimed.map_err(|e| e.to_string())?;
             }
@@ -180,9 +260,18 @@ impl Gate for GuardGate {
                     }
                     Effect::Dropped { name } => wasmig_store::release(tx, name).await,
                     Effect::Renamed { from, to } => wasmig_store::rename(tx, from, to).await,
-                    Effect::Setting { .. } => Ok(()),
+                    _ => Ok(()),
                 };
                 recorded.map_err(|e| e.to_string())?;
+                if let Effect::Created {
+                    name,
+                    kind: ObjectKind::Function,
+                } = effect
+                {
+                    self.confine_function(tx, name)
+                        .await
+                        .map_err(|e| format!("confining the function `{name}` failed: {e}"))?;
+                }
             }
             Ok(())
         })

@@ -199,7 +199,7 @@ pub struct Host {
     modules_dir: PathBuf,
     runtime: Runtime,
     lock_wait: Duration,
-    require_prefix: bool,
+    policy: gate::PolicySettings,
     options: Options,
     maintenance: bool,
     backup_dir: Option<PathBuf>,
@@ -223,7 +223,7 @@ impl Host {
             modules_dir: modules_dir.into(),
             runtime,
             lock_wait: Duration::ZERO,
-            require_prefix: false,
+            policy: gate::PolicySettings::default(),
             options: Options::default(),
             maintenance: false,
             backup_dir: None,
@@ -250,7 +250,13 @@ impl Host {
     /// Requires every object a module creates to be named after it (`<module>_…`), on top of
     /// the ownership rules (default: off).
     pub fn set_require_prefix(&mut self, require: bool) {
-        self.require_prefix = require;
+        self.policy.require_prefix = require;
+    }
+
+    /// Extensions a module may ask for with `CREATE EXTENSION IF NOT EXISTS name`
+    /// (PostgreSQL); the host creates them with its own rights (default: none).
+    pub fn set_allowed_extensions(&mut self, names: impl IntoIterator<Item = String>) {
+        self.policy.extensions = names.into_iter().collect();
     }
 
     /// How long `upgrade`, `resume` and `repair` wait for another upgrader to finish before
@@ -508,7 +514,7 @@ impl Host {
                 record,
                 plan: &plan,
                 resume,
-                require_prefix: self.require_prefix,
+                policy: &self.policy,
             }
             .run(&mut on_event)
             .await?;

@@ -91,7 +91,7 @@ impl Host {
 
         let manifest = &package.manifest;
         let mut tx = self.db.begin().await?;
-        let gate = GuardGate::open(&mut tx, &self.db, manifest, self.require_prefix).await?;
+        let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
         let hooks = Hooks {
             journal: Box::new(NoJournal),
             gate: Box::new(gate),

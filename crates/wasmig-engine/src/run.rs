@@ -20,7 +20,7 @@ use wasmig_store::{
     HistoryEntry, INSTALL_STEP, JournalEntry, ModuleRecord, ModuleStatus, Outcome, timestamp,
 };
 
-use crate::gate::GuardGate;
+use crate::gate::{GuardGate, PolicySettings};
 use crate::{Action, Event, Failure, ModulePlan, ModuleReport, Result};
 
 /// One component to run: the install component or a numbered step.
@@ -71,8 +71,8 @@ pub(crate) struct Upgrade<'a> {
     pub plan: &'a ModulePlan,
     /// True to replay an unfinished step and go on; false to refuse one.
     pub resume: bool,
-    /// True when every object a module creates must be named `<module>_…`.
-    pub require_prefix: bool,
+    /// What the operator decided about every module's policy.
+    pub policy: &'a PolicySettings,
 }
 
 impl Upgrade<'_> {
@@ -262,8 +262,7 @@ impl Upgrade<'_> {
 
         let mut transaction = self.db.begin().await?;
         let manifest = &self.package.manifest;
-        let gate =
-            GuardGate::open(&mut transaction, self.db, manifest, self.require_prefix).await?;
+        let gate = GuardGate::open(&mut transaction, self.db, manifest, self.policy).await?;
         let hooks = Hooks {
             journal,
             gate: Box::new(gate),

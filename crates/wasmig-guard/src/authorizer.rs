@@ -69,17 +69,19 @@ impl Statement {
     fn creates(&self, table: &str) -> bool {
         self.effects.iter().any(|effect| match effect {
             Effect::Created { name, .. } | Effect::Renamed { to: name, .. } => name == table,
-            Effect::Dropped { .. } | Effect::Setting { .. } => false,
+            _ => false,
         })
     }
 
     /// True when the statement is DDL the parser allowed (SQLite then rewrites its own tables).
     fn is_ddl(&self) -> bool {
         self.altering
-            || self
-                .effects
-                .iter()
-                .any(|effect| !matches!(effect, Effect::Setting { .. }))
+            || self.effects.iter().any(|effect| {
+                matches!(
+                    effect,
+                    Effect::Created { .. } | Effect::Dropped { .. } | Effect::Renamed { .. }
+                )
+            })
     }
 }
 

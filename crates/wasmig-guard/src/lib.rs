@@ -16,6 +16,7 @@
 
 pub mod authorizer;
 mod names;
+mod postgres;
 mod rules;
 mod script;
 
@@ -45,6 +46,14 @@ pub enum ObjectKind {
     Index,
     /// A trigger.
     Trigger,
+    /// A type (PostgreSQL's enums and composite types).
+    Type,
+    /// A sequence (PostgreSQL).
+    Sequence,
+    /// A materialized view (PostgreSQL).
+    MaterializedView,
+    /// A function (PostgreSQL; created `SECURITY DEFINER` under the module's role).
+    Function,
 }
 
 impl ObjectKind {
@@ -55,6 +64,10 @@ impl ObjectKind {
             ObjectKind::View => "view",
             ObjectKind::Index => "index",
             ObjectKind::Trigger => "trigger",
+            ObjectKind::Type => "type",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::MaterializedView => "matview",
+            ObjectKind::Function => "function",
         }
     }
 }
@@ -87,6 +100,17 @@ pub enum Effect {
     Setting {
         /// The setting, lower-cased.
         name: String,
+    },
+    /// An extension the operator allows, which the host creates (never the module).
+    Extension {
+        /// The extension's name.
+        name: String,
+    },
+    /// An anonymous code block (PostgreSQL's `DO`), which the host runs as a `SECURITY
+    /// DEFINER` function of the module's role, so that it cannot leave that role.
+    Block {
+        /// The block's body (PL/pgSQL).
+        body: String,
     },
 }
 
@@ -132,6 +156,11 @@ pub struct Policy {
     foreign: BTreeMap<String, String>,
     grants: Grants,
     required_prefix: Option<String>,
+    /// True when the database itself confines the module (PostgreSQL's per-module role):
+    /// only then may it create code (functions, trigger functions, `DO` blocks).
+    confined: bool,
+    /// Extensions the operator allows a module to ask for.
+    extensions: BTreeSet<String>,
     checks: Checks,
 }
 
@@ -187,8 +216,23 @@ impl Policy {
                 write: grants.write.iter().map(|g| g.to_lowercase()).collect(),
             },
             required_prefix: None,
+            confined: false,
+            extensions: BTreeSet::new(),
             checks: Checks::default(),
         }
+    }
+
+    /// Tells the policy that the database confines the module's statements itself
+    /// (PostgreSQL's per-module role), so that functions and `DO` blocks may run.
+    pub fn set_confined(&mut self, confined: bool) {
+        self.confined = confined;
+    }
+
+    /// Extensions a module may ask for (`CREATE EXTENSION IF NOT EXISTS name`); the host
+    /// creates them.
+    pub fn allow_extensions(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.extensions = names.into_iter().map(|n| n.to_lowercase()).collect();
+        self
     }
 
     /// Requires every object the module creates to be named `<prefix>…`.
@@ -227,6 +271,14 @@ impl Policy {
             }
             Err(_) if let Some(reason) = rules::dynamic_sql(self.dialect, sql) => {
                 return Err(self.deny(sql, reason));
+            }
+            Err(_)
+                if self.dialect == Dialect::Postgres
+                    && let Some(recognised) = postgres::recognise(sql) =>
+            {
+                return self
+                    .check_recognised(recognised)
+                    .map_err(|r| self.deny(sql, r));
             }
             Err(_)
                 if self.dialect == Dialect::MySql
@@ -274,7 +326,7 @@ impl Policy {
                     self.owned.remove(from);
                     self.owned.insert(to.clone());
                 }
-                Effect::Setting { .. } => {}
+                Effect::Setting { .. } | Effect::Extension { .. } | Effect::Block { .. } => {}
             }
         }
     }
@@ -377,7 +429,11 @@ impl Policy {
                     return Err("temporary views are not allowed".into());
                 }
                 let name = self.name(&view.name)?;
-                effects.push(self.create(&name, ObjectKind::View)?);
+                let kind = match view.materialized {
+                    true => ObjectKind::MaterializedView,
+                    false => ObjectKind::View,
+                };
+                effects.push(self.create(&name, kind)?);
                 access.created.push(view.name.clone());
             }
             Statement::CreateIndex(index) => {
@@ -390,20 +446,21 @@ impl Policy {
                 access.own.push(index.table_name.clone());
             }
             Statement::CreateTrigger(trigger) => {
-                if trigger.exec_body.is_some() {
-                    return Err(
-                        "a trigger that executes a function runs code outside the policy".into(),
-                    );
-                }
                 let name = self.name(&trigger.name)?;
                 effects.push(self.create(&name, ObjectKind::Trigger)?);
                 access.own.push(trigger.table_name.clone());
-                let body = trigger
-                    .statements
-                    .as_ref()
-                    .ok_or("a trigger without a body cannot be checked")?;
-                self.check_trigger_body(body.statements())
-                    .map_err(|why| format!("in the trigger's body: {why}"))?;
+                if let Some(exec) = &trigger.exec_body {
+                    self.may_run_code("a trigger that executes a function")?;
+                    access.own.push(exec.func_desc.name.clone());
+                    access.created.push(trigger.name.clone());
+                } else {
+                    let body = trigger
+                        .statements
+                        .as_ref()
+                        .ok_or("a trigger without a body cannot be checked")?;
+                    self.check_trigger_body(body.statements())
+                        .map_err(|why| format!("in the trigger's body: {why}"))?;
+                }
             }
             Statement::AlterTable(alter) => {
                 access.own.push(alter.name.clone());
@@ -457,7 +514,12 @@ impl Policy {
                 }
                 if !matches!(
                     object_type,
-                    ObjectType::Table | ObjectType::View | ObjectType::Index
+                    ObjectType::Table
+                        | ObjectType::View
+                        | ObjectType::Index
+                        | ObjectType::MaterializedView
+                        | ObjectType::Sequence
+                        | ObjectType::Type
                 ) {
                     return Err(format!("DROP {object_type} is not allowed in a migration"));
                 }
@@ -492,7 +554,7 @@ impl Policy {
                 return Ok(rules::pragma_effects(&parts));
             }
             Statement::Set(set) => return rules::check_setting(self.dialect, set),
-            other => return Err(rules::not_allowed(other)),
+            other => effects = self.check_object_statement(other, &mut access)?,
         }
         if selects_into(statement) {
             return Err("SELECT … INTO is not allowed (it creates tables or writes files); use CREATE TABLE and INSERT".into());
@@ -500,6 +562,203 @@ impl Policy {
         self.check_functions(statement)?;
         self.check_relations(statement, &access)?;
         Ok(effects)
+    }
+
+    /// Statements about the kinds of object beyond tables (PostgreSQL's types, sequences,
+    /// functions, extensions, comments); any other statement is refused.
+    fn check_object_statement(
+        &self,
+        statement: &Statement,
+        access: &mut Access,
+    ) -> Result<Vec<Effect>, String> {
+        let mut effects = Vec::new();
+        match statement {
+            Statement::CreateType { name, .. } => {
+                effects.push(self.create(&self.name(name)?, ObjectKind::Type)?);
+                access.created.push(name.clone());
+            }
+            Statement::AlterType(alter) => {
+                access.own.push(alter.name.clone());
+                if let sqlparser::ast::AlterTypeOperation::Rename(rename) = &alter.operation {
+                    let to = self.name(&ObjectName::from(vec![rename.new_name.clone()]))?;
+                    self.create(&to, ObjectKind::Type)?;
+                    effects.push(Effect::Renamed {
+                        from: self.name(&alter.name)?.key(),
+                        to: to.key(),
+                    });
+                }
+            }
+            Statement::CreateSequence {
+                temporary,
+                name,
+                owned_by,
+                ..
+            } => {
+                if *temporary {
+                    return Err("temporary sequences are not allowed".into());
+                }
+                effects.push(self.create(&self.name(name)?, ObjectKind::Sequence)?);
+                access.created.push(name.clone());
+                access.own.extend(owned_by.iter().map(names::without_last));
+            }
+            Statement::CreateFunction(function) => {
+                effects.push(self.check_function(function)?);
+                access.created.push(function.name.clone());
+            }
+            Statement::DropFunction(drop) => {
+                for function in &drop.func_desc {
+                    let key = self.name(&function.name)?.key();
+                    if drop.if_exists && self.unknown(&key) {
+                        continue;
+                    }
+                    access.own.push(function.name.clone());
+                    effects.push(Effect::Dropped { name: key });
+                }
+            }
+            Statement::Comment {
+                object_type,
+                object_name,
+                ..
+            } => {
+                use sqlparser::ast::CommentObject;
+                let target = match object_type {
+                    CommentObject::Column => names::without_last(object_name),
+                    CommentObject::Table
+                    | CommentObject::View
+                    | CommentObject::MaterializedView
+                    | CommentObject::Index
+                    | CommentObject::Sequence
+                    | CommentObject::Type
+                    | CommentObject::Function => object_name.clone(),
+                    other => return Err(format!("COMMENT ON {other} is not allowed")),
+                };
+                access.own.push(target);
+            }
+            Statement::CreateExtension(extension) => {
+                effects.push(self.check_extension(extension)?);
+            }
+            other => return Err(rules::not_allowed(other)),
+        }
+        Ok(effects)
+    }
+
+    /// A function a module may create: PL/pgSQL or SQL, on a database that confines it.
+    fn check_function(&self, function: &sqlparser::ast::CreateFunction) -> Result<Effect, String> {
+        self.may_run_code("a function")?;
+        if function.temporary {
+            return Err("temporary functions are not allowed".into());
+        }
+        let language = function
+            .language
+            .as_ref()
+            .map(|l| l.value.to_lowercase())
+            .unwrap_or_else(|| "sql".to_owned());
+        if !matches!(language.as_str(), "plpgsql" | "sql") {
+            return Err(format!(
+                "functions in LANGUAGE {language} are not allowed; a step may write plpgsql or sql"
+            ));
+        }
+        let name = self.name(&function.name)?;
+        // Replacing its own function is fine; the name must not be someone else's.
+        if self.owned.contains(&name.key()) {
+            return Ok(Effect::Created {
+                name: name.key(),
+                kind: ObjectKind::Function,
+            });
+        }
+        self.create(&name, ObjectKind::Function)
+    }
+
+    /// `CREATE EXTENSION`: only an extension the operator allows, and only `IF NOT EXISTS`
+    /// in the database's own schemas, so that the host can create it.
+    fn check_extension(
+        &self,
+        extension: &sqlparser::ast::CreateExtension,
+    ) -> Result<Effect, String> {
+        let name = extension.name.value.to_lowercase();
+        if !self.extensions.contains(&name) {
+            let allowed = if self.extensions.is_empty() {
+                "none is allowed on this host".to_owned()
+            } else {
+                format!(
+                    "this host allows {}",
+                    self.extensions
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(format!(
+                "CREATE EXTENSION {name}: extensions load code into the database server; {allowed} \
+                 (an operator allows one with `--allow-extension {name}`)"
+            ));
+        }
+        if extension.schema.is_some() || extension.version.is_some() || extension.cascade {
+            return Err(format!(
+                "CREATE EXTENSION {name}: the host creates it as is (no SCHEMA, VERSION or CASCADE)"
+            ));
+        }
+        Ok(Effect::Extension { name })
+    }
+
+    /// Code the database runs later (functions, triggers executing them, `DO` blocks) is
+    /// allowed only where the database confines it to the module's role.
+    fn may_run_code(&self, what: &str) -> Result<(), String> {
+        if self.confined {
+            return Ok(());
+        }
+        Err(match self.dialect {
+            Dialect::Postgres => format!(
+                "{what} runs code the policy cannot read; it is allowed only where the database \
+                 confines it to the module's own role, and wasmig's account here may not create \
+                 roles (grant it CREATEROLE)"
+            ),
+            _ => format!("{what} runs code the policy cannot read"),
+        })
+    }
+
+    /// The rules for a PostgreSQL statement sqlparser does not read (see `postgres`).
+    fn check_recognised(&self, recognised: postgres::Recognised) -> Result<Vec<Effect>, String> {
+        use postgres::Recognised;
+        let own = |parts: &[String]| -> Result<(), String> {
+            let name = self.name(&names::from_parts(parts))?;
+            if self.owned.contains(&name.key()) {
+                Ok(())
+            } else {
+                Err(self.not_owned(&name, "alter, drop, truncate or index"))
+            }
+        };
+        match recognised {
+            Recognised::Do { language, body } => {
+                self.may_run_code("a DO block")?;
+                if language != "plpgsql" {
+                    return Err(format!(
+                        "DO blocks in LANGUAGE {language} are not allowed; a step may write plpgsql"
+                    ));
+                }
+                Ok(vec![Effect::Block { body }])
+            }
+            Recognised::Refresh { view } => own(&view).map(|()| Vec::new()),
+            Recognised::AlterSequence { sequence, owned_by } => {
+                own(&sequence)?;
+                owned_by.as_deref().map(own).transpose()?;
+                Ok(Vec::new())
+            }
+            Recognised::CreateSequence { sequence, owned_by } => {
+                owned_by.as_deref().map(own).transpose()?;
+                let name = self.name(&names::from_parts(&sequence))?;
+                Ok(vec![self.create(&name, ObjectKind::Sequence)?])
+            }
+            Recognised::WithoutData(text) => {
+                let statements = Parser::parse_sql(self.sql_dialect().as_ref(), &text)
+                    .map_err(|e| format!("the statement cannot be parsed ({e})"))?;
+                match statements.as_slice() {
+                    [statement @ Statement::CreateView(_)] => self.check_statement(statement),
+                    _ => Err("the statement cannot be parsed".into()),
+                }
+            }
+        }
     }
 
     /// The statements of a trigger's body: what a step may run, plus the flow a trigger

@@ -74,6 +74,23 @@ pub fn last_part(name: &ObjectName) -> String {
         .to_lowercase()
 }
 
+/// `name` without its last part (the table of `table.column`).
+pub fn without_last(name: &ObjectName) -> ObjectName {
+    let mut parts = name.0.clone();
+    parts.pop();
+    ObjectName(parts)
+}
+
+/// A name from its parts, as written.
+pub fn from_parts(parts: &[String]) -> ObjectName {
+    ObjectName::from(
+        parts
+            .iter()
+            .map(|part| sqlparser::ast::Ident::new(part.as_str()))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// True for MySQL's `DUAL`, the table of no rows a `SELECT … FROM DUAL` names (unquoted: a
 /// quoted `` `dual` `` is a real table).
 pub fn is_dual(name: &ObjectName) -> bool {

@@ -342,7 +342,7 @@ const POSTGRES: &[Case] = &[
     ),
     (
         "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
-        Some("stored and dynamic code"),
+        Some("allowed only where the database confines it"),
     ),
     (
         "SELECT * INTO blog_copy FROM blog_posts",
@@ -546,7 +546,10 @@ const MYSQL: &[Case] = &[
 ];
 
 fn run(dialect: Dialect, cases: &[Case]) -> Vec<String> {
-    let policy = policy(dialect);
+    run_with(&policy(dialect), dialect, cases)
+}
+
+fn run_with(policy: &Policy, dialect: Dialect, cases: &[Case]) -> Vec<String> {
     let mut wrong = Vec::new();
     for (sql, expected) in cases {
         let outcome = policy.check(sql);
@@ -586,6 +589,153 @@ fn there_are_a_hundred_cases_and_both_verdicts() {
     assert!(all.len() >= 100, "{} cases", all.len());
     assert!(all.iter().filter(|(_, e)| e.is_none()).count() >= 30);
     assert!(all.iter().filter(|(_, e)| e.is_some()).count() >= 60);
+}
+
+/// What a module may do on PostgreSQL when the database confines it to its own role.
+const POSTGRES_CONFINED: &[Case] = &[
+    (
+        "CREATE FUNCTION blog_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$",
+        None,
+    ),
+    (
+        "CREATE OR REPLACE FUNCTION blog_one() RETURNS int LANGUAGE sql AS 'select 1'",
+        None,
+    ),
+    (
+        "CREATE FUNCTION blog_c() RETURNS int LANGUAGE c AS 'libc.so', 'abs'",
+        Some("LANGUAGE c are not allowed"),
+    ),
+    (
+        "CREATE FUNCTION blog_py() RETURNS int LANGUAGE plpython3u AS 'return 1'",
+        Some("LANGUAGE plpython3u"),
+    ),
+    (
+        "CREATE FUNCTION victim_secrets() RETURNS int LANGUAGE sql AS 'select 1'",
+        Some("belongs to module `victim`"),
+    ),
+    (
+        "CREATE TRIGGER blog_posts_touch BEFORE UPDATE ON blog_posts FOR EACH ROW EXECUTE FUNCTION blog_stamp()",
+        None,
+    ),
+    (
+        "CREATE TRIGGER blog_posts_spy BEFORE UPDATE ON blog_posts FOR EACH ROW EXECUTE FUNCTION users_audit()",
+        Some("may not alter, drop, truncate or index `users_audit`"),
+    ),
+    (
+        "CREATE TRIGGER users_spy BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION blog_stamp()",
+        Some("`users`: it belongs to the host"),
+    ),
+    (
+        "DO $$ BEGIN UPDATE blog_posts SET title = title; END $$",
+        None,
+    ),
+    (
+        "DO LANGUAGE plperlu $$ system('id') $$",
+        Some("LANGUAGE plperlu"),
+    ),
+    (
+        "DO $$ BEGIN END $$; DROP TABLE users",
+        Some("cannot be parsed"),
+    ),
+    ("CREATE EXTENSION IF NOT EXISTS citext", None),
+    (
+        "CREATE EXTENSION IF NOT EXISTS dblink",
+        Some("this host allows citext"),
+    ),
+    (
+        "CREATE EXTENSION citext WITH SCHEMA victim",
+        Some("no SCHEMA, VERSION or CASCADE"),
+    ),
+    (
+        "CREATE EXTENSION IF NOT EXISTS citext WITH CASCADE",
+        Some("no SCHEMA, VERSION or CASCADE"),
+    ),
+    ("CREATE TYPE blog_state AS ENUM ('draft', 'live')", None),
+    (
+        "CREATE TYPE users AS ENUM ('x')",
+        Some("belongs to the host"),
+    ),
+    ("ALTER TYPE blog_kind ADD VALUE IF NOT EXISTS 'page'", None),
+    (
+        "ALTER TYPE user_role ADD VALUE 'root'",
+        Some("may not alter"),
+    ),
+    ("COMMENT ON TABLE blog_posts IS 'posts'", None),
+    ("COMMENT ON COLUMN blog_posts.title IS 'the title'", None),
+    (
+        "COMMENT ON TABLE users IS 'mine now'",
+        Some("may not alter"),
+    ),
+    (
+        "COMMENT ON COLUMN users.email IS 'x'",
+        Some("may not alter"),
+    ),
+    (
+        "CREATE SEQUENCE blog_serial START WITH 10 INCREMENT BY 1 OWNED BY blog_posts.id",
+        None,
+    ),
+    (
+        "CREATE SEQUENCE blog_serial OWNED BY users.id",
+        Some("may not alter"),
+    ),
+    ("ALTER SEQUENCE blog_seq RESTART WITH 5", None),
+    (
+        "ALTER SEQUENCE users_id_seq RESTART WITH 1",
+        Some("may not alter"),
+    ),
+    (
+        "ALTER SEQUENCE blog_seq OWNED BY users.id",
+        Some("may not alter"),
+    ),
+    ("REFRESH MATERIALIZED VIEW CONCURRENTLY blog_stats", None),
+    (
+        "REFRESH MATERIALIZED VIEW user_stats",
+        Some("may not alter"),
+    ),
+    (
+        "CREATE MATERIALIZED VIEW blog_counts AS SELECT count(*) FROM blog_posts WITH DATA",
+        None,
+    ),
+    (
+        "CREATE MATERIALIZED VIEW blog_leak AS SELECT a FROM victim_secrets WITH NO DATA",
+        Some("may not read `victim_secrets`"),
+    ),
+    ("DROP MATERIALIZED VIEW blog_stats", None),
+    ("DROP SEQUENCE IF EXISTS blog_never_made_seq", None),
+    ("DROP TYPE user_role", Some("belongs to the host")),
+    ("DROP FUNCTION IF EXISTS blog_stamp()", None),
+    ("DROP FUNCTION users_audit()", Some("belongs to the host")),
+];
+
+#[test]
+fn postgres_code_where_the_database_confines_the_module() {
+    let mut objects = BTreeMap::new();
+    for (name, owner) in [
+        ("blog_posts", Some("blog")),
+        ("blog_stamp", Some("blog")),
+        ("blog_kind", Some("blog")),
+        ("blog_seq", Some("blog")),
+        ("blog_stats", Some("blog")),
+        ("victim_secrets", Some("victim")),
+        ("users", None),
+        ("users_audit", None),
+        ("user_role", None),
+        ("users_id_seq", None),
+        ("user_stats", None),
+    ] {
+        objects.insert(name.to_owned(), owner.map(str::to_owned));
+    }
+    let mut policy = Policy::new(
+        Dialect::Postgres,
+        "blog",
+        Some("public"),
+        &Catalog { objects },
+        Grants::default(),
+    )
+    .allow_extensions(["citext".to_owned()]);
+    policy.set_confined(true);
+    let wrong = run_with(&policy, Dialect::Postgres, POSTGRES_CONFINED);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub struct GuestStatement<'a> {
 }
 
 /// How a statement the gate let through is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Route {
     /// As the guest's: under the module's confinement, checked by the database's own layer.
     #[default]
@@ -28,6 +28,11 @@ pub enum Route {
     /// foreign_keys`): it runs again on a replay (a setting does not outlive the session),
     /// commits nothing, and the host puts the setting back when the step ends.
     Setting,
+    /// As the host's own statement (an extension the operator allows).
+    Host,
+    /// Not as written: these statements run instead, as the guest's (a PostgreSQL `DO` block
+    /// becomes a confined function that is called and dropped).
+    Instead(Vec<String>),
 }
 
 /// The engine's side of the SQL policy.

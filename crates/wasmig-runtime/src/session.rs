@@ -156,7 +156,7 @@ impl Session {
                 Ok(Output::Affected(rows_affected))
             }
             // To run, or a query journaled without its rows: ask the database.
-            Ok(_) => self.run_on_database(mode, sql, params).await?,
+            Ok(_) => self.run_routed(&route, mode, sql, params).await?,
         };
         if let (Mode::Tolerant, Err(error)) = (mode, &result) {
             tracing::warn!(
@@ -194,6 +194,35 @@ impl Session {
             )))));
         }
         Ok(result)
+    }
+
+    /// Runs a statement the way the gate said: as the guest's, as the host's, or as the
+    /// statements that stand in for it.
+    async fn run_routed(
+        &mut self,
+        route: &Route,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Result<Output, DbFailure>, Stopped> {
+        match route {
+            Route::Host => Ok(self
+                .transaction
+                .execute(sql, params)
+                .await
+                .map(Output::Affected)),
+            Route::Instead(statements) => {
+                let mut last = Ok(Output::Affected(0));
+                for statement in statements {
+                    last = self.run_on_database(Mode::Execute, statement, &[]).await?;
+                    if last.is_err() {
+                        break;
+                    }
+                }
+                Ok(last)
+            }
+            Route::Guest | Route::Setting => self.run_on_database(mode, sql, params).await,
+        }
     }
 
     /// Changes a session setting the policy allowed (the host puts it back after the step).
