@@ -22,6 +22,7 @@ mod dump;
 mod lock;
 mod mysql;
 mod postgres;
+mod recovery;
 mod sqlite;
 mod transaction;
 mod value;
@@ -88,6 +89,28 @@ impl Dialect {
             .take_while(|c| c.is_ascii_alphabetic())
             .collect();
         IMPLICIT.iter().any(|k| k.eq_ignore_ascii_case(&keyword))
+    }
+}
+
+impl Dialect {
+    /// True when `sql` cannot run inside a transaction block: PostgreSQL's `CREATE INDEX
+    /// CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX … CONCURRENTLY`. Such a statement
+    /// runs only in a step that declares itself non-transactional.
+    pub fn runs_outside_transactions(self, sql: &str) -> bool {
+        if self != Dialect::Postgres {
+            return false;
+        }
+        let code = skip_comments(sql);
+        let first: String = code
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        ["create", "drop", "reindex"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&first))
+            && code
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|word| word.eq_ignore_ascii_case("concurrently"))
     }
 }
 
@@ -392,6 +415,17 @@ mod tests {
         assert!(!mysql.commits_implicitly("UPDATE created SET a = 1"));
         assert!(!Dialect::Postgres.commits_implicitly("CREATE TABLE t (a INT)"));
         assert!(!Dialect::Sqlite.commits_implicitly("DROP TABLE t"));
+    }
+
+    #[test]
+    fn concurrent_index_builds_run_outside_transactions() {
+        let pg = Dialect::Postgres;
+        assert!(pg.runs_outside_transactions("CREATE INDEX CONCURRENTLY i ON t (a)"));
+        assert!(pg.runs_outside_transactions("-- x\ndrop index concurrently if exists i"));
+        assert!(pg.runs_outside_transactions("REINDEX INDEX CONCURRENTLY i"));
+        assert!(!pg.runs_outside_transactions("CREATE INDEX i ON t (concurrently_done)"));
+        assert!(!pg.runs_outside_transactions("UPDATE t SET a = 'concurrently'"));
+        assert!(!Dialect::MySql.runs_outside_transactions("CREATE INDEX CONCURRENTLY i ON t (a)"));
     }
 
     #[tokio::test]

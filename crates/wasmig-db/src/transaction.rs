@@ -53,6 +53,8 @@ struct Changed {
     settings: bool,
     /// PostgreSQL's role set for the session (outside a transaction `SET LOCAL` is no use).
     session_role: bool,
+    /// The step lock (see [`Transaction::hold_step_lock`]).
+    step_lock: bool,
 }
 
 #[derive(Debug)]
@@ -310,6 +312,10 @@ impl Transaction {
             .collect())
     }
 
+    pub(crate) fn changed_step_lock(&mut self, held: bool) {
+        self.changed.step_lock = held;
+    }
+
     /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a
     /// guest's statements are prepared afresh each time and checked by the authorizer.
     pub fn set_guest(&mut self, guest: bool) {
@@ -558,6 +564,9 @@ impl Transaction {
         if self.changed.session_role || self.role_active {
             restore.push("RESET ROLE".to_owned());
         }
+        if self.changed.step_lock {
+            restore.extend(Transaction::step_lock_release(self.dialect()));
+        }
         if self.changed.settings {
             match self.dialect() {
                 Dialect::MySql => restore.push(
@@ -670,8 +679,11 @@ mod tests {
                 .await
                 .unwrap();
             tx.set_guest(false);
-            let late = tx.change_setting("PRAGMA foreign_keys = ON").await;
-            assert!(matches!(late, Err(Error::Denied(_))), "{end}: {late:?}");
+            // Turning the checks back on at the end is what the host does anyway.
+            tx.change_setting("PRAGMA foreign_keys = ON").await.unwrap();
+            assert!(!enabled(
+                tx.query("PRAGMA foreign_keys", &[]).await.unwrap()
+            ));
             match end {
                 "commit" => tx.commit().await.unwrap(),
                 "rollback" => tx.rollback().await.unwrap(),
@@ -680,7 +692,13 @@ mod tests {
             let after = db.query("PRAGMA foreign_keys", &[]).await.unwrap();
             assert!(enabled(after), "foreign keys are back on after {end}");
         }
-        let open = db.begin().await.expect("no transaction was left open");
-        open.rollback().await.unwrap();
+        // Switching them off after the step did work would silently not happen: refused.
+        let mut tx = db.begin().await.expect("no transaction was left open");
+        tx.set_guest(true);
+        tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        tx.set_guest(false);
+        let late = tx.change_setting("PRAGMA foreign_keys = OFF").await;
+        assert!(matches!(late, Err(Error::Denied(_))), "{late:?}");
+        tx.rollback().await.unwrap();
     }
 }

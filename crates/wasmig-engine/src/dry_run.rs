@@ -179,6 +179,7 @@ impl Host {
                 inner: Box::new(gate),
                 seen: Arc::clone(&seen),
             }),
+            each_statement_commits: false,
         };
         let context = StepContext {
             module: manifest.name.clone(),
@@ -263,6 +264,10 @@ impl Gate for Recording {
                 statement.tolerant,
             ));
         self.inner.check(statement)
+    }
+
+    fn touched(&self) -> Vec<String> {
+        self.inner.touched()
     }
 
     fn claim<'a>(

@@ -210,6 +210,10 @@ impl GuardGate {
 }
 
 impl Gate for GuardGate {
+    fn touched(&self) -> Vec<String> {
+        Policy::touched(&self.pending)
+    }
+
     fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String> {
         let (policy, sql) = (&self.policy, statement.sql);
         let verdict = self

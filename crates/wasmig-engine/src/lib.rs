@@ -515,6 +515,7 @@ impl Host {
                 plan: &plan,
                 resume,
                 policy: &self.policy,
+                lock_wait: self.lock_wait,
             }
             .run(&mut on_event)
             .await?;

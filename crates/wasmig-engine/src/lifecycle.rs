@@ -95,6 +95,7 @@ impl Host {
         let hooks = Hooks {
             journal: Box::new(NoJournal),
             gate: Box::new(gate),
+            each_statement_commits: false,
         };
         let context = StepContext {
             module: module.to_owned(),

@@ -297,6 +297,7 @@ mod tests {
                 host_api: Some("^0.1".parse().unwrap()),
                 grants: Default::default(),
                 depends: Default::default(),
+                no_transaction: Vec::new(),
             },
             install: install.then(artifact),
             steps: (1..=steps)

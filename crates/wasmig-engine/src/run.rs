@@ -8,10 +8,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use wasmig_db::{Database, Dialect, Transaction};
-use wasmig_manifest::{Artifact, Kind, Package};
+use wasmig_manifest::{Artifact, Kind, Manifest, Package};
 use wasmig_runtime::{
     Admission, BoxFuture, Hooks, Journal, NoJournal, PreparedStep, Runtime, ScriptStatement,
     Statement, StepContext, StepRun,
@@ -73,6 +73,8 @@ pub(crate) struct Upgrade<'a> {
     pub resume: bool,
     /// What the operator decided about every module's policy.
     pub policy: &'a PolicySettings,
+    /// How long to wait for a statement an earlier upgrader left running on the server.
+    pub lock_wait: Duration,
 }
 
 impl Upgrade<'_> {
@@ -206,8 +208,8 @@ impl Upgrade<'_> {
         Ok(Ok((units, journal)))
     }
 
-    /// Runs one component in its own transaction. `Ok(Err(reason))` is a step failure
-    /// (recorded); `Err` is a failure of the host or the ledger.
+    /// Runs one step in its own transaction (or, journaled, in pieces). `Ok(Err(reason))` is
+    /// a step failure (recorded); `Err` is a failure of the host or the ledger.
     async fn run_unit(
         &self,
         unit: &Unit<'_>,
@@ -218,31 +220,14 @@ impl Upgrade<'_> {
         on_event: &mut impl FnMut(Event<'_>),
     ) -> Result<Result<(), String>> {
         let module = self.plan.module.as_str();
-        let journaled = !self.db.dialect().has_transactional_ddl();
+        let each_statement_commits = step.is_non_transactional(unit, &self.package.manifest);
+        let journaled = !self.db.dialect().has_transactional_ddl() || each_statement_commits;
         on_event(Event::StepStarted {
             module,
             step: &unit.name,
         });
-        let context = StepContext {
-            module: module.to_owned(),
-            step: unit.name.clone(),
-            from_version: self.plan.installed_version.as_ref().map(|v| v.to_string()),
-            to_version: self.package.manifest.version.to_string(),
-        };
-        let started_at = SystemTime::now();
-        let mut entry = HistoryEntry {
-            module: module.to_owned(),
-            step: unit.number,
-            slug: unit.slug.to_owned(),
-            sha256: unit.artifact.sha256(),
-            version: self.package.manifest.version.clone(),
-            started_at: timestamp(started_at),
-            finished_at: timestamp(started_at),
-            duration_ms: 0,
-            outcome: Outcome::Running,
-            error: None,
-        };
-        let journal: Box<dyn Journal> = if journaled {
+        let mut entry = self.history_entry(unit);
+        if journaled {
             // Recorded before it starts, so a crash leaves a trace `resume` can act on.
             let mut tx = self.db.begin().await?;
             wasmig_store::record(&mut tx, &entry).await?;
@@ -250,8 +235,10 @@ impl Upgrade<'_> {
             state.updated_at = entry.started_at.clone();
             wasmig_store::save_module(&mut tx, state).await?;
             tx.commit().await?;
+        }
+        let resumed = !replay.is_empty();
+        let journal: Box<dyn Journal> = if journaled {
             Box::new(LedgerJournal {
-                db: self.db.clone(),
                 module: module.to_owned(),
                 step: unit.number,
                 replay: replay.clone(),
@@ -259,15 +246,23 @@ impl Upgrade<'_> {
         } else {
             Box::new(NoJournal)
         };
-
-        let mut transaction = self.db.begin().await?;
-        let manifest = &self.package.manifest;
-        let gate = GuardGate::open(&mut transaction, self.db, manifest, self.policy).await?;
-        let hooks = Hooks {
-            journal,
-            gate: Box::new(gate),
+        let run = match self
+            .execute(unit, step, journal, each_statement_commits)
+            .await?
+        {
+            Ok(run) => run,
+            Err(reason) => {
+                let failed = Failed {
+                    reason,
+                    duration: Duration::ZERO,
+                    journaled,
+                    resumed,
+                };
+                return self
+                    .record_failure(unit, None, failed, entry, state, on_event)
+                    .await;
+            }
         };
-        let run = step.run(self.runtime, transaction, context, hooks).await;
         let duration = run.report.duration;
         entry.finished_at = timestamp(SystemTime::now());
         entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -280,59 +275,25 @@ impl Upgrade<'_> {
             ok = run.result.is_ok(),
             "step finished"
         );
+        let replayed = replay.iter().filter(|e| e.intent.is_none()).count();
         let mut result = run.result.map_err(|e| e.to_string());
-        if result.is_ok() && (run.report.statements as usize) < replay.len() {
+        if result.is_ok() && (run.report.statements as usize) < replayed {
             result = Err(format!(
                 "the replay diverged from the journal: the step finished after {} statements \
-                 but the journal recorded {} that had committed",
+                 but the journal recorded {replayed} that had committed",
                 run.report.statements,
-                replay.len()
             ));
         }
-
         match result {
             Ok(()) => {
+                let tolerated = &run.report.tolerated;
+                if !tolerated.is_empty() {
+                    let shown: Vec<String> = tolerated.iter().map(ToString::to_string).collect();
+                    entry.error = Some(shown.join("; "));
+                }
                 let mut tx = run.transaction;
-                entry.outcome = Outcome::Applied;
-                if !run.report.tolerated.is_empty() {
-                    entry.error = Some(
-                        run.report
-                            .tolerated
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    );
-                }
-                if journaled {
-                    wasmig_store::finish(&mut tx, &entry).await?;
-                    wasmig_store::journal_clear(&mut tx, module, unit.number).await?;
-                } else {
-                    wasmig_store::record(&mut tx, &entry).await?;
-                }
-                state.last_step = unit.number;
-                if unit.number == INSTALL_STEP {
-                    // The install component created what every current step leads to.
-                    for covered in &self.package.steps {
-                        let covered_entry = HistoryEntry {
-                            step: covered.number,
-                            slug: covered.slug.clone(),
-                            sha256: covered.artifact.sha256(),
-                            duration_ms: 0,
-                            outcome: Outcome::Covered,
-                            error: None,
-                            ..entry.clone()
-                        };
-                        wasmig_store::record(&mut tx, &covered_entry).await?;
-                    }
-                    state.last_step = self.package.last_step();
-                }
-                if is_last {
-                    state.version = Some(self.package.manifest.version.clone());
-                }
-                state.status = ModuleStatus::Ok;
-                state.updated_at = entry.finished_at.clone();
-                wasmig_store::save_module(&mut tx, state).await?;
+                self.record_applied(&mut tx, unit, journaled, entry.clone(), state, is_last)
+                    .await?;
                 tx.commit().await?;
                 on_event(Event::StepFinished {
                     module,
@@ -342,45 +303,179 @@ impl Upgrade<'_> {
                 });
                 Ok(Ok(()))
             }
-            Err(mut reason) => {
-                run.transaction.rollback().await?;
-                // Statements that committed implicitly cannot be rolled back.
-                let committed = journaled
-                    && !wasmig_store::journal(self.db, module, unit.number)
-                        .await?
-                        .is_empty();
-                if committed {
-                    reason.push_str(&format!(
-                        "; statements of this step had already committed, so the module is \
-                         unfinished: {}",
-                        Action::unfinished_reason(module, &unit.name, ModuleStatus::Dirty)
-                    ));
-                }
-                on_event(Event::StepFinished {
-                    module,
-                    step: &unit.name,
+            Err(reason) => {
+                let failed = Failed {
+                    reason,
                     duration,
-                    error: Some(&reason),
-                });
-                entry.outcome = Outcome::Failed;
-                entry.error = Some(reason.clone());
-                state.status = if committed {
-                    ModuleStatus::Dirty
-                } else {
-                    ModuleStatus::Failed
+                    journaled,
+                    resumed,
                 };
-                state.updated_at = entry.finished_at.clone();
-                let mut tx = self.db.begin().await?;
-                if journaled {
-                    wasmig_store::finish(&mut tx, &entry).await?;
-                } else {
-                    wasmig_store::record(&mut tx, &entry).await?;
-                }
-                wasmig_store::save_module(&mut tx, state).await?;
-                tx.commit().await?;
-                Ok(Err(reason))
+                self.record_failure(unit, Some(run.transaction), failed, entry, state, on_event)
+                    .await
             }
         }
+    }
+
+    /// The history row of a step about to run.
+    fn history_entry(&self, unit: &Unit<'_>) -> HistoryEntry {
+        let started_at = timestamp(SystemTime::now());
+        HistoryEntry {
+            module: self.plan.module.clone(),
+            step: unit.number,
+            slug: unit.slug.to_owned(),
+            sha256: unit.artifact.sha256(),
+            version: self.package.manifest.version.clone(),
+            finished_at: started_at.clone(),
+            started_at,
+            duration_ms: 0,
+            outcome: Outcome::Running,
+            error: None,
+        }
+    }
+
+    /// Opens the step's transaction, confines it (the gate), holds the step lock where the
+    /// step is journaled, and runs the step. `Ok(Err(reason))`: it could not start.
+    async fn execute(
+        &self,
+        unit: &Unit<'_>,
+        step: &Prepared,
+        journal: Box<dyn Journal>,
+        each_statement_commits: bool,
+    ) -> Result<Result<StepRun, String>> {
+        let mut transaction = self.db.begin().await?;
+        if journal.is_active() {
+            // A statement an earlier upgrader left running on the server finishes first.
+            match transaction.hold_step_lock(self.lock_wait).await {
+                Err(wasmig_db::Error::Locked { holder }) => {
+                    return Ok(Err(format!(
+                        "{}: waited {} s; run `wasmig resume` again once it finished",
+                        holder.unwrap_or_else(|| "another upgrader holds the step lock".into()),
+                        self.lock_wait.as_secs()
+                    )));
+                }
+                other => other?,
+            }
+        }
+        let manifest = &self.package.manifest;
+        let gate = GuardGate::open(&mut transaction, self.db, manifest, self.policy).await?;
+        let hooks = Hooks {
+            journal,
+            gate: Box::new(gate),
+            each_statement_commits,
+        };
+        let context = StepContext {
+            module: self.plan.module.clone(),
+            step: unit.name.clone(),
+            from_version: self.plan.installed_version.as_ref().map(|v| v.to_string()),
+            to_version: self.package.manifest.version.to_string(),
+        };
+        Ok(Ok(step
+            .run(self.runtime, transaction, context, hooks)
+            .await))
+    }
+
+    /// Records an applied step in its own transaction (with what an install covers).
+    async fn record_applied(
+        &self,
+        tx: &mut Transaction,
+        unit: &Unit<'_>,
+        journaled: bool,
+        mut entry: HistoryEntry,
+        state: &mut ModuleRecord,
+        is_last: bool,
+    ) -> Result<()> {
+        entry.outcome = Outcome::Applied;
+        if journaled {
+            wasmig_store::finish(tx, &entry).await?;
+            wasmig_store::journal_clear(tx, &self.plan.module, unit.number).await?;
+        } else {
+            wasmig_store::record(tx, &entry).await?;
+        }
+        state.last_step = unit.number;
+        if unit.number == INSTALL_STEP {
+            // The install component created what every current step leads to.
+            for covered in &self.package.steps {
+                let covered_entry = HistoryEntry {
+                    step: covered.number,
+                    slug: covered.slug.clone(),
+                    sha256: covered.artifact.sha256(),
+                    duration_ms: 0,
+                    outcome: Outcome::Covered,
+                    error: None,
+                    ..entry.clone()
+                };
+                wasmig_store::record(tx, &covered_entry).await?;
+            }
+            state.last_step = self.package.last_step();
+        }
+        if is_last {
+            state.version = Some(self.package.manifest.version.clone());
+        }
+        state.status = ModuleStatus::Ok;
+        state.updated_at = entry.finished_at.clone();
+        wasmig_store::save_module(tx, state).await?;
+        Ok(())
+    }
+
+    /// Rolls back what can be, and records a failed step: failed (it runs again next time),
+    /// or unfinished when statements of it had committed, or when it was being resumed (so
+    /// that `resume` and `repair` still apply).
+    async fn record_failure(
+        &self,
+        unit: &Unit<'_>,
+        transaction: Option<Transaction>,
+        failed: Failed,
+        mut entry: HistoryEntry,
+        state: &mut ModuleRecord,
+        on_event: &mut impl FnMut(Event<'_>),
+    ) -> Result<Result<(), String>> {
+        let module = self.plan.module.as_str();
+        if let Some(transaction) = transaction {
+            transaction.rollback().await?;
+        }
+        let Failed {
+            mut reason,
+            duration,
+            journaled,
+            resumed,
+        } = failed;
+        // Statements that committed on their own cannot be rolled back.
+        let committed = journaled
+            && (resumed
+                || !wasmig_store::journal(self.db, module, unit.number)
+                    .await?
+                    .is_empty());
+        if committed {
+            reason.push_str(&format!(
+                "; statements of this step had already committed, so the module is \
+                 unfinished: {}",
+                Action::unfinished_reason(module, &unit.name, ModuleStatus::Dirty)
+            ));
+        }
+        on_event(Event::StepFinished {
+            module,
+            step: &unit.name,
+            duration,
+            error: Some(&reason),
+        });
+        entry.outcome = Outcome::Failed;
+        entry.error = Some(reason.clone());
+        entry.finished_at = timestamp(SystemTime::now());
+        state.status = if committed {
+            ModuleStatus::Dirty
+        } else {
+            ModuleStatus::Failed
+        };
+        state.updated_at = entry.finished_at.clone();
+        let mut tx = self.db.begin().await?;
+        if journaled {
+            wasmig_store::finish(&mut tx, &entry).await?;
+        } else {
+            wasmig_store::record(&mut tx, &entry).await?;
+        }
+        wasmig_store::save_module(&mut tx, state).await?;
+        tx.commit().await?;
+        Ok(Err(reason))
     }
 
     fn failure(&self, step: Option<&str>, reason: String) -> Failure {
@@ -392,16 +487,36 @@ impl Upgrade<'_> {
     }
 }
 
+/// How a step failed, for its record.
+struct Failed {
+    reason: String,
+    duration: Duration,
+    /// The step was journaled (it commits in pieces).
+    journaled: bool,
+    /// It was being resumed: statements of it committed in an earlier run.
+    resumed: bool,
+}
+
 /// A step file made ready to run.
 #[derive(Clone)]
 pub(crate) enum Prepared {
     /// A compiled component.
     Component(PreparedStep),
-    /// The statements of a `.sql` step.
-    Script(Arc<[ScriptStatement]>),
+    /// The statements of a `.sql` step, and whether it declared itself non-transactional
+    /// (`-- wasmig:no-transaction` as its first line).
+    Script(Arc<[ScriptStatement]>, bool),
 }
 
 impl Prepared {
+    /// True when the step declared itself non-transactional: a SQL step with the marker as
+    /// its first line, a component listed in its manifest's `no-transaction`.
+    pub(crate) fn is_non_transactional(&self, unit: &Unit<'_>, manifest: &Manifest) -> bool {
+        match self {
+            Prepared::Script(_, marked) => *marked,
+            Prepared::Component(_) => manifest.no_transaction.contains(&unit.name),
+        }
+    }
+
     /// Runs the component or the script inside `transaction`.
     pub(crate) async fn run(
         &self,
@@ -414,7 +529,7 @@ impl Prepared {
             Prepared::Component(component) => {
                 runtime.run(component, transaction, context, hooks).await
             }
-            Prepared::Script(script) => {
+            Prepared::Script(script, _) => {
                 runtime
                     .run_script(script, transaction, context, hooks)
                     .await
@@ -440,6 +555,7 @@ pub(crate) async fn prepare(
                 .map_err(|e| format!("{} is not UTF-8 text: {e}", artifact.file_name()))?;
             let statements = wasmig_guard::split_script(dialect, text)
                 .map_err(|e| format!("{}: {e}", artifact.file_name()))?;
+            let non_transactional = wasmig_guard::is_non_transactional(text);
             Ok(Prepared::Script(
                 statements
                     .into_iter()
@@ -449,6 +565,7 @@ pub(crate) async fn prepare(
                         tolerant: s.tolerant,
                     })
                     .collect(),
+                non_transactional,
             ))
         }
     }
@@ -458,37 +575,50 @@ fn short(sha256: &str) -> &str {
     &sha256[..sha256.len().min(12)]
 }
 
-/// The journal of a running step, kept in the ledger: statements are appended as they commit,
-/// and a replay answers the statements that committed in an earlier run.
+/// The journal of a step that commits in pieces, kept in the ledger: entries are written in
+/// the step's own transaction, and a replay answers the statements that committed in an
+/// earlier run (or decides about the one that was in flight).
 struct LedgerJournal {
-    db: Database,
     module: String,
     step: u32,
     replay: Vec<JournalEntry>,
 }
 
 impl Journal for LedgerJournal {
+    fn is_active(&self) -> bool {
+        true
+    }
+
     fn admit(&mut self, statement: &Statement) -> Result<Admission, String> {
-        let Some(recorded) = self.replay.get(statement.position as usize) else {
+        let Some(recorded) = self
+            .replay
+            .iter()
+            .find(|e| e.position == statement.position)
+        else {
             return Ok(Admission::Run);
         };
-        if recorded.sha256 == statement.sha256 {
-            Ok(Admission::Replay {
-                rows_affected: recorded.rows_affected,
-                rows: recorded.rows.clone(),
-            })
-        } else {
-            Err(format!(
+        if recorded.sha256 != statement.sha256 {
+            return Err(format!(
                 "statement {} was `{}` when it committed, but the step now sends `{}`",
                 statement.position + 1,
                 recorded.statement,
                 statement.sql
-            ))
+            ));
         }
+        Ok(match &recorded.intent {
+            Some(fingerprint) => Admission::InFlight {
+                fingerprint: fingerprint.clone(),
+            },
+            None => Admission::Replay {
+                rows_affected: recorded.rows_affected,
+                rows: recorded.rows.clone(),
+            },
+        })
     }
 
-    fn committed<'a>(
+    fn write<'a>(
         &'a mut self,
+        transaction: &'a mut Transaction,
         statements: &'a [Statement],
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
@@ -500,11 +630,31 @@ impl Journal for LedgerJournal {
                     statement: s.sql.clone(),
                     rows_affected: s.rows_affected,
                     rows: s.rows.clone(),
+                    intent: s.intent.clone(),
                 })
                 .collect();
-            wasmig_store::journal_append(&self.db, &self.module, self.step, &entries)
+            wasmig_store::journal_write(transaction, &self.module, self.step, &entries)
                 .await
                 .map_err(|e| e.to_string())
+        })
+    }
+
+    fn settle<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+        position: u32,
+        rows_affected: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            wasmig_store::journal_settle(
+                transaction,
+                &self.module,
+                self.step,
+                position,
+                rows_affected,
+            )
+            .await
+            .map_err(|e| e.to_string())
         })
     }
 }

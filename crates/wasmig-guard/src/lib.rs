@@ -33,7 +33,9 @@ use sqlparser::parser::Parser;
 use wasmig_db::Dialect;
 
 pub use names::Name;
-pub use script::{ScriptStatement, TOLERANT_MARKER, split_script};
+pub use script::{
+    NO_TRANSACTION_MARKER, ScriptStatement, TOLERANT_MARKER, is_non_transactional, split_script,
+};
 
 /// What kind of schema object a name denotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,6 +101,13 @@ pub enum Effect {
     /// back when the step ends.
     Setting {
         /// The setting, lower-cased.
+        name: String,
+    },
+    /// The module's object `name` changes (`ALTER TABLE`, an index or trigger on it, a
+    /// comment): nothing changes hands, but a journal looks at it to tell whether a statement
+    /// that was cut short took effect.
+    Altered {
+        /// The object's name, normalised.
         name: String,
     },
     /// An extension the operator allows, which the host creates (never the module).
@@ -326,7 +335,10 @@ impl Policy {
                     self.owned.remove(from);
                     self.owned.insert(to.clone());
                 }
-                Effect::Setting { .. } | Effect::Extension { .. } | Effect::Block { .. } => {}
+                Effect::Altered { .. }
+                | Effect::Setting { .. }
+                | Effect::Extension { .. }
+                | Effect::Block { .. } => {}
             }
         }
     }
@@ -378,7 +390,7 @@ impl Policy {
         if !self.owned.contains(&name.key()) {
             return Err(self.not_owned(&name, "alter"));
         }
-        options.map(|()| Vec::new())
+        options.map(|()| vec![Effect::Altered { name: name.key() }])
     }
 
     /// The rules for one parsed statement.
@@ -561,7 +573,34 @@ impl Policy {
         }
         self.check_functions(statement)?;
         self.check_relations(statement, &access)?;
+        for name in &access.own {
+            let name = self.name(name)?.key();
+            let mentioned = effects.iter().any(|effect| {
+                matches!(effect, Effect::Created { name: n, .. } | Effect::Dropped { name: n }
+                    | Effect::Renamed { from: n, .. } if *n == name)
+            });
+            if !mentioned {
+                effects.push(Effect::Altered { name });
+            }
+        }
         Ok(effects)
+    }
+
+    /// The names a statement's effects touch, for a journal's fingerprint of them.
+    pub fn touched(effects: &[Effect]) -> Vec<String> {
+        let mut names = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Created { name, .. }
+                | Effect::Dropped { name }
+                | Effect::Altered { name } => names.push(name.clone()),
+                Effect::Renamed { from, to } => names.extend([from.clone(), to.clone()]),
+                _ => {}
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Statements about the kinds of object beyond tables (PostgreSQL's types, sequences,
@@ -721,10 +760,10 @@ impl Policy {
     /// The rules for a PostgreSQL statement sqlparser does not read (see `postgres`).
     fn check_recognised(&self, recognised: postgres::Recognised) -> Result<Vec<Effect>, String> {
         use postgres::Recognised;
-        let own = |parts: &[String]| -> Result<(), String> {
+        let own = |parts: &[String]| -> Result<Effect, String> {
             let name = self.name(&names::from_parts(parts))?;
             if self.owned.contains(&name.key()) {
-                Ok(())
+                Ok(Effect::Altered { name: name.key() })
             } else {
                 Err(self.not_owned(&name, "alter, drop, truncate or index"))
             }
@@ -739,16 +778,22 @@ impl Policy {
                 }
                 Ok(vec![Effect::Block { body }])
             }
-            Recognised::Refresh { view } => own(&view).map(|()| Vec::new()),
+            Recognised::Refresh { view } => Ok(vec![own(&view)?]),
             Recognised::AlterSequence { sequence, owned_by } => {
-                own(&sequence)?;
-                owned_by.as_deref().map(own).transpose()?;
-                Ok(Vec::new())
+                let mut effects = vec![own(&sequence)?];
+                effects.extend(owned_by.as_deref().map(own).transpose()?);
+                Ok(effects)
             }
             Recognised::CreateSequence { sequence, owned_by } => {
-                owned_by.as_deref().map(own).transpose()?;
+                let mut effects: Vec<Effect> = owned_by
+                    .as_deref()
+                    .map(own)
+                    .transpose()?
+                    .into_iter()
+                    .collect();
                 let name = self.name(&names::from_parts(&sequence))?;
-                Ok(vec![self.create(&name, ObjectKind::Sequence)?])
+                effects.push(self.create(&name, ObjectKind::Sequence)?);
+                Ok(effects)
             }
             Recognised::WithoutData(text) => {
                 let statements = Parser::parse_sql(self.sql_dialect().as_ref(), &text)

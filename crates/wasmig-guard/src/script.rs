@@ -15,6 +15,21 @@ use crate::sql_dialect;
 /// The comment that marks the next statement as allowed to fail.
 pub const TOLERANT_MARKER: &str = "wasmig:tolerant";
 
+/// The comment that, as a SQL step's first line, makes it non-transactional: each of its
+/// statements commits by itself, journaled, so that `CREATE INDEX CONCURRENTLY` can run and a
+/// step cut short resumes where it stopped.
+pub const NO_TRANSACTION_MARKER: &str = "wasmig:no-transaction";
+
+/// True when `script`'s first line (after blank ones) is `-- wasmig:no-transaction`.
+pub fn is_non_transactional(script: &str) -> bool {
+    script
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .and_then(|line| line.strip_prefix("--"))
+        .is_some_and(|comment| comment.trim() == NO_TRANSACTION_MARKER)
+}
+
 /// One statement of a SQL script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptStatement {

@@ -755,6 +755,9 @@ fn effects_track_what_a_module_creates_renames_and_drops() {
                 name: "blog_new_id".into(),
                 kind: ObjectKind::Index
             },
+            Effect::Altered {
+                name: "blog_new".into()
+            },
         ]
     );
     policy.apply(&effects);

@@ -23,6 +23,9 @@ pub struct Manifest {
     /// Modules that must be installed first, with the versions this one needs
     /// (`depends = { core = ">=1.2" }`).
     pub depends: BTreeMap<String, VersionReq>,
+    /// Component steps that run outside a transaction, each statement committing by itself
+    /// (`no-transaction = ["012_index_concurrently"]`); a SQL step says so in its first line.
+    pub no_transaction: Vec<String>,
 }
 
 /// `[grants]`: objects (of the application or of other modules) a module may read, or read
@@ -50,6 +53,8 @@ struct RawManifest {
     grants: Grants,
     #[serde(default)]
     depends: BTreeMap<String, String>,
+    #[serde(default)]
+    no_transaction: Vec<String>,
 }
 
 impl Manifest {
@@ -123,6 +128,7 @@ impl Manifest {
             host_api,
             grants: raw.grants,
             depends,
+            no_transaction: raw.no_transaction,
         })
     }
 }

@@ -40,6 +40,10 @@ pub trait Gate: Send {
     /// Decides about a statement before it runs: how to run it, or (`Err`) why it is denied.
     fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String>;
 
+    /// The names of the objects the statement last checked creates, drops, renames or
+    /// alters (a journal fingerprints them).
+    fn touched(&self) -> Vec<String>;
+
     /// Called before the statement last checked runs, when it will commit the transaction by
     /// itself (MySQL DDL): what it creates is recorded first, so that the record commits with
     /// it.
@@ -66,6 +70,10 @@ impl Gate for OpenGate {
         Ok(Route::Guest)
     }
 
+    fn touched(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn claim<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
@@ -85,6 +93,9 @@ pub struct Hooks {
     pub journal: Box<dyn Journal>,
     /// Checks statements before they run.
     pub gate: Box<dyn Gate>,
+    /// True for a step that declared itself non-transactional: every statement commits by
+    /// itself, with its journal entry.
+    pub each_statement_commits: bool,
 }
 
 impl Default for Hooks {
@@ -92,6 +103,7 @@ impl Default for Hooks {
         Hooks {
             journal: Box::new(NoJournal),
             gate: Box::new(OpenGate),
+            each_statement_commits: false,
         }
     }
 }

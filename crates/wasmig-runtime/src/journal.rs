@@ -1,11 +1,18 @@
 //! The hook through which the engine journals a step's statements as they commit, and replays
-//! a step whose first statements already committed (MySQL, where DDL commits implicitly).
+//! a step whose first statements already committed (MySQL, where DDL commits implicitly, and
+//! steps that declare themselves non-transactional).
+//!
+//! Journal entries are written on the step's own connection, in the transaction whose commit
+//! makes the statements they describe durable. A statement that commits by itself (DDL on
+//! MySQL, `CREATE INDEX CONCURRENTLY`) is written first as an *intent* carrying a fingerprint
+//! of the objects it touches; a replay that finds an intent reads the catalog again to tell
+//! whether the statement took effect.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
-use wasmig_db::{RowSet, Value};
+use wasmig_db::{RowSet, Transaction, Value};
 
 /// One statement a guest sent, identified by its text and parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +28,9 @@ pub struct Statement {
     /// What a query returned, kept where statements are journaled so that a replay answers
     /// the query as it was answered then.
     pub rows: Option<RowSet>,
+    /// Set while the statement is about to run outside the step's transaction: the
+    /// fingerprint of what it touches, taken before it ran.
+    pub intent: Option<String>,
 }
 
 impl Statement {
@@ -40,6 +50,7 @@ impl Statement {
             sql: sql.to_owned(),
             rows_affected: 0,
             rows: None,
+            intent: None,
         }
     }
 }
@@ -57,33 +68,71 @@ pub enum Admission {
         /// What it returned then, for a query.
         rows: Option<RowSet>,
     },
+    /// An earlier run was about to run it, or was running it, when it stopped: it took
+    /// effect when the objects it touches no longer match `fingerprint`.
+    InFlight {
+        /// The fingerprint of what it touches, taken before it ran.
+        fingerprint: String,
+    },
 }
 
-/// A boxed future, as the journal's asynchronous hook returns.
+/// A boxed future, as the journal's asynchronous hooks return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The engine's side of statement journaling.
 pub trait Journal: Send {
+    /// True when the step's statements are journaled (it commits in pieces).
+    fn is_active(&self) -> bool;
+
     /// Decides about `statement` before it runs; `Err` (the replay diverged) stops the step.
     fn admit(&mut self, statement: &Statement) -> Result<Admission, String>;
 
-    /// Records `statements` durably: everything up to the last of them has just committed.
-    fn committed<'a>(
+    /// Writes `statements` inside `transaction`, so that they commit with what they describe
+    /// (the last may be an intent).
+    fn write<'a>(
         &'a mut self,
+        transaction: &'a mut Transaction,
         statements: &'a [Statement],
+    ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Settles the intent at `position` inside `transaction`: its statement took effect
+    /// (`Some(rows_affected)`) or did not (`None`).
+    fn settle<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+        position: u32,
+        rows_affected: Option<u64>,
     ) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// No journal: every statement runs, nothing is recorded (databases with transactional DDL).
+/// No journal: every statement runs, nothing is recorded (a step that is one transaction on
+/// a database with transactional DDL).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoJournal;
 
 impl Journal for NoJournal {
+    fn is_active(&self) -> bool {
+        false
+    }
+
     fn admit(&mut self, _: &Statement) -> Result<Admission, String> {
         Ok(Admission::Run)
     }
 
-    fn committed<'a>(&'a mut self, _: &'a [Statement]) -> BoxFuture<'a, Result<(), String>> {
+    fn write<'a>(
+        &'a mut self,
+        _: &'a mut Transaction,
+        _: &'a [Statement],
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn settle<'a>(
+        &'a mut self,
+        _: &'a mut Transaction,
+        _: u32,
+        _: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
 }

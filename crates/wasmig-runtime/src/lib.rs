@@ -12,6 +12,7 @@
 mod gate;
 mod host;
 mod journal;
+mod journaled;
 mod sandbox;
 mod session;
 

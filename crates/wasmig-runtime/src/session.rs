@@ -12,15 +12,17 @@ pub(crate) type DbFailure = wasmig_db::Error;
 
 /// The step's transaction and everything that decides about its statements.
 pub(crate) struct Session {
-    transaction: Transaction,
+    pub(crate) transaction: Transaction,
     pub(crate) context: StepContext,
-    journal: Box<dyn Journal>,
-    gate: Box<dyn Gate>,
+    pub(crate) journal: Box<dyn Journal>,
+    pub(crate) gate: Box<dyn Gate>,
     limits: Limits,
     /// What the guest's queries may still return.
     budget: Budget,
-    /// Statements run since the last implicit commit, not yet journaled.
-    uncommitted: Vec<Statement>,
+    /// Statements run since the last commit, not yet journaled.
+    pub(crate) uncommitted: Vec<Statement>,
+    /// True when every statement commits by itself (a non-transactional step).
+    pub(crate) each_statement_commits: bool,
     /// Statements the guest sent (each row of a batch counts once).
     pub(crate) statements: u64,
     /// Statements that failed and were allowed to.
@@ -74,6 +76,7 @@ impl Session {
             context,
             journal: hooks.journal,
             gate: hooks.gate,
+            each_statement_commits: hooks.each_statement_commits,
             limits,
             budget: Budget {
                 rows: limits.rows,
@@ -95,14 +98,15 @@ impl Session {
     }
 
     /// Stops the step: the error is kept for the report.
-    fn stop(&mut self, error: Error) -> Stopped {
+    pub(crate) fn stop(&mut self, error: Error) -> Stopped {
         self.stopped = Some(error);
         Stopped
     }
 
-    /// Runs one statement through the policy and the journal: replayed statements that
-    /// already committed are answered from the journal, and a statement that commits
-    /// implicitly makes everything before it durable in the journal.
+    /// Runs one statement through the policy, the quotas and the journal: a replayed
+    /// statement that already committed is answered from the journal, one that was in flight
+    /// when an earlier run stopped is decided from the catalog, and a statement that commits
+    /// by itself is journaled first (see `commit_point`).
     pub(crate) async fn statement(
         &mut self,
         mode: Mode,
@@ -134,29 +138,30 @@ impl Session {
                 "the step sent more than {limit} statements"
             ))));
         }
-        let dialect = self.transaction.dialect();
-        // A setting commits nothing, whatever its first word says.
-        let commits = route == Route::Guest && dialect.commits_implicitly(sql);
-        if commits && let Err(reason) = self.gate.claim(&mut self.transaction).await {
-            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
-                "recording what the statement creates failed: {reason}"
-            )))));
-        }
         let mut statement = Statement::new(position, sql, params);
-        let admission = self.journal.admit(&statement);
-        let replayed = matches!(admission, Ok(Admission::Replay { .. }));
-        let result = match admission {
+        let admission = match self.journal.admit(&statement) {
+            Ok(admission) => admission,
             Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+        };
+        let (result, journaled) = match admission {
             // A setting does not outlive the session that set it: it runs on a replay too.
-            Ok(_) if route == Route::Setting => self.change_setting(sql).await?,
-            Ok(Admission::Replay {
+            admission if route == Route::Setting => (
+                self.change_setting(sql).await?,
+                matches!(admission, Admission::Replay { .. }),
+            ),
+            Admission::Replay {
                 rows: Some(rows), ..
-            }) if mode == Mode::Query => Ok(Output::Rows(rows)),
-            Ok(Admission::Replay { rows_affected, .. }) if mode != Mode::Query => {
-                Ok(Output::Affected(rows_affected))
+            } if mode == Mode::Query => (Ok(Output::Rows(rows)), true),
+            Admission::Replay { rows_affected, .. } if mode != Mode::Query => {
+                (Ok(Output::Affected(rows_affected)), true)
+            }
+            Admission::InFlight { fingerprint }
+                if self.took_effect(position, &fingerprint).await? =>
+            {
+                (Ok(Output::Affected(0)), true)
             }
             // To run, or a query journaled without its rows: ask the database.
-            Ok(_) => self.run_routed(&route, mode, sql, params).await?,
+            _ => self.run(&route, mode, sql, params, &mut statement).await?,
         };
         if let (Mode::Tolerant, Err(error)) = (mode, &result) {
             tracing::warn!(
@@ -171,21 +176,6 @@ impl Session {
                 error: error.to_string(),
             });
         }
-        if !dialect.has_transactional_ddl() && !replayed {
-            match &result {
-                Ok(Output::Affected(n)) => statement.rows_affected = *n,
-                Ok(Output::Rows(rows)) => statement.rows = Some(rows.clone()),
-                Err(_) => {}
-            }
-            // A tolerated failure is journaled too, so a replay skips it rather than retry it.
-            if result.is_ok() || mode == Mode::Tolerant {
-                self.uncommitted.push(statement);
-            }
-            // MySQL commits before running DDL, even DDL that then fails.
-            if commits {
-                self.make_durable().await?;
-            }
-        }
         if result.is_ok()
             && let Err(reason) = self.gate.ran(&mut self.transaction).await
         {
@@ -193,12 +183,15 @@ impl Session {
                 "recording what the statement created or dropped failed: {reason}"
             )))));
         }
+        if !journaled {
+            self.journal_ran(statement, mode, &result).await?;
+        }
         Ok(result)
     }
 
     /// Runs a statement the way the gate said: as the guest's, as the host's, or as the
     /// statements that stand in for it.
-    async fn run_routed(
+    pub(crate) async fn run_routed(
         &mut self,
         route: &Route,
         mode: Mode,
@@ -246,8 +239,9 @@ impl Session {
         sql: &str,
         params: &[Value],
     ) -> Result<Result<Output, DbFailure>, Stopped> {
-        let savepoint =
-            mode == Mode::Tolerant && self.transaction.dialect() == wasmig_db::Dialect::Postgres;
+        let savepoint = mode == Mode::Tolerant
+            && self.transaction.dialect() == wasmig_db::Dialect::Postgres
+            && self.transaction.is_open();
         self.transaction.set_guest(true);
         let result = self.guest_statement(mode, sql, params, savepoint).await;
         self.transaction.set_guest(false);
@@ -315,18 +309,6 @@ impl Session {
                 "checking foreign keys after the step failed: {e}"
             )))),
         }
-    }
-
-    /// Journals what just committed implicitly and opens a new transaction for what follows.
-    async fn make_durable(&mut self) -> Result<(), Stopped> {
-        if let Err(reason) = self.journal.committed(&self.uncommitted).await {
-            return Err(self.stop(Error::Journal(reason)));
-        }
-        self.uncommitted.clear();
-        if let Err(e) = self.transaction.restart_after_implicit_commit().await {
-            return Err(self.stop(Error::Journal(e.to_string())));
-        }
-        Ok(())
     }
 
     /// Prepares the transaction for the step (the database-side check of the gate).

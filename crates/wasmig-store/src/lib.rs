@@ -223,6 +223,33 @@ async fn table_exists(db: &Database, name: &str) -> Result<bool> {
     Ok(count.unwrap_or(0) > 0)
 }
 
+/// True when `table` (a ledger table) has a column `column`.
+async fn column_exists(tx: &mut Transaction, table: &str, column: &str) -> Result<bool> {
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
+        Dialect::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?"
+        }
+        Dialect::MySql => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
+        }
+    };
+    let rows = tx
+        .query(
+            &placeholders(tx.dialect(), sql),
+            &[table.into(), column.into()],
+        )
+        .await?;
+    Ok(rows
+        .rows
+        .first()
+        .and_then(|r| r[0].as_integer())
+        .unwrap_or(0)
+        > 0)
+}
+
 /// Creates the ledger tables if they do not exist yet.
 pub async fn ensure_schema(db: &Database) -> Result<()> {
     let mut tx = db.begin().await?;
@@ -279,11 +306,17 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
             statement TEXT NOT NULL,
             rows_affected BIGINT NOT NULL,
             result TEXT,
+            intent TEXT,
             PRIMARY KEY (module, step, position)
         )",
         &[],
     )
     .await?;
+    // Ledgers from before statements were journaled as intents gain the column.
+    if !column_exists(tx, "wasmig_journal", "intent").await? {
+        tx.execute("ALTER TABLE wasmig_journal ADD COLUMN intent TEXT", &[])
+            .await?;
+    }
     tx.execute(
         "CREATE TABLE IF NOT EXISTS wasmig_objects (
             name VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -454,23 +487,27 @@ pub struct JournalEntry {
     pub rows_affected: u64,
     /// What it returned, when it was a query.
     pub rows: Option<RowSet>,
+    /// While the statement is in flight (written before it ran, not yet known to have
+    /// finished): the fingerprint of the objects it touches as they were before it ran.
+    pub intent: Option<String>,
 }
 
-/// Appends statements of a running step to the journal (outside any step transaction).
-pub async fn journal_append(
-    db: &Database,
+/// Writes journal entries inside `tx`, so that they commit with the statements they describe
+/// (an entry already at a position is replaced).
+pub async fn journal_write(
+    tx: &mut Transaction,
     module: &str,
     step: u32,
     entries: &[JournalEntry],
 ) -> Result<()> {
-    let mut tx = db.begin().await?;
     for entry in entries {
+        journal_settle(tx, module, step, entry.position, None).await?;
         tx.execute(
             &placeholders(
                 tx.dialect(),
                 "INSERT INTO wasmig_journal \
-                 (module, step, position, sha256, statement, rows_affected, result) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (module, step, position, sha256, statement, rows_affected, result, intent) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             &[
                 module.into(),
@@ -486,22 +523,53 @@ pub async fn journal_append(
                     .as_ref()
                     .map(|rows| serde_json::to_string(rows).expect("rows serialize"))
                     .into(),
+                entry.intent.clone().into(),
             ],
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
-/// The journaled statements of a module's step, in order.
+/// Settles the entry at `position` once its statement's fate is known, inside `tx`: it took
+/// effect (`Some(rows_affected)`: it stays, no longer in flight) or it did not (`None`: it is
+/// removed).
+pub async fn journal_settle(
+    tx: &mut Transaction,
+    module: &str,
+    step: u32,
+    position: u32,
+    rows_affected: Option<u64>,
+) -> Result<()> {
+    let (sql, mut params): (&str, Vec<Value>) = match rows_affected {
+        Some(rows) => (
+            "UPDATE wasmig_journal SET intent = NULL, rows_affected = ? \
+             WHERE module = ? AND step = ? AND position = ?",
+            vec![i64::try_from(rows).unwrap_or(i64::MAX).into()],
+        ),
+        None => (
+            "DELETE FROM wasmig_journal WHERE module = ? AND step = ? AND position = ?",
+            Vec::new(),
+        ),
+    };
+    params.extend([
+        module.into(),
+        i64::from(step).into(),
+        i64::from(position).into(),
+    ]);
+    tx.execute(&placeholders(tx.dialect(), sql), &params)
+        .await?;
+    Ok(())
+}
+
+/// The journal of a module's step, in order.
 pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<JournalEntry>> {
     let rows = db
         .query(
             &placeholders(
                 db.dialect(),
-                "SELECT position, sha256, statement, rows_affected, result FROM wasmig_journal \
-                 WHERE module = ? AND step = ? ORDER BY position",
+                "SELECT position, sha256, statement, rows_affected, result, intent \
+                 FROM wasmig_journal WHERE module = ? AND step = ? ORDER BY position",
             ),
             &[module.into(), i64::from(step).into()],
         )
@@ -516,6 +584,7 @@ pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<Journ
                 .optional_text()?
                 .map(|json| serde_json::from_str(&json).map_err(|e| format!("`result`: {e}")))
                 .transpose()?,
+            intent: c.optional_text()?,
         })
     })
 }

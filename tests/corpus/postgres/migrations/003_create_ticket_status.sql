@@ -1,0 +1,1 @@
+CREATE TYPE ticket_status AS ENUM ('open', 'pending', 'closed');

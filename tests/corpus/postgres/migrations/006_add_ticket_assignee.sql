@@ -1,0 +1,1 @@
+ALTER TABLE tickets ADD COLUMN assignee_uuid uuid REFERENCES users (uuid) ON DELETE SET NULL;

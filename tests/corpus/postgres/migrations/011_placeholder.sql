@@ -1,0 +1,1 @@
+-- Reserved: this number was used by a step withdrawn before release.

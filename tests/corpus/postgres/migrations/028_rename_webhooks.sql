@@ -1,0 +1,1 @@
+ALTER TABLE webhooks RENAME TO org_webhooks;

@@ -1,0 +1,4 @@
+ALTER TABLE ticket_tags DROP CONSTRAINT ticket_tags_tag_id_fkey;
+ALTER TABLE ticket_tags ADD CONSTRAINT ticket_tags_tag_id_fkey FOREIGN KEY (tag_id) REFERENCES tags (id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE;
+SET CONSTRAINTS ALL DEFERRED;
+DELETE FROM tags WHERE name = 'feature-request';
