@@ -8,12 +8,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use wasmig_engine::Action;
 use wasmig_store::Outcome;
+use wasmig_tests::corpus::Corpus;
+use wasmig_tests::schema::Schema;
 use wasmig_tests::{Backend, Sandbox, on_every_backend};
 
 on_every_backend!(
     killing_the_upgrader_at_random_moments_loses_nothing,
     concurrent_upgraders_apply_each_step_once,
 );
+
+/// How many times the real histories' upgraders are killed.
+const CORPUS_KILLS: usize = 100;
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
 const STEPS: u32 = 12;
@@ -222,3 +227,167 @@ async fn concurrent_upgraders_apply_each_step_once(backend: Backend) {
     assert!(won >= 1, "someone took the lock");
     assert_applied_once(&sandbox).await;
 }
+
+/// What an upgrade leaves that must not depend on how often it was interrupted: every
+/// object of the schema, and how many rows each table holds (a step applied twice, or not at
+/// all, changes them; timestamps would differ between any two runs).
+async fn outcome(sandbox: &Sandbox) -> (Schema, Vec<(String, i64)>) {
+    let db = sandbox.database().await;
+    let schema = Schema::read(&db).await;
+    let mut counts = Vec::new();
+    for table in sandbox.tables().await {
+        if table.starts_with("wasmig_") || table.starts_with("sqlite_") {
+            continue;
+        }
+        let quoted = match sandbox.backend() {
+            Backend::MySql => format!("`{table}`"),
+            _ => format!("\"{table}\""),
+        };
+        counts.push((
+            table,
+            sandbox
+                .integer(&format!("SELECT COUNT(*) FROM {quoted}"))
+                .await,
+        ));
+    }
+    (schema, counts)
+}
+
+/// Runs the CLI on `sandbox` and kills it with SIGKILL after a random moment below
+/// `horizon`; true when it was still running (a real kill).
+async fn kill_at_random(sandbox: &Sandbox, rng: &mut XorShift, horizon: Duration) -> bool {
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    let command = match status.action {
+        Action::Unfinished { .. } => "resume",
+        _ => "upgrade",
+    };
+    let mut child = spawn(sandbox, &[command, "--wait", "60"], Stdio::null());
+    tokio::time::sleep(rng.below(horizon)).await;
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().unwrap();
+    killed
+}
+
+/// Finishes the module with one `resume` (when it was left unfinished) or `upgrade`: no
+/// second try and no repair.
+async fn finish_once(sandbox: &Sandbox) -> bool {
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    let unfinished = matches!(status.action, Action::Unfinished { .. });
+    let command = if unfinished { "resume" } else { "upgrade" };
+    let out = sandbox.cli(WASMIG, &[command, "--wait", "60"]);
+    assert!(
+        out.success(),
+        "{command} alone finishes the module: {out:?}"
+    );
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    assert_eq!(status.action, Action::UpToDate, "{status:?}");
+    assert!(!status.last_attempt_failed, "{status:?}");
+    unfinished
+}
+
+/// Kills upgraders of `write`'s module at `kills` random moments (a few per database), finishes
+/// each database with `resume`/`upgrade` alone, and compares it with an uninterrupted run.
+async fn kill_and_compare(backend: Backend, kills: usize, write: impl Fn(&Sandbox)) {
+    let reference = Sandbox::new(backend).await;
+    write(&reference);
+    let started = Instant::now();
+    let out = reference.cli(WASMIG, &["upgrade"]);
+    let horizon = started.elapsed();
+    assert!(out.success(), "{out:?}");
+    let expected = outcome(&reference).await;
+
+    let mut rng = XorShift::from_clock();
+    let (mut killed, mut databases, mut resumes) = (0, 0, 0);
+    let (mut unfinished, mut in_flight) = (0, 0);
+    while killed < kills {
+        databases += 1;
+        let sandbox = Sandbox::new(backend).await;
+        write(&sandbox);
+        for _ in 0..4 {
+            if !kill_at_random(&sandbox, &mut rng, horizon).await {
+                continue;
+            }
+            killed += 1;
+            let status = sandbox.host().await.status().await.unwrap().remove(0);
+            unfinished += usize::from(matches!(status.action, Action::Unfinished { .. }));
+            in_flight += usize::from(statement_in_flight(&sandbox).await);
+        }
+        resumes += usize::from(finish_once(&sandbox).await);
+        let got = outcome(&sandbox).await;
+        let differences = got
+            .0
+            .differences(&expected.0, ("after kills", "uninterrupted"));
+        assert!(differences.is_empty(), "{differences}");
+        assert_eq!(got.1, expected.1, "rows per table");
+    }
+    eprintln!(
+        "{backend:?}: {killed} kills over {databases} databases ({horizon:?} per uninterrupted \
+         run); {unfinished} left the module unfinished, {in_flight} with a statement in flight \
+         that the server may have completed; {resumes} databases finished by a resume, none \
+         needed a repair"
+    );
+    // The kills reached the moments this test is about.
+    assert!(
+        unfinished >= kills / 10,
+        "{unfinished} kills left the module unfinished"
+    );
+    assert!(in_flight > 0, "no kill caught a statement in flight");
+}
+
+/// True when the ledger's journal holds a statement that was about to commit by itself, or
+/// committing, when its upgrader died.
+async fn statement_in_flight(sandbox: &Sandbox) -> bool {
+    let tables = sandbox.tables().await;
+    if !tables.iter().any(|t| t == "wasmig_journal") {
+        return false;
+    }
+    sandbox
+        .integer("SELECT COUNT(*) FROM wasmig_journal WHERE intent IS NOT NULL")
+        .await
+        > 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mysql_history_survives_a_hundred_kills() {
+    let corpus = Corpus::load(Backend::MySql);
+    kill_and_compare(Backend::MySql, CORPUS_KILLS, |sandbox| {
+        corpus.write_package(sandbox, corpus.len(), &corpus.version());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_non_transactional_step_survives_a_hundred_kills() {
+    kill_and_compare(Backend::Postgres, CORPUS_KILLS, |sandbox| {
+        sandbox
+            .module("bulk", "1.0.0")
+            .sql_step("001_create_events", BULK_TABLE)
+            .sql_step("002_index_concurrently", BULK_INDEXES)
+            .write();
+    })
+    .await;
+}
+
+/// A table large enough that building an index on it takes a while.
+const BULK_TABLE: &str = "CREATE TABLE bulk_events (
+    id bigint PRIMARY KEY,
+    kind text NOT NULL,
+    payload text NOT NULL
+);
+INSERT INTO bulk_events
+SELECT n, 'kind-' || (n % 17), md5(n::text) FROM generate_series(1, 200000) AS n;
+";
+
+/// A non-transactional step as real ones are: data changes and indexes built without
+/// blocking writers, each statement committing by itself.
+const BULK_INDEXES: &str = "-- wasmig:no-transaction
+-- Built without locking writers out; each statement commits by itself.
+UPDATE bulk_events SET kind = upper(kind) WHERE id % 3 = 0;
+CREATE INDEX CONCURRENTLY bulk_events_kind ON bulk_events (kind);
+INSERT INTO bulk_events SELECT n, 'late', md5(n::text) FROM generate_series(200001, 200500) AS n;
+CREATE UNIQUE INDEX CONCURRENTLY bulk_events_payload ON bulk_events (payload, id);
+ALTER TABLE bulk_events ADD COLUMN seen boolean NOT NULL DEFAULT false;
+CREATE INDEX CONCURRENTLY bulk_events_unseen ON bulk_events (id) WHERE NOT seen;
+DELETE FROM bulk_events WHERE kind = 'late' AND id % 2 = 0;
+";

@@ -33,6 +33,7 @@ use std::time::Duration;
 pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use lock::UpgradeLock;
+pub use recovery::Intent;
 pub use transaction::Transaction;
 pub use value::{RowSet, Value};
 

@@ -9,7 +9,19 @@
 
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Dialect, Error, Result, Transaction, Value};
+
+/// What a journal keeps about a statement about to commit by itself: the objects it touches
+/// and their fingerprint before it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The objects it creates, drops, renames or alters (normalised names).
+    pub touched: Vec<String>,
+    /// Their [`fingerprint`](Transaction::fingerprint) before it ran.
+    pub fingerprint: String,
+}
 
 /// The PostgreSQL advisory lock key of the statement in flight: "wasm" and "st".
 const PG_STEP_KEY: (i32, i32) = (0x7761_736d, 0x7374);
@@ -109,6 +121,15 @@ impl Transaction {
             .collect();
         lines.sort();
         Ok(lines.join("\n"))
+    }
+
+    /// The intent of a statement that touches `touched`, as the catalog is now.
+    pub async fn intent(&mut self, touched: Vec<String>) -> Result<Intent> {
+        let fingerprint = self.fingerprint(&touched).await?;
+        Ok(Intent {
+            touched,
+            fingerprint,
+        })
     }
 
     /// PostgreSQL: drops the indexes among `names` that a `CREATE INDEX CONCURRENTLY` cut

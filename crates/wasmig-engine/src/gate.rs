@@ -226,9 +226,14 @@ impl Gate for GuardGate {
                     .map_err(|denial| denial.to_string())
             })
             .clone();
-        self.pending = verdict?;
+        // A denied statement changes nothing, whatever the one before it would have.
+        let denied = verdict.as_ref().err().cloned();
+        self.pending = verdict.unwrap_or_default();
         self.policy.statement_starts(&self.pending);
-        self.route()
+        match denied {
+            Some(reason) => Err(reason),
+            None => self.route(),
+        }
     }
 
     fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {

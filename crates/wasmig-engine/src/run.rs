@@ -606,9 +606,7 @@ impl Journal for LedgerJournal {
             ));
         }
         Ok(match &recorded.intent {
-            Some(fingerprint) => Admission::InFlight {
-                fingerprint: fingerprint.clone(),
-            },
+            Some(intent) => Admission::InFlight(intent.clone()),
             None => Admission::Replay {
                 rows_affected: recorded.rows_affected,
                 rows: recorded.rows.clone(),

@@ -890,6 +890,7 @@ impl Policy {
         {
             exempt.insert(self.name(name)?.key());
         }
+        let calls = table_functions(statement);
         let mut reads: Vec<ObjectName> = access.read.clone();
         let _ = sqlparser::ast::visit_relations(statement, |relation| {
             reads.push(relation.clone());
@@ -900,6 +901,10 @@ impl Policy {
                 continue;
             }
             if self.dialect == Dialect::MySql && names::is_dual(relation) {
+                continue;
+            }
+            if calls.contains(relation) && !rules::is_catalog(self.dialect, relation) {
+                rules::check_table_function(self.dialect, relation)?;
                 continue;
             }
             // A foreign key may name a table that nobody holds and that does not exist yet
@@ -1046,6 +1051,32 @@ fn foreign_keys(columns: &[ColumnDef], constraints: &[TableConstraint]) -> Vec<O
             _ => None,
         });
     from_columns.chain(from_constraints).collect()
+}
+
+/// The names in `FROM` that are set-returning function calls (`generate_series(1, 10)`), not
+/// relations.
+fn table_functions(statement: &Statement) -> Vec<ObjectName> {
+    struct Calls(Vec<ObjectName>);
+    impl Visitor for Calls {
+        type Break = ();
+        fn pre_visit_table_factor(
+            &mut self,
+            factor: &sqlparser::ast::TableFactor,
+        ) -> ControlFlow<()> {
+            if let sqlparser::ast::TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } = factor
+            {
+                self.0.push(name.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut calls = Calls(Vec::new());
+    let _ = statement.visit(&mut calls);
+    calls.0
 }
 
 /// The names of every common table expression in the statement, lower-cased.

@@ -67,6 +67,67 @@ pub fn is_catalog(dialect: Dialect, relation: &ObjectName) -> bool {
     catalog_relations(dialect).contains(&written.as_str())
 }
 
+/// Set-returning functions a step may call in `FROM`: they make rows out of their arguments
+/// (series, arrays, JSON, text) and read no table.
+fn table_functions(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Postgres => &[
+            "generate_series",
+            "generate_subscripts",
+            "unnest",
+            "json_each",
+            "json_each_text",
+            "jsonb_each",
+            "jsonb_each_text",
+            "json_array_elements",
+            "json_array_elements_text",
+            "jsonb_array_elements",
+            "jsonb_array_elements_text",
+            "json_to_recordset",
+            "jsonb_to_recordset",
+            "json_populate_recordset",
+            "jsonb_populate_recordset",
+            "jsonb_path_query",
+            "regexp_matches",
+            "regexp_split_to_table",
+            "string_to_table",
+        ],
+        Dialect::Sqlite => &["json_each", "json_tree"],
+        Dialect::MySql => &[],
+    }
+}
+
+/// Checks a set-returning function called in `FROM` against [`table_functions`].
+pub fn check_table_function(dialect: Dialect, name: &ObjectName) -> Result<(), String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| {
+            part.as_ident()
+                .map_or_else(|| part.to_string(), |i| i.value.clone())
+                .to_lowercase()
+        })
+        .collect();
+    let function = match parts.as_slice() {
+        [function] => function.as_str(),
+        [schema, function] if schema == "pg_catalog" => function.as_str(),
+        _ => {
+            return Err(format!(
+                "the function `{name}` is not one a step may call in FROM"
+            ));
+        }
+    };
+    if table_functions(dialect).contains(&function) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the function `{function}` in FROM is not one a step may call there; a step may \
+             call {}",
+            table_functions(dialect).join(", ")
+        ))
+    }
+}
+
 /// Functions that reach outside the database or interfere with the host, per dialect.
 pub fn denied_function(dialect: Dialect, name: &str) -> Option<String> {
     let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');

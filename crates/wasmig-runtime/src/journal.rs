@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
-use wasmig_db::{RowSet, Transaction, Value};
+use wasmig_db::{Intent, RowSet, Transaction, Value};
 
 /// One statement a guest sent, identified by its text and parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,9 +28,9 @@ pub struct Statement {
     /// What a query returned, kept where statements are journaled so that a replay answers
     /// the query as it was answered then.
     pub rows: Option<RowSet>,
-    /// Set while the statement is about to run outside the step's transaction: the
-    /// fingerprint of what it touches, taken before it ran.
-    pub intent: Option<String>,
+    /// Set while the statement is about to commit by itself: what it touches, and their
+    /// fingerprint before it ran.
+    pub intent: Option<Intent>,
 }
 
 impl Statement {
@@ -69,11 +69,8 @@ pub enum Admission {
         rows: Option<RowSet>,
     },
     /// An earlier run was about to run it, or was running it, when it stopped: it took
-    /// effect when the objects it touches no longer match `fingerprint`.
-    InFlight {
-        /// The fingerprint of what it touches, taken before it ran.
-        fingerprint: String,
-    },
+    /// effect when the objects it touches no longer match their fingerprint.
+    InFlight(Intent),
 }
 
 /// A boxed future, as the journal's asynchronous hooks return.

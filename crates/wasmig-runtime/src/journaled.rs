@@ -75,13 +75,13 @@ impl Session {
             )))));
         }
         let touched = self.gate.touched();
-        let fingerprint = match self.transaction.fingerprint(&touched).await {
-            Ok(fingerprint) => fingerprint,
+        let intent = match self.transaction.intent(touched).await {
+            Ok(intent) => intent,
             Err(e) => return Err(self.stop(Error::Journal(e.to_string()))),
         };
         let mut entries = std::mem::take(&mut self.uncommitted);
         entries.push(Statement {
-            intent: Some(fingerprint),
+            intent: Some(intent),
             ..statement.clone()
         });
         match self.journal.write(&mut self.transaction, &entries).await {
@@ -96,9 +96,9 @@ impl Session {
     pub(crate) async fn took_effect(
         &mut self,
         position: u32,
-        fingerprint: &str,
+        intent: &wasmig_db::Intent,
     ) -> Result<bool, Stopped> {
-        let touched = self.gate.touched();
+        let touched = &intent.touched;
         if touched.is_empty() {
             return Ok(false);
         }
@@ -107,7 +107,7 @@ impl Session {
             // `DROP INDEX CONCURRENTLY` runs outside any transaction.
             self.host(|tx| Box::pin(tx.commit_and_pause())).await?;
         }
-        let dropped = self.transaction.drop_invalid_indexes(&touched).await;
+        let dropped = self.transaction.drop_invalid_indexes(touched).await;
         if postgres {
             self.host(|tx| Box::pin(tx.begin_transaction())).await?;
         }
@@ -122,11 +122,11 @@ impl Session {
             );
             return Ok(false);
         }
-        let now = match self.transaction.fingerprint(&touched).await {
+        let now = match self.transaction.fingerprint(touched).await {
             Ok(now) => now,
             Err(e) => return Err(self.stop(Error::Journal(e.to_string()))),
         };
-        if now == fingerprint {
+        if now == intent.fingerprint {
             return Ok(false);
         }
         match self

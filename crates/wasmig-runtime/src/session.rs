@@ -128,10 +128,6 @@ impl Session {
             params,
             tolerant: mode == Mode::Tolerant,
         };
-        let route = match self.gate.check(&request) {
-            Ok(route) => route,
-            Err(reason) => return Err(self.stop(Error::Denied(reason))),
-        };
         if self.statements > self.limits.statements {
             let limit = self.limits.statements;
             return Err(self.stop(Error::Quota(format!(
@@ -139,9 +135,27 @@ impl Session {
             ))));
         }
         let mut statement = Statement::new(position, sql, params);
-        let admission = match self.journal.admit(&statement) {
+        let mut admission = match self.journal.admit(&statement) {
             Ok(admission) => admission,
             Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+        };
+        if let Admission::InFlight(intent) = &admission
+            && self.took_effect(position, &intent.clone()).await?
+        {
+            admission = Admission::Replay {
+                rows_affected: 0,
+                rows: None,
+            };
+        }
+        let route = match self.gate.check(&request) {
+            Ok(route) => route,
+            // The policy allowed it when it ran, and its effects are in the catalog now: a
+            // replay does not run it again, whatever the policy makes of that catalog.
+            Err(reason) if matches!(admission, Admission::Replay { .. }) => {
+                tracing::debug!(sql, "replayed without a second check: {reason}");
+                Route::Guest
+            }
+            Err(reason) => return Err(self.stop(Error::Denied(reason))),
         };
         let (result, journaled) = match admission {
             // A setting does not outlive the session that set it: it runs on a replay too.
@@ -154,11 +168,6 @@ impl Session {
             } if mode == Mode::Query => (Ok(Output::Rows(rows)), true),
             Admission::Replay { rows_affected, .. } if mode != Mode::Query => {
                 (Ok(Output::Affected(rows_affected)), true)
-            }
-            Admission::InFlight { fingerprint }
-                if self.took_effect(position, &fingerprint).await? =>
-            {
-                (Ok(Output::Affected(0)), true)
             }
             // To run, or a query journaled without its rows: ask the database.
             _ => self.run(&route, mode, sql, params, &mut statement).await?,

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 
 use semver::Version;
 use serde::Serialize;
-use wasmig_db::{Database, Dialect, RowSet, Transaction, Value};
+use wasmig_db::{Database, Dialect, Intent, RowSet, Transaction, Value};
 
 /// Why the ledger could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -488,8 +488,8 @@ pub struct JournalEntry {
     /// What it returned, when it was a query.
     pub rows: Option<RowSet>,
     /// While the statement is in flight (written before it ran, not yet known to have
-    /// finished): the fingerprint of the objects it touches as they were before it ran.
-    pub intent: Option<String>,
+    /// finished): the objects it touches and their fingerprint before it ran.
+    pub intent: Option<Intent>,
 }
 
 /// Writes journal entries inside `tx`, so that they commit with the statements they describe
@@ -523,7 +523,11 @@ pub async fn journal_write(
                     .as_ref()
                     .map(|rows| serde_json::to_string(rows).expect("rows serialize"))
                     .into(),
-                entry.intent.clone().into(),
+                entry
+                    .intent
+                    .as_ref()
+                    .map(|intent| serde_json::to_string(intent).expect("an intent serializes"))
+                    .into(),
             ],
         )
         .await?;
@@ -584,7 +588,10 @@ pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<Journ
                 .optional_text()?
                 .map(|json| serde_json::from_str(&json).map_err(|e| format!("`result`: {e}")))
                 .transpose()?,
-            intent: c.optional_text()?,
+            intent: c
+                .optional_text()?
+                .map(|json| serde_json::from_str(&json).map_err(|e| format!("`intent`: {e}")))
+                .transpose()?,
         })
     })
 }
