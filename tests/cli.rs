@@ -1,5 +1,7 @@
 //! The `wasmig` binary as operators and module authors run it.
 
+use wasmig_engine::Action;
+use wasmig_store::ModuleStatus;
 use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
 on_every_backend!(
@@ -7,6 +9,7 @@ on_every_backend!(
     status_json_describes_each_module,
     a_failing_step_exits_non_zero_with_a_one_line_cause,
     plan_and_history_print_text_and_json,
+    a_non_transactional_step_that_fails_stays_unfinished_until_repaired,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -302,7 +305,7 @@ async fn verify_checks_a_package_before_it_is_installed() {
         "{out}"
     );
     assert!(
-        out.contains("FAIL migrations/004_more.sql: Sqlite: the script cannot be read"),
+        out.contains("FAIL migrations/004_more.sql: as sqlite: the script cannot be read"),
         "{out}"
     );
 }
@@ -365,4 +368,53 @@ async fn upgrade_backup_prints_where_the_backup_is_and_restore_takes_it() {
             .contains("1.0.0      1.1.0   1 step: 003_index_status"),
         "{status:?}"
     );
+}
+
+/// A non-transactional step whose third statement fails: the first two committed, each by
+/// itself.
+const FILL: &str = "-- wasmig:no-transaction
+CREATE TABLE nt_items (n INTEGER PRIMARY KEY);
+INSERT INTO nt_items (n) VALUES (1);
+INSERT INTO nt_items (n) VALUES (2);
+INSERT INTO nt_items (n) VALUES (1);
+";
+
+async fn a_non_transactional_step_that_fails_stays_unfinished_until_repaired(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("nt", "1.0.0")
+        .sql_step("001_fill", FILL)
+        .write();
+    let unfinished = Action::Unfinished {
+        step: "001_fill".into(),
+        status: ModuleStatus::Dirty,
+    };
+
+    let first = sandbox.cli(WASMIG, &["upgrade"]);
+    assert!(!first.success(), "{first:?}");
+    assert!(first.stderr().contains("unfinished"), "{first:?}");
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    assert_eq!(status.action, unfinished);
+    assert_eq!(sandbox.integer("SELECT COUNT(*) FROM nt_items").await, 2);
+
+    // A resume that fails again leaves the module unfinished: repair still applies.
+    let resumed = sandbox.cli(WASMIG, &["resume"]);
+    assert!(!resumed.success(), "{resumed:?}");
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    assert_eq!(status.action, unfinished);
+    assert_eq!(sandbox.integer("SELECT COUNT(*) FROM nt_items").await, 2);
+
+    // Steps are named as every message prints them; a wrong name is refused.
+    let wrong = sandbox.cli(WASMIG, &["repair", "nt", "--mark-applied", "001_other"]);
+    assert!(!wrong.success(), "{wrong:?}");
+    assert!(
+        wrong
+            .stderr()
+            .contains("001_other is not the unfinished step, which is 001_fill"),
+        "{wrong:?}"
+    );
+    let repaired = sandbox.cli(WASMIG, &["repair", "nt", "--mark-applied", "001_fill"]);
+    assert!(repaired.success(), "{repaired:?}");
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    assert_eq!(status.action, Action::UpToDate, "{status:?}");
 }

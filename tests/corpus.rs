@@ -2,7 +2,7 @@
 //! same schema as the database's own client does from the same files, and an upgrade in
 //! increments builds the same schema as one fresh install.
 
-use wasmig_engine::UpgradeReport;
+use wasmig_engine::{Limits, Runtime, UpgradeReport, verify_package};
 use wasmig_tests::corpus::Corpus;
 use wasmig_tests::schema::Schema;
 use wasmig_tests::{Backend, Sandbox, on_every_backend};
@@ -10,6 +10,8 @@ use wasmig_tests::{Backend, Sandbox, on_every_backend};
 on_every_backend!(
     the_history_runs_unmodified_and_matches_the_client,
     an_upgrade_in_increments_matches_a_fresh_install,
+    verify_passes_the_history_and_refuses_what_no_database_allows,
+    plan_previews_the_history_without_a_denial_and_changes_nothing,
 );
 
 /// Upgrades the sandbox's modules as an operator who allows the extensions the histories
@@ -74,4 +76,83 @@ async fn an_upgrade_in_increments_matches_a_fresh_install(backend: Backend) {
             "after {first} steps:\n{differences}"
         );
     }
+}
+
+async fn verify_passes_the_history_and_refuses_what_no_database_allows(backend: Backend) {
+    let corpus = Corpus::load(backend);
+    let sandbox = Sandbox::new(backend).await;
+    corpus.write_package(&sandbox, corpus.len(), &corpus.version());
+    let runtime = Runtime::new(Limits::default()).unwrap();
+    let package = sandbox.modules_dir().join(corpus.module());
+    let verification = verify_package(&runtime, &package).await;
+    assert!(verification.passed(), "{verification:#?}");
+    let comments_only = verification
+        .checks
+        .iter()
+        .filter(|c| c.detail.contains("comments only"))
+        .count();
+    assert_eq!(
+        comments_only, 1,
+        "each history has one step of comments only"
+    );
+
+    // A step that ends the host's transaction is refused before any database sees it.
+    let next = format!("{:03}_close_the_books", corpus.len() + 1);
+    std::fs::write(
+        package.join("migrations").join(format!("{next}.sql")),
+        "-- the application's habit\nDELETE FROM sessions;\nCOMMIT;\n",
+    )
+    .unwrap();
+    let verification = verify_package(&runtime, &package).await;
+    assert!(!verification.passed());
+    let failed: Vec<_> = verification.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(failed[0].detail.contains("line 3"), "{failed:#?}");
+    assert!(
+        failed[0]
+            .detail
+            .contains("transaction control belongs to the host"),
+        "{failed:#?}"
+    );
+}
+
+async fn plan_previews_the_history_without_a_denial_and_changes_nothing(backend: Backend) {
+    let corpus = Corpus::load(backend);
+    let sandbox = Sandbox::new(backend).await;
+    corpus.write_package(&sandbox, corpus.len(), &corpus.version());
+    let before = sandbox.dump().await;
+    let plan = sandbox.cli(
+        env!("CARGO_BIN_EXE_wasmig-test-cli"),
+        &["plan", "--allow-extension", "citext"],
+    );
+    assert!(plan.success(), "{plan:?}");
+    assert!(!plan.stdout().contains("FAILS"), "{plan:?}");
+    assert_eq!(sandbox.dump().await, before, "the database is unchanged");
+
+    // A step the policy refuses makes the plan fail, on every backend, as the upgrade would.
+    let next = format!("{:03}_sneak", corpus.len() + 1);
+    sandbox.sql("CREATE TABLE app_accounts (id INTEGER)").await;
+    corpus.write_package(&sandbox, corpus.len(), &corpus.version());
+    let package = sandbox.modules_dir().join(corpus.module());
+    std::fs::write(
+        package.join("migrations").join(format!("{next}.sql")),
+        "DELETE FROM sessions;\nDELETE FROM app_accounts;\n",
+    )
+    .unwrap();
+    let plan = sandbox.cli(
+        env!("CARGO_BIN_EXE_wasmig-test-cli"),
+        &["plan", "--allow-extension", "citext"],
+    );
+    assert!(!plan.success(), "{plan:?}");
+    assert!(
+        plan.stdout().contains("may not write to `app_accounts`"),
+        "{plan:?}"
+    );
+    let report = upgrade(&sandbox).await;
+    let failure = report.failures().next().expect("the upgrade fails too");
+    assert_eq!(failure.step.as_deref(), Some(next.as_str()));
+    assert!(
+        failure.reason.contains("may not write to `app_accounts`"),
+        "{failure}"
+    );
 }

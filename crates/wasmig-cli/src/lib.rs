@@ -101,12 +101,12 @@ enum Command {
         /// The module.
         #[arg(value_name = "MODULE")]
         module: String,
-        /// Record the unfinished step as applied (a number, or `install`).
+        /// Record the unfinished step as applied (`016`, `016_add_index`, or `install`).
         #[arg(long, value_name = "STEP", value_parser = parse_step, group = "repair")]
-        mark_applied: Option<u32>,
-        /// Record the unfinished step as failed (a number, or `install`).
+        mark_applied: Option<StepArg>,
+        /// Record the unfinished step as failed (`016`, `016_add_index`, or `install`).
         #[arg(long, value_name = "STEP", value_parser = parse_step, group = "repair")]
-        mark_failed: Option<u32>,
+        mark_failed: Option<StepArg>,
         /// Record the current checksums of applied steps whose files changed, after checking
         /// that the change is harmless (the steps do not run again).
         #[arg(long, group = "repair")]
@@ -205,12 +205,64 @@ struct LockArgs {
 }
 
 /// `004`, `4` or `install` (step 0).
-fn parse_step(text: &str) -> Result<u32, String> {
+/// A step as an operator names it: `install`, a number (`16`, `016`) or the full name every
+/// message prints (`016_add_deleted_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StepArg {
+    number: u32,
+    /// The full name, when it was given.
+    name: Option<String>,
+}
+
+fn parse_step(text: &str) -> Result<StepArg, String> {
     if text == "install" {
-        return Ok(0);
+        return Ok(StepArg {
+            number: 0,
+            name: Some(text.to_owned()),
+        });
     }
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a step number (e.g. 004) or `install`"))
+    let (number, name) = match text.split_once('_') {
+        Some((number, _)) => (number, Some(text.to_owned())),
+        None => (text, None),
+    };
+    let number = number.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a step (a number such as 016, a name such as 016_add_index, or \
+             `install`)"
+        )
+    })?;
+    Ok(StepArg { number, name })
+}
+
+/// The repair asked for, once a step given by name is known to be the unfinished one.
+async fn repair_of(
+    host: &Host,
+    module: &str,
+    step: Option<&StepArg>,
+    mark_applied: bool,
+) -> anyhow::Result<Repair> {
+    let Some(step) = step else {
+        return Ok(Repair::AcceptChanged);
+    };
+    if let Some(name) = &step.name {
+        let plan = host.status().await?;
+        let unfinished = plan.iter().find_map(|p| match &p.action {
+            wasmig_engine::Action::Unfinished { step, .. } if p.module == module => {
+                Some(step.clone())
+            }
+            _ => None,
+        });
+        if let Some(unfinished) = unfinished.filter(|u| u != name) {
+            anyhow::bail!(
+                "cannot repair {module}: {name} is not the unfinished step, which is {unfinished}"
+            );
+        }
+    }
+    Ok(if mark_applied {
+        Repair::MarkApplied(step.number)
+    } else {
+        Repair::MarkFailed(step.number)
+    })
 }
 
 /// Per-step limits of the sandbox, and how commands that run steps decide.
@@ -386,12 +438,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let mut host = open(Limits::default()).await?;
             host.set_lock_wait(Duration::from_secs(lock.wait));
-            let repair = match (mark_applied, mark_failed) {
-                (Some(step), _) => Repair::MarkApplied(step),
-                (None, Some(step)) => Repair::MarkFailed(step),
-                (None, None) if accept_changed => Repair::AcceptChanged,
-                (None, None) => unreachable!("clap requires one of them"),
-            };
+            debug_assert!(accept_changed || mark_applied.is_some() || mark_failed.is_some());
+            let step = mark_applied.as_ref().or(mark_failed.as_ref());
+            let repair = repair_of(&host, &module, step, mark_applied.is_some()).await?;
             writeln!(stdout, "{}", host.repair(&module, repair).await?)?;
         }
         Command::History { module, json } => {

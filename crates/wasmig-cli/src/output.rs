@@ -316,7 +316,7 @@ impl<W: Write> Progress<W> {
         let failed = report.failures().count();
         writeln!(
             self.out,
-            "{applied} component{} applied, {failed} module{} failed",
+            "{applied} step{} applied, {failed} module{} failed",
             if applied == 1 { "" } else { "s" },
             if failed == 1 { "" } else { "s" },
         )

@@ -39,6 +39,8 @@ pub struct Transaction {
     changed: Changed,
     /// SQLite's own handle of the connection.
     sqlite: Option<RawSqlite>,
+    /// True in a plan's transaction, which is rolled back (see [`Transaction::previewing`]).
+    previewing: bool,
     /// Foreign-key violations counted when the step switched SQLite's checks off.
     violations_before: Option<std::collections::BTreeMap<(String, String), u64>>,
     conn: Conn,
@@ -131,6 +133,7 @@ impl Database {
             guest_statements: 0,
             changed: Changed::default(),
             sqlite,
+            previewing: false,
             violations_before: None,
             conn,
         })
@@ -162,6 +165,12 @@ impl Transaction {
         self.open = true;
         self.guest_statements = 0;
         Ok(())
+    }
+
+    /// Marks the transaction as a plan's, which is rolled back at the end: a step's `PRAGMA
+    /// foreign_keys = OFF` defers the checks instead of restarting the transaction.
+    pub fn previewing(&mut self) {
+        self.previewing = true;
     }
 
     /// Commits the open transaction and opens the next one on the same connection, so that
@@ -236,6 +245,12 @@ impl Transaction {
     async fn switch_foreign_keys(&mut self, enabled: bool) -> Result<()> {
         let before = self.query("PRAGMA foreign_keys", &[]).await?;
         let before = before.rows.first().and_then(|r| r[0].as_integer()) == Some(1);
+        if self.previewing && !enabled {
+            // A plan's steps share one transaction: the pragma cannot take effect there.
+            // Deferring the checks to a commit that never comes previews what it allows.
+            self.raw("PRAGMA defer_foreign_keys = ON").await?;
+            return Ok(());
+        }
         if self.open && self.guest_statements > 0 {
             // Inside a transaction SQLite ignores the pragma. Turning the checks back on is
             // what the host does after the step anyway (a rebuild's closing `PRAGMA

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use wasmig_db::{Authorizer, Dialect, Transaction, Value};
+use wasmig_guard::Policy;
 use wasmig_manifest::{Kind, Package};
 use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, Route, StepContext};
 
@@ -105,6 +106,7 @@ impl Host {
         let mut transaction = None;
         if exact {
             let mut tx = self.db.begin().await?;
+            tx.previewing();
             wasmig_store::create_schema(&mut tx).await?;
             transaction = Some(tx);
         }
@@ -123,17 +125,23 @@ impl Host {
                 _ => Vec::new(),
             };
             let mut steps: Vec<StepPreview> = Vec::new();
+            // Once a step of the module cannot run here, the ones after it cannot either:
+            // they are checked against the policy as written.
+            let mut statically: Option<Policy> = None;
             for unit in &units {
                 let failed = steps.iter().any(|s| s.error.is_some());
-                let preview = match transaction.take() {
-                    Some(tx) if !failed => {
+                if statically.is_none() && (transaction.is_none() || runs_alone(unit, package)) {
+                    statically = Some(self.policy_now(transaction.as_mut(), package).await?);
+                }
+                let preview = match (transaction.take(), statically.as_mut()) {
+                    (Some(tx), None) if !failed => {
                         let (tx, preview) = self.preview(tx, package, &plan, unit).await?;
                         transaction = Some(tx);
                         preview
                     }
-                    tx => {
+                    (tx, policy) => {
                         transaction = tx;
-                        as_written(unit, dialect, failed)
+                        as_written(unit, dialect, failed, policy)
                     }
                 };
                 steps.push(preview);
@@ -151,6 +159,21 @@ impl Host {
             tx.rollback().await?;
         }
         Ok(dry_run)
+    }
+
+    /// The module's policy as the database is now: read in the dry run's transaction, or in
+    /// one of its own (MySQL) that it rolls back.
+    async fn policy_now(&self, tx: Option<&mut Transaction>, package: &Package) -> Result<Policy> {
+        let manifest = &package.manifest;
+        match tx {
+            Some(tx) => Ok(GuardGate::policy_now(tx, manifest, &self.policy).await?),
+            None => {
+                let mut tx = self.db.begin().await?;
+                let policy = GuardGate::policy_now(&mut tx, manifest, &self.policy).await;
+                tx.rollback().await?;
+                Ok(policy?)
+            }
+        }
     }
 
     /// Runs one step inside a savepoint of the dry run's transaction, recording its SQL.
@@ -203,25 +226,61 @@ impl Host {
     }
 }
 
-/// A step that cannot run in the dry run: a SQL step is shown as written, a component not.
-fn as_written(unit: &Unit<'_>, dialect: Dialect, after_failure: bool) -> StepPreview {
+/// True for a step that commits statement by statement (it declared itself
+/// non-transactional): it cannot run in the dry run's transaction.
+fn runs_alone(unit: &Unit<'_>, package: &Package) -> bool {
+    match unit.artifact.kind {
+        Kind::Sql => {
+            std::str::from_utf8(&unit.artifact.bytes).is_ok_and(wasmig_guard::is_non_transactional)
+        }
+        Kind::Component => package.manifest.no_transaction.contains(&unit.name),
+    }
+}
+
+/// A step that cannot run in the dry run: a SQL step is shown as written and checked
+/// against the module's policy (`policy`, updated with what it creates); a component is not
+/// shown, and what it creates is unknown, so after it a name nobody holds counts as the
+/// module's.
+fn as_written(
+    unit: &Unit<'_>,
+    dialect: Dialect,
+    after_failure: bool,
+    policy: Option<&mut Policy>,
+) -> StepPreview {
     let mut preview = StepPreview::new(unit);
     if after_failure {
         preview.error = Some("not reached: an earlier step of the module fails".into());
         return preview;
     }
-    if unit.artifact.kind == Kind::Sql {
-        match std::str::from_utf8(&unit.artifact.bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|text| wasmig_guard::split_script(dialect, text))
-        {
-            Ok(statements) => {
-                preview.statements = statements
-                    .iter()
-                    .map(|s| StatementPreview::new(&s.sql, &[], s.tolerant))
-                    .collect();
+    let Some(policy) = policy else {
+        return preview;
+    };
+    if unit.artifact.kind == Kind::Component {
+        policy.assume_unknown_names_are_own();
+        return preview;
+    }
+    let statements = match std::str::from_utf8(&unit.artifact.bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|text| wasmig_guard::split_script(dialect, text))
+    {
+        Ok(statements) => statements,
+        Err(reason) => {
+            preview.error = Some(reason);
+            return preview;
+        }
+    };
+    for statement in &statements {
+        preview.statements.push(StatementPreview::new(
+            &statement.sql,
+            &[],
+            statement.tolerant,
+        ));
+        match policy.check(&statement.sql) {
+            Ok(effects) => policy.apply(&effects),
+            Err(denial) => {
+                preview.error = Some(format!("line {}: denied: {denial}", statement.line));
+                break;
             }
-            Err(reason) => preview.error = Some(reason),
         }
     }
     preview
@@ -239,8 +298,9 @@ fn notes(dialect: Dialect) -> Vec<String> {
     } else {
         notes.push(
             "MySQL/MariaDB commit DDL implicitly, so no step was run: SQL steps are listed as \
-             written (not yet checked by the policy) and the SQL of components is not known \
-             until they run"
+             written and checked against the policy as the database is now (after a component, \
+             whose effects are not known until it runs, a name nobody holds counts as the \
+             module's)"
                 .to_owned(),
         );
     }

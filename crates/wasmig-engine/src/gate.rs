@@ -47,6 +47,18 @@ impl GuardGate {
         Ok(gate)
     }
 
+    /// The module's policy as the catalog in `tx` makes it now (for checking statements that
+    /// cannot run, such as SQL steps in a plan on MySQL).
+    pub async fn policy_now(
+        tx: &mut Transaction,
+        manifest: &Manifest,
+        settings: &PolicySettings,
+    ) -> Result<Policy, crate::Error> {
+        let gate = Self::read(tx, manifest, settings).await?;
+        let policy = gate.policy.lock().clone();
+        Ok(policy)
+    }
+
     /// The gate for `manifest`'s module, from the objects existing in the step's transaction.
     async fn read(
         tx: &mut Transaction,

@@ -410,6 +410,10 @@ impl Host {
         .await?;
         if let Repair::MarkApplied(_) = repair {
             record.last_step = if step == 0 { package.last_step() } else { step };
+            // The package's last step done: the module is at its header's version.
+            if record.last_step == package.last_step() {
+                record.version = Some(package.manifest.version.clone());
+            }
         }
         record.status = status;
         record.updated_at = now;

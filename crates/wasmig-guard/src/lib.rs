@@ -170,6 +170,11 @@ pub struct Policy {
     confined: bool,
     /// Extensions the operator allows a module to ask for.
     extensions: BTreeSet<String>,
+    /// True for a policy that checks the rules alone, with no database to tell owners by.
+    rules_only: bool,
+    /// True once names nobody holds count as the module's (see
+    /// [`Policy::assume_unknown_names_are_own`]).
+    unknown_is_own: bool,
     checks: Checks,
 }
 
@@ -227,8 +232,28 @@ impl Policy {
             required_prefix: None,
             confined: false,
             extensions: BTreeSet::new(),
+            rules_only: false,
+            unknown_is_own: false,
             checks: Checks::default(),
         }
+    }
+
+    /// A policy that checks what needs no database: the statements, functions, settings and
+    /// clauses always refused, and that the text parses. Every name counts as the module's
+    /// (except the host's `wasmig_…`), code as confined and extensions as allowed, since only
+    /// a database and its operator can tell. For `verify`, and `plan` where steps cannot run.
+    pub fn rules_only(dialect: Dialect, module: &str) -> Self {
+        let home = (dialect == Dialect::Postgres).then_some("public");
+        let mut policy = Policy::new(
+            dialect,
+            module,
+            home,
+            &Catalog::default(),
+            Grants::default(),
+        );
+        policy.rules_only = true;
+        policy.confined = true;
+        policy
     }
 
     /// Tells the policy that the database confines the module's statements itself
@@ -387,7 +412,7 @@ impl Policy {
                 .collect::<Vec<_>>(),
         );
         let name = self.name(&name)?;
-        if !self.owned.contains(&name.key()) {
+        if !self.holds(&name.key()) {
             return Err(self.not_owned(&name, "alter"));
         }
         options.map(|()| vec![Effect::Altered { name: name.key() }])
@@ -715,7 +740,7 @@ impl Policy {
         extension: &sqlparser::ast::CreateExtension,
     ) -> Result<Effect, String> {
         let name = extension.name.value.to_lowercase();
-        if !self.extensions.contains(&name) {
+        if !self.rules_only && !self.extensions.contains(&name) {
             let allowed = if self.extensions.is_empty() {
                 "none is allowed on this host".to_owned()
             } else {
@@ -762,7 +787,7 @@ impl Policy {
         use postgres::Recognised;
         let own = |parts: &[String]| -> Result<Effect, String> {
             let name = self.name(&names::from_parts(parts))?;
-            if self.owned.contains(&name.key()) {
+            if self.holds(&name.key()) {
                 Ok(Effect::Altered { name: name.key() })
             } else {
                 Err(self.not_owned(&name, "alter, drop, truncate or index"))
@@ -869,7 +894,7 @@ impl Policy {
         }
         for name in &access.own {
             let name = self.name(name)?;
-            if !self.owned.contains(&name.key()) {
+            if !self.holds(&name.key()) {
                 return Err(self.not_owned(&name, "alter, drop, truncate or index"));
             }
         }
@@ -877,7 +902,7 @@ impl Policy {
         for name in &access.write {
             let name = self.name(name)?;
             let key = name.key();
-            if !self.owned.contains(&key) && !self.grants.write.contains(&key) {
+            if !self.writable(&key) {
                 return Err(self.not_owned(&name, "write to"));
             }
             exempt.insert(key);
@@ -932,16 +957,30 @@ impl Policy {
 
     /// True when the module may read `key` (a normalised name).
     pub fn readable(&self, key: &str) -> bool {
-        !key.starts_with(rules::HOST_PREFIX)
-            && (self.owned.contains(key)
-                || self.grants.read.contains(key)
-                || self.grants.write.contains(key))
+        self.holds(key)
+            || (!key.starts_with(rules::HOST_PREFIX)
+                && (self.grants.read.contains(key) || self.grants.write.contains(key)))
     }
 
     /// True when the module may write rows of `key`.
     pub fn writable(&self, key: &str) -> bool {
+        self.holds(key) || (!key.starts_with(rules::HOST_PREFIX) && self.grants.write.contains(key))
+    }
+
+    /// True when the module owns `key` (or, checking the rules alone, when it could; or,
+    /// after steps whose effects are unknown, when nobody else holds it).
+    fn holds(&self, key: &str) -> bool {
         !key.starts_with(rules::HOST_PREFIX)
-            && (self.owned.contains(key) || self.grants.write.contains(key))
+            && (self.rules_only
+                || self.owned.contains(key)
+                || (self.unknown_is_own && !self.foreign.contains_key(key)))
+    }
+
+    /// From now on, a name nobody holds counts as the module's: a step ran whose effects are
+    /// not known (a component a plan cannot run), and it may have created it. Names others
+    /// hold stay theirs.
+    pub fn assume_unknown_names_are_own(&mut self) {
+        self.unknown_is_own = true;
     }
 
     /// True when the module owns `key`.

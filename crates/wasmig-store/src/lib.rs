@@ -201,7 +201,22 @@ pub async fn exists(db: &Database) -> Result<bool> {
 /// True when the ledger table `name` exists (a ledger made by an older wasmig lacks the
 /// newer tables until its next upgrade creates them).
 async fn table_exists(db: &Database, name: &str) -> Result<bool> {
-    let sql = match db.dialect() {
+    let rows = db
+        .query(&table_exists_sql(db.dialect()), &[name.into()])
+        .await?;
+    Ok(first_count(&rows) > 0)
+}
+
+/// Like [`table_exists`], inside a transaction.
+async fn table_exists_in(tx: &mut Transaction, name: &str) -> Result<bool> {
+    let rows = tx
+        .query(&table_exists_sql(tx.dialect()), &[name.into()])
+        .await?;
+    Ok(first_count(&rows) > 0)
+}
+
+fn table_exists_sql(dialect: Dialect) -> String {
+    let sql = match dialect {
         Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         Dialect::Postgres => {
             "SELECT COUNT(*) FROM information_schema.tables \
@@ -212,15 +227,15 @@ async fn table_exists(db: &Database, name: &str) -> Result<bool> {
              WHERE table_schema = DATABASE() AND table_name = ?"
         }
     };
-    let rows = db
-        .query(&placeholders(db.dialect(), sql), &[name.into()])
-        .await?;
-    let count = rows
-        .rows
+    placeholders(dialect, sql)
+}
+
+fn first_count(rows: &RowSet) -> i64 {
+    rows.rows
         .first()
         .and_then(|row| row.first())
-        .and_then(Value::as_integer);
-    Ok(count.unwrap_or(0) > 0)
+        .and_then(Value::as_integer)
+        .unwrap_or(0)
 }
 
 /// True when `table` (a ledger table) has a column `column`.
@@ -609,8 +624,12 @@ pub async fn journal_clear(tx: &mut Transaction, module: &str, step: u32) -> Res
     Ok(())
 }
 
-/// Which module owns which object name, as recorded when the objects were created.
+/// Which module owns which object name, as recorded when the objects were created (nothing
+/// before the ledger exists: a plan on MySQL does not create it).
 pub async fn owners(tx: &mut Transaction) -> Result<BTreeMap<String, String>> {
+    if !table_exists_in(tx, "wasmig_objects").await? {
+        return Ok(BTreeMap::new());
+    }
     let rows = tx
         .query("SELECT name, module FROM wasmig_objects", &[])
         .await?;
