@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use wasmig_engine::Limits;
-use wasmig_tests::{Backend, Sandbox, on_every_backend};
+use wasmig_tests::{Backend, ModuleWriter, Sandbox, on_every_backend};
 
 on_every_backend!(
     reading_another_modules_table,
@@ -22,6 +22,7 @@ on_every_backend!(
     opening_a_file,
     opening_a_socket,
     reading_the_environment,
+    settings_a_step_changes_do_not_outlive_it,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -38,6 +39,29 @@ fn limits() -> Limits {
 /// Runs `hostile/<attack>` as module `evil` between `victim` and `zz_after`, and checks that
 /// it failed with every part of `expected` in its error and harmed nothing. Returns the error.
 async fn contained(backend: Backend, attack: &str, expected: &[&str]) -> String {
+    let crate_dir = format!("hostile/{attack}");
+    contained_step(backend, attack, expected, |m| {
+        m.step(&format!("001_{attack}"), &crate_dir)
+    })
+    .await
+}
+
+/// Like [`contained`], for an attack written as the SQL step `001_<attack>.sql`.
+async fn contained_sql(backend: Backend, attack: &str, sql: &str, expected: &[&str]) -> String {
+    contained_step(backend, attack, expected, |m| {
+        m.sql_step(&format!("001_{attack}"), sql)
+    })
+    .await
+}
+
+/// Runs module `evil`, whose only step `write` adds, between `victim` and `zz_after`; see
+/// [`contained`].
+async fn contained_step(
+    backend: Backend,
+    attack: &str,
+    expected: &[&str],
+    write: impl FnOnce(ModuleWriter) -> ModuleWriter,
+) -> String {
     let sandbox = Sandbox::new(backend).await;
     sandbox
         .module("victim", "1.0.0")
@@ -47,10 +71,7 @@ async fn contained(backend: Backend, attack: &str, expected: &[&str]) -> String 
     let before = sandbox.dump_except(&["wasmig_", "zz_"]).await;
     let victim_history = sandbox.host().await.history(Some("victim")).await.unwrap();
 
-    sandbox
-        .module("evil", "1.0.0")
-        .step(&format!("001_{attack}"), &format!("hostile/{attack}"))
-        .write();
+    write(sandbox.module("evil", "1.0.0")).write();
     sandbox
         .module("zz_after", "1.0.0")
         .step("001_ok", "testing/create_table")
@@ -228,4 +249,236 @@ async fn reading_the_environment(backend: Backend) {
         &["DATABASE_URL: environment variable not found; 0 variables visible"],
     )
     .await;
+}
+
+// PostgreSQL runs code a module writes (functions, trigger functions, DO blocks) only where its
+// own role confines it: the server refuses what the policy cannot read.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_do_block_cannot_leave_the_modules_role() {
+    contained_sql(
+        Backend::Postgres,
+        "do_reset_role",
+        "DO $$ BEGIN EXECUTE 'RESET ROLE'; DELETE FROM victim_secrets; END $$;",
+        &["cannot set parameter \"role\" within security-definer function"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_do_block_cannot_read_another_modules_table() {
+    contained_sql(
+        Backend::Postgres,
+        "do_read_other",
+        "DO $$ DECLARE s text; BEGIN SELECT secret INTO s FROM victim_secrets LIMIT 1; \
+         RAISE EXCEPTION 'stolen: %', s; END $$;",
+        &["denied:", "permission denied for table victim_secrets"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_cannot_leave_the_modules_role() {
+    contained_sql(
+        Backend::Postgres,
+        "function_set_role",
+        "CREATE FUNCTION evil_escape() RETURNS void LANGUAGE plpgsql AS $$ \
+         BEGIN EXECUTE 'SET ROLE postgres'; DELETE FROM victim_secrets; END $$;\n\
+         SELECT evil_escape();",
+        &["cannot set parameter \"role\" within security-definer function"],
+    )
+    .await;
+}
+
+/// Installs `victim`, then `evil` with `sql` as its one step, which must succeed.
+async fn with_evil_installed(sql: &str) -> Sandbox {
+    let sandbox = Sandbox::new(Backend::Postgres).await;
+    sandbox
+        .module("victim", "1.0.0")
+        .step("001_secrets", "testing/victim")
+        .write();
+    sandbox
+        .module("evil", "1.0.0")
+        .sql_step("001_setup", sql)
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    sandbox
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_function_fired_by_the_host_keeps_the_modules_rights() {
+    let sandbox = with_evil_installed(
+        "CREATE TABLE evil_inbox (id int);
+         CREATE TABLE evil_loot (secret text);
+         CREATE FUNCTION evil_steal() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO evil_loot SELECT secret FROM victim_secrets; RETURN NEW; END $$;
+         CREATE TRIGGER evil_inbox_steal AFTER INSERT ON evil_inbox
+             FOR EACH ROW EXECUTE FUNCTION evil_steal();",
+    )
+    .await;
+    let db = sandbox.database().await;
+    // The application, as a superuser, puts a row where the module's trigger fires.
+    let error = db
+        .execute("INSERT INTO evil_inbox VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("permission denied for table victim_secrets"),
+        "{error}"
+    );
+    assert_eq!(sandbox.integer("SELECT COUNT(*) FROM evil_loot").await, 0);
+    let confined = db
+        .query(
+            "SELECT prosecdef::int4, array_to_string(proconfig, ',') FROM pg_proc \
+             WHERE proname = 'evil_steal'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        confined.rows[0][0].as_integer(),
+        Some(1),
+        "SECURITY DEFINER"
+    );
+    assert_eq!(
+        confined.rows[0][1].as_text(),
+        Some("search_path=public, pg_temp")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_modules_function_cannot_be_called() {
+    let sandbox = with_evil_installed(
+        "CREATE FUNCTION evil_peek() RETURNS text LANGUAGE sql AS $$ SELECT 'evil' $$;",
+    )
+    .await;
+    sandbox
+        .module("nosy", "1.0.0")
+        .sql_step(
+            "001_call",
+            "CREATE TABLE nosy_seen AS SELECT evil_peek() AS v;",
+        )
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("nosy fails");
+    assert_eq!(failure.module, "nosy");
+    assert!(
+        failure
+            .reason
+            .contains("permission denied for function evil_peek"),
+        "{failure}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_role_confinement_code_is_refused_with_the_reason() {
+    let sandbox = Sandbox::new(Backend::Postgres).await;
+    let role = format!("wasmig_t{}_limited", std::process::id());
+    let url = sandbox.database_url();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    for sql in [
+        format!("DROP ROLE IF EXISTS {role}"),
+        format!("CREATE ROLE {role} LOGIN NOCREATEROLE"),
+        format!("GRANT ALL ON DATABASE {database} TO {role}"),
+        format!("GRANT USAGE, CREATE ON SCHEMA public TO {role}"),
+    ] {
+        sandbox.sql(&sql).await;
+    }
+    let limited_url = url.replacen("postgres@", &format!("{role}@"), 1);
+    for (slug, sql) in [
+        (
+            "function",
+            "CREATE FUNCTION code_one() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+        ),
+        ("block", "DO $$ BEGIN PERFORM 1; END $$;"),
+    ] {
+        sandbox
+            .module("code", "1.0.0")
+            .sql_step(&format!("001_{slug}"), sql)
+            .write();
+        let host = wasmig_engine::Host::open(&limited_url, sandbox.modules_dir(), limits())
+            .await
+            .unwrap();
+        let report = host.upgrade(&[], |_| {}).await.unwrap();
+        host.database().close().await;
+        let failure = report.failures().next().expect("the step is refused");
+        assert!(
+            failure
+                .reason
+                .contains("may not create roles (grant it CREATEROLE)"),
+            "{failure}"
+        );
+    }
+    // The role owns the ledger it created: its database goes first.
+    drop(sandbox);
+    let admin = wasmig_db::Database::connect("postgres://postgres@127.0.0.1:5432/test")
+        .await
+        .unwrap();
+    admin
+        .execute(&format!("DROP ROLE IF EXISTS {role}"), &[])
+        .await
+        .unwrap();
+}
+
+/// A step that changes settings it may change: the host puts them back before the
+/// connection serves anyone else (here, the application's own pool).
+fn loosening(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "PRAGMA foreign_keys = OFF;\nCREATE TABLE loose_items (id INTEGER);",
+        Backend::Postgres => {
+            "SET lock_timeout = '7s';\nSET statement_timeout = '9s';\n\
+             CREATE TABLE loose_items (id INTEGER);"
+        }
+        Backend::MySql => {
+            "SET FOREIGN_KEY_CHECKS = 0;\nSET UNIQUE_CHECKS = 0;\n\
+             CREATE TABLE loose_items (id INTEGER);"
+        }
+    }
+}
+
+/// What every connection of the pool says about those settings, as `name=value`.
+fn settings_query(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT 'foreign_keys=' || foreign_keys FROM pragma_foreign_keys",
+        Backend::Postgres => {
+            "SELECT 'lock_timeout=' || current_setting('lock_timeout') || ' statement_timeout=' \
+             || current_setting('statement_timeout')"
+        }
+        Backend::MySql => {
+            "SELECT CAST(CONCAT('foreign_key_checks=', @@SESSION.foreign_key_checks, \
+             ' unique_checks=', @@SESSION.unique_checks) AS CHAR)"
+        }
+    }
+}
+
+async fn settings_a_step_changes_do_not_outlive_it(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("loose", "1.0.0")
+        .sql_step("001_loosen", loosening(backend))
+        .write();
+    let db = sandbox.database().await;
+    let host = wasmig_engine::Host::new(
+        db.clone(),
+        sandbox.modules_dir(),
+        wasmig_engine::Runtime::new(limits()).unwrap(),
+    );
+    let before = db.query(settings_query(backend), &[]).await.unwrap();
+    let report = host.upgrade(&[], |_| {}).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    // Every connection the pool holds, all at once.
+    let mut held = Vec::new();
+    for _ in 0..db.pool_size() {
+        let mut tx = db.autocommit().await.unwrap();
+        let now = tx.query(settings_query(backend), &[]).await.unwrap();
+        assert_eq!(
+            now.rows, before.rows,
+            "a connection of the pool kept a step's setting"
+        );
+        held.push(tx);
+    }
+    assert!(!held.is_empty());
 }

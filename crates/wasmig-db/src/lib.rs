@@ -326,6 +326,11 @@ impl Database {
         UpgradeLock::acquire(&self.url, self.dialect(), wait).await
     }
 
+    /// The number of connections the pool holds open now (idle or in use).
+    pub fn pool_size(&self) -> u32 {
+        each_backend!(Pool, &self.pool, pool => pool.size())
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         each_backend!(Pool, &self.pool, pool => pool.close().await)
