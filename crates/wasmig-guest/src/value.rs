@@ -124,6 +124,12 @@ impl FromValue for f64 {
             Value::Real(v) => Ok(*v),
             // SQLite stores whole reals as integers when the column has no REAL affinity.
             Value::Integer(v) => Ok(*v as f64),
+            // NUMERIC/DECIMAL arrive as their exact digits on PostgreSQL and MySQL (SQLite
+            // stores them as integers or reals): read as a number on every backend.
+            Value::Text(digits) => digits
+                .trim()
+                .parse()
+                .or_else(|_| mismatch("a real (or the digits of a decimal)", value)),
             other => mismatch("a real", other),
         }
     }
@@ -174,6 +180,21 @@ mod tests {
             Vec::<u8>::from_value(&Value::from(&b"ab"[..])).unwrap(),
             b"ab"
         );
+    }
+
+    #[test]
+    fn decimals_read_as_numbers_whatever_the_backend_sends() {
+        // PostgreSQL and MySQL send a DECIMAL's exact digits; SQLite an integer or a real.
+        for value in [
+            Value::Text("12.50".into()),
+            Value::Real(12.5),
+            Value::Text(" 12.5".into()),
+        ] {
+            assert_eq!(f64::from_value(&value).unwrap(), 12.5, "{value:?}");
+        }
+        assert_eq!(f64::from_value(&Value::Integer(12)).unwrap(), 12.0);
+        let err = f64::from_value(&Value::Text("twelve".into())).unwrap_err();
+        assert!(err.to_string().contains("digits of a decimal"), "{err}");
     }
 
     #[test]

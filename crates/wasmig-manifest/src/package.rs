@@ -208,6 +208,27 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         uninstall,
         checksummed: false,
     };
+    if let Some(listed) = package.manifest.no_transaction.iter().find(|listed| {
+        let component = |artifact: &Artifact| artifact.kind == Kind::Component;
+        let is_step = package
+            .steps
+            .iter()
+            .any(|s| &s.name() == *listed && component(&s.artifact));
+        let is_role = (listed.as_str() == "install"
+            && package.install.as_ref().is_some_and(component))
+            || (listed.as_str() == "uninstall"
+                && package.uninstall.as_ref().is_some_and(component));
+        !(is_step || is_role)
+    }) {
+        return Err(Error::Manifest {
+            path: manifest_path,
+            message: format!(
+                "field `no-transaction`: `{listed}` is not a component step of this package \
+                 (list components as `NNN_slug`; a SQL step says it with the first line \
+                 `-- wasmig:no-transaction`)"
+            ),
+        });
+    }
     if package.manifest.host_api.is_none()
         && let Some(component) = package.artifacts().find(|a| a.kind == Kind::Component)
     {
@@ -435,6 +456,48 @@ mod tests {
             format!("{:x}", Sha256::digest(b"001_a.wasm"))
         );
         assert!(package.install.is_none());
+    }
+
+    #[test]
+    fn no_transaction_lists_component_steps_only_and_host_api_only_serves_components() {
+        let root = module(&["001_a.wasm", "002_b.sql"]);
+        let dir = root.path().join("blog");
+        let header = |extra: &str| fs::write(dir.join("module.toml"), format!("{HEADER}{extra}"));
+        header("no-transaction = [\"001_a\"]\n").unwrap();
+        let package = load_module(root.path(), "blog").unwrap();
+        assert_eq!(package.manifest.no_transaction, ["001_a"]);
+        for listed in ["002_b", "003_c", "001"] {
+            header(&format!("no-transaction = [\"{listed}\"]\n")).unwrap();
+            let err = load_module(root.path(), "blog").unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{listed}` is not a component step")),
+                "{listed}: {err}"
+            );
+        }
+        // Without host-api: fine for SQL steps alone, said plainly for components.
+        fs::write(
+            dir.join("module.toml"),
+            "name = \"blog\"\nversion = \"1.0.0\"\n",
+        )
+        .unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("`host-api` is missing, and `001_a.wasm` is a component"),
+            "{err}"
+        );
+        fs::remove_file(dir.join("migrations/001_a.wasm")).unwrap();
+        fs::rename(
+            dir.join("migrations/002_b.sql"),
+            dir.join("migrations/001_b.sql"),
+        )
+        .unwrap();
+        assert!(
+            load_module(root.path(), "blog")
+                .unwrap()
+                .manifest
+                .host_api
+                .is_none()
+        );
     }
 
     #[test]
