@@ -85,22 +85,22 @@ impl Corpus {
 
     /// The module's name.
     pub fn module(&self) -> String {
-        let line = self
-            .header
-            .lines()
-            .find(|l| l.starts_with("name"))
-            .expect("a name in the header");
-        line.split('"').nth(1).expect("a quoted name").to_owned()
+        self.header_field("name")
     }
 
     /// The version the header declares.
     pub fn version(&self) -> String {
+        self.header_field("version")
+    }
+
+    /// The quoted value of a `field = "…"` line of the header.
+    fn header_field(&self, field: &str) -> String {
         let line = self
             .header
             .lines()
-            .find(|l| l.starts_with("version"))
-            .expect("a version in the header");
-        line.split('"').nth(1).expect("a quoted version").to_owned()
+            .find(|l| l.split_whitespace().next() == Some(field))
+            .unwrap_or_else(|| panic!("a {field} in the header"));
+        line.split('"').nth(1).expect("a quoted value").to_owned()
     }
 
     /// Writes the package of the first `count` steps into `sandbox`, its header declaring

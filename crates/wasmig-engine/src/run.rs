@@ -227,17 +227,9 @@ impl Upgrade<'_> {
             step: &unit.name,
         });
         let mut entry = self.history_entry(unit);
-        if journaled {
-            // Recorded before it starts, so a crash leaves a trace `resume` can act on.
-            let mut tx = self.db.begin().await?;
-            wasmig_store::record(&mut tx, &entry).await?;
-            state.status = ModuleStatus::Running;
-            state.updated_at = entry.started_at.clone();
-            wasmig_store::save_module(&mut tx, state).await?;
-            tx.commit().await?;
-        }
         let resumed = !replay.is_empty();
         let journal: Box<dyn Journal> = if journaled {
+            self.record_running(&entry, state).await?;
             Box::new(LedgerJournal {
                 module: module.to_owned(),
                 step: unit.number,
@@ -275,15 +267,7 @@ impl Upgrade<'_> {
             ok = run.result.is_ok(),
             "step finished"
         );
-        let replayed = replay.iter().filter(|e| e.intent.is_none()).count();
-        let mut result = run.result.map_err(|e| e.to_string());
-        if result.is_ok() && (run.report.statements as usize) < replayed {
-            result = Err(format!(
-                "the replay diverged from the journal: the step finished after {} statements \
-                 but the journal recorded {replayed} that had committed",
-                run.report.statements,
-            ));
-        }
+        let result = replay_complete(run.result, run.report.statements, &replay);
         match result {
             Ok(()) => {
                 let tolerated = &run.report.tolerated;
@@ -314,6 +298,18 @@ impl Upgrade<'_> {
                     .await
             }
         }
+    }
+
+    /// Records a step that commits in pieces as running before it starts, so that a crash
+    /// leaves a trace `resume` can act on.
+    async fn record_running(&self, entry: &HistoryEntry, state: &mut ModuleRecord) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        wasmig_store::record(&mut tx, entry).await?;
+        state.status = ModuleStatus::Running;
+        state.updated_at = entry.started_at.clone();
+        wasmig_store::save_module(&mut tx, state).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The history row of a step about to run.
@@ -485,6 +481,24 @@ impl Upgrade<'_> {
             reason,
         }
     }
+}
+
+/// A step's result, failed when it finished before sending every statement its journal
+/// says had committed (the replay diverged).
+fn replay_complete(
+    result: wasmig_runtime::Result<()>,
+    statements: u64,
+    replay: &[JournalEntry],
+) -> Result<(), String> {
+    let replayed = replay.iter().filter(|e| e.intent.is_none()).count();
+    let result = result.map_err(|e| e.to_string());
+    if result.is_ok() && (statements as usize) < replayed {
+        return Err(format!(
+            "the replay diverged from the journal: the step finished after {statements} \
+             statements but the journal recorded {replayed} that had committed"
+        ));
+    }
+    result
 }
 
 /// How a step failed, for its record.

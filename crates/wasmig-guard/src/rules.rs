@@ -52,18 +52,21 @@ fn catalog_relations(dialect: Dialect) -> &'static [&'static str] {
     }
 }
 
-/// True when `relation` is a catalog relation a step may read.
-pub fn is_catalog(dialect: Dialect, relation: &ObjectName) -> bool {
-    let written: Vec<String> = relation
-        .0
+/// The parts of a name as written, unquoted and lower-cased.
+fn lowered_parts(name: &ObjectName) -> Vec<String> {
+    name.0
         .iter()
         .map(|part| {
             part.as_ident()
                 .map_or_else(|| part.to_string(), |i| i.value.clone())
                 .to_lowercase()
         })
-        .collect();
-    let written = written.join(".");
+        .collect()
+}
+
+/// True when `relation` is a catalog relation a step may read.
+pub fn is_catalog(dialect: Dialect, relation: &ObjectName) -> bool {
+    let written = lowered_parts(relation).join(".");
     catalog_relations(dialect).contains(&written.as_str())
 }
 
@@ -99,15 +102,7 @@ fn table_functions(dialect: Dialect) -> &'static [&'static str] {
 
 /// Checks a set-returning function called in `FROM` against [`table_functions`].
 pub fn check_table_function(dialect: Dialect, name: &ObjectName) -> Result<(), String> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|part| {
-            part.as_ident()
-                .map_or_else(|| part.to_string(), |i| i.value.clone())
-                .to_lowercase()
-        })
-        .collect();
+    let parts = lowered_parts(name);
     let function = match parts.as_slice() {
         [function] => function.as_str(),
         [schema, function] if schema == "pg_catalog" => function.as_str(),

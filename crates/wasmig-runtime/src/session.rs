@@ -135,18 +135,7 @@ impl Session {
             ))));
         }
         let mut statement = Statement::new(position, sql, params);
-        let mut admission = match self.journal.admit(&statement) {
-            Ok(admission) => admission,
-            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
-        };
-        if let Admission::InFlight(intent) = &admission
-            && self.took_effect(position, &intent.clone()).await?
-        {
-            admission = Admission::Replay {
-                rows_affected: 0,
-                rows: None,
-            };
-        }
+        let admission = self.admit(&statement).await?;
         let route = match self.gate.check(&request) {
             Ok(route) => route,
             // The policy allowed it when it ran, and its effects are in the catalog now: a
@@ -173,17 +162,7 @@ impl Session {
             _ => self.run(&route, mode, sql, params, &mut statement).await?,
         };
         if let (Mode::Tolerant, Err(error)) = (mode, &result) {
-            tracing::warn!(
-                module = %self.context.module,
-                step = %self.context.step,
-                sql,
-                "a tolerant statement failed: {error}"
-            );
-            self.tolerated.push(Tolerated {
-                position,
-                sql: sql.to_owned(),
-                error: error.to_string(),
-            });
+            self.tolerate(position, sql, error);
         }
         if result.is_ok()
             && let Err(reason) = self.gate.ran(&mut self.transaction).await
@@ -196,6 +175,39 @@ impl Session {
             self.journal_ran(statement, mode, &result).await?;
         }
         Ok(result)
+    }
+
+    /// What the journal says about a statement: a statement in flight when an earlier run
+    /// stopped counts as replayed once the catalog shows it took effect.
+    async fn admit(&mut self, statement: &Statement) -> Result<Admission, Stopped> {
+        let admission = match self.journal.admit(statement) {
+            Ok(admission) => admission,
+            Err(reason) => return Err(self.stop(Error::Diverged(reason))),
+        };
+        if let Admission::InFlight(intent) = &admission
+            && self.took_effect(statement.position, intent).await?
+        {
+            return Ok(Admission::Replay {
+                rows_affected: 0,
+                rows: None,
+            });
+        }
+        Ok(admission)
+    }
+
+    /// Records a tolerant statement's failure: logged, and kept for the step's history.
+    fn tolerate(&mut self, position: u32, sql: &str, error: &DbFailure) {
+        tracing::warn!(
+            module = %self.context.module,
+            step = %self.context.step,
+            sql,
+            "a tolerant statement failed: {error}"
+        );
+        self.tolerated.push(Tolerated {
+            position,
+            sql: sql.to_owned(),
+            error: error.to_string(),
+        });
     }
 
     /// Runs a statement the way the gate said: as the guest's, as the host's, or as the

@@ -238,6 +238,16 @@ fn first_count(rows: &RowSet) -> i64 {
         .unwrap_or(0)
 }
 
+/// Brings ledger tables created by an older wasmig up to date.
+async fn upgrade_schema(tx: &mut Transaction) -> Result<()> {
+    // Statements journaled as intents (before they commit by themselves).
+    if !column_exists(tx, "wasmig_journal", "intent").await? {
+        tx.execute("ALTER TABLE wasmig_journal ADD COLUMN intent TEXT", &[])
+            .await?;
+    }
+    Ok(())
+}
+
 /// True when `table` (a ledger table) has a column `column`.
 async fn column_exists(tx: &mut Transaction, table: &str, column: &str) -> Result<bool> {
     let sql = match tx.dialect() {
@@ -327,11 +337,7 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
         &[],
     )
     .await?;
-    // Ledgers from before statements were journaled as intents gain the column.
-    if !column_exists(tx, "wasmig_journal", "intent").await? {
-        tx.execute("ALTER TABLE wasmig_journal ADD COLUMN intent TEXT", &[])
-            .await?;
-    }
+    upgrade_schema(tx).await?;
     tx.execute(
         "CREATE TABLE IF NOT EXISTS wasmig_objects (
             name VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -951,6 +957,52 @@ mod tests {
         );
         assert!(history(&db, Some("other")).await.unwrap().is_empty());
         assert_eq!(entry.step_name(), "002_add_status");
+    }
+
+    #[tokio::test]
+    async fn an_older_journal_gains_its_intent_column_and_intents_round_trip() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        // The journal as wasmig 0.1 created it.
+        db.execute(
+            "CREATE TABLE wasmig_journal (module VARCHAR(63) NOT NULL, step INTEGER NOT NULL, \
+             position INTEGER NOT NULL, sha256 CHAR(64) NOT NULL, statement TEXT NOT NULL, \
+             rows_affected BIGINT NOT NULL, result TEXT, PRIMARY KEY (module, step, position))",
+            &[],
+        )
+        .await
+        .unwrap();
+        ensure_schema(&db).await.unwrap();
+        let entry = JournalEntry {
+            position: 3,
+            sha256: "a".repeat(64),
+            statement: "ALTER TABLE t ADD COLUMN c INT".into(),
+            rows_affected: 0,
+            rows: None,
+            intent: Some(Intent {
+                touched: vec!["t".into()],
+                fingerprint: "column t.a".into(),
+            }),
+        };
+        let mut tx = db.begin().await.unwrap();
+        journal_write(&mut tx, "blog", 2, std::slice::from_ref(&entry))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(journal(&db, "blog", 2).await.unwrap(), vec![entry]);
+        let mut tx = db.begin().await.unwrap();
+        journal_settle(&mut tx, "blog", 2, 3, Some(1))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let settled = journal(&db, "blog", 2).await.unwrap();
+        assert_eq!(
+            (settled[0].intent.clone(), settled[0].rows_affected),
+            (None, 1)
+        );
+        let mut tx = db.begin().await.unwrap();
+        journal_settle(&mut tx, "blog", 2, 3, None).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(journal(&db, "blog", 2).await.unwrap().is_empty());
     }
 
     #[tokio::test]
