@@ -26,6 +26,7 @@ on_every_backend!(
     gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs,
     a_tampered_component_is_refused_before_it_runs,
     a_step_sees_fixed_clocks_and_seeded_randomness,
+    a_component_listed_as_non_transactional_commits_statement_by_statement,
 );
 
 async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered(backend: Backend) {
@@ -759,4 +760,24 @@ async fn compiling_a_component_leaves_other_tasks_running() {
         }
     );
     assert!(ran_meanwhile, "another task ran only after the compilation");
+}
+
+async fn a_component_listed_as_non_transactional_commits_statement_by_statement(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("nt", "1.0.0")
+        .header_line("no-transaction = [\"001_fail\"]")
+        .step("001_fail", "testing/fail")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the step fails");
+    assert!(failure.reason.contains("refusing on purpose"), "{failure}");
+    // Its CREATE TABLE committed by itself, even where DDL is transactional: the module is
+    // unfinished, as on MySQL.
+    assert!(sandbox.tables().await.contains(&"nt_001_fail".to_owned()));
+    let status = sandbox.host().await.status().await.unwrap().remove(0);
+    assert!(
+        matches!(status.action, Action::Unfinished { .. }),
+        "{status:?}"
+    );
 }
