@@ -482,3 +482,106 @@ async fn settings_a_step_changes_do_not_outlive_it(backend: Backend) {
     }
     assert!(!held.is_empty());
 }
+
+/// A DO block that plants a temporary `wasmig_objects` claiming the application's and another
+/// module's tables, in several steps so that it lands on every pooled connection.
+const TEMP_LEDGER: &str = "DO $$ BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS wasmig_objects (name VARCHAR(255) NOT NULL PRIMARY KEY,
+    module VARCHAR(63) NOT NULL, kind VARCHAR(16) NOT NULL);
+  DELETE FROM pg_temp.wasmig_objects;
+  INSERT INTO pg_temp.wasmig_objects VALUES ('users', 'evil', 'table'),
+    ('victim_secrets', 'evil', 'table');
+  SET SESSION search_path = pg_temp, public;
+END $$;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_table_cannot_stand_in_for_the_ledger() {
+    let sandbox = Sandbox::new(Backend::Postgres).await;
+    sandbox
+        .sql("CREATE TABLE users (id int, password_hash text)")
+        .await;
+    sandbox
+        .sql("INSERT INTO users VALUES (1, 'SECRETHASH')")
+        .await;
+    sandbox
+        .module("victim", "1.0.0")
+        .step("001_secrets", "testing/victim")
+        .write();
+    assert!(sandbox.upgrade().await.is_success());
+    let before = sandbox.dump_except(&["wasmig_", "evil_"]).await;
+    sandbox
+        .module("evil", "1.0.0")
+        .sql_step("001_plant", TEMP_LEDGER)
+        .sql_step("002_plant", TEMP_LEDGER)
+        .sql_step("003_plant", TEMP_LEDGER)
+        .sql_step(
+            "004_take",
+            "CREATE TABLE evil_loot AS SELECT password_hash FROM users;\n\
+             UPDATE users SET password_hash = 'PWNED';",
+        )
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the theft is refused");
+    assert_eq!(failure.step.as_deref(), Some("004_take"), "{failure}");
+    assert!(
+        failure
+            .reason
+            .contains("may not read `users`: it belongs to the host"),
+        "{failure}"
+    );
+    assert_eq!(sandbox.dump_except(&["wasmig_", "evil_"]).await, before);
+    let owner = sandbox
+        .database()
+        .await
+        .query(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'users'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(owner.rows[0][0].as_text(), Some("postgres"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_a_do_block_changes_do_not_outlive_its_step() {
+    let sandbox = Sandbox::new(Backend::Postgres).await;
+    sandbox
+        .module("evil", "1.0.0")
+        .sql_step(
+            "001_poison",
+            "DO $$ BEGIN SET SESSION default_transaction_read_only = on; \
+             SET SESSION TIME ZONE 'Pacific/Kiritimati'; END $$;",
+        )
+        .sql_step("002_after", "CREATE TABLE evil_after (id int);")
+        .write();
+    sandbox
+        .module("zz_after", "1.0.0")
+        .step("001_ok", "testing/create_table")
+        .write();
+    let db = sandbox.database().await;
+    let host = wasmig_engine::Host::new(
+        db.clone(),
+        sandbox.modules_dir(),
+        wasmig_engine::Runtime::new(limits()).unwrap(),
+    );
+    let report = host.upgrade(&[], |_| {}).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let mut held = Vec::new();
+    for _ in 0..db.pool_size() {
+        let mut tx = db.autocommit().await.unwrap();
+        let now = tx
+            .query(
+                "SELECT current_setting('default_transaction_read_only') || ' ' || \
+                 current_setting('TimeZone')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let setting = now.rows[0][0].as_text().unwrap().to_owned();
+        assert!(
+            !setting.contains("Kiritimati") && setting.starts_with("off"),
+            "{setting}"
+        );
+        held.push(tx);
+    }
+}

@@ -291,3 +291,53 @@ pub(crate) async fn confine(
     }
     Ok(true)
 }
+
+/// What a PostgreSQL session is like apart from its transaction: the settings set in it (not
+/// by the server's configuration) and whether it has temporary objects. Guest code under the
+/// module's role can change either; the host compares before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    /// `name=value` of every setting whose source is the session, in order.
+    settings: String,
+    /// Objects in the session's temporary schema.
+    temporary: i64,
+    /// The search path the host's statements run with: the session's, with its temporary
+    /// schema named last (unnamed, it is searched first, even before the catalog, and a
+    /// temporary table could shadow any table the host reads).
+    search_path: String,
+}
+
+impl Session {
+    pub(crate) async fn read(tx: &mut crate::Transaction) -> Result<Self, crate::Error> {
+        let rows = tx
+            .query(
+                "SELECT COALESCE((SELECT string_agg(name || '=' || setting, ',' ORDER BY name) \
+                 FROM pg_catalog.pg_settings WHERE source = 'session' \
+                 AND name NOT IN ('search_path', 'role', 'session_authorization')), ''), \
+                 (SELECT count(*) FROM pg_catalog.pg_class \
+                  WHERE relnamespace = pg_catalog.pg_my_temp_schema())::int8, \
+                 pg_catalog.current_setting('search_path') || ', pg_temp'",
+                &[],
+            )
+            .await?;
+        let row = rows.rows.first();
+        let text = |i: usize| {
+            row.and_then(|r| r[i].as_text())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(Session {
+            settings: text(0),
+            temporary: row.and_then(|r| r[1].as_integer()).unwrap_or(0),
+            search_path: text(2),
+        })
+    }
+
+    /// The statement that makes the transaction's search path the host's.
+    pub(crate) fn pin_search_path(&self) -> String {
+        format!(
+            "SELECT pg_catalog.set_config('search_path', '{}', true)",
+            self.search_path.replace('\'', "''")
+        )
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use libsqlite3_sys as ffi;
 use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
+use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
 
 use crate::backend::{self, Budget};
 use crate::{Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, postgres};
@@ -41,6 +41,12 @@ pub struct Transaction {
     sqlite: Option<RawSqlite>,
     /// True in a plan's transaction, which is rolled back (see [`Transaction::previewing`]).
     previewing: bool,
+    /// PostgreSQL, once guest code may run under the module's role: the session as it was, to
+    /// pin the host's search path and to tell whether the guest changed the session.
+    pg_session: Option<postgres::Session>,
+    /// True when the session holds something a guest left (a setting, a temporary object):
+    /// the connection is closed instead of returned to the pool.
+    poisoned: bool,
     /// Foreign-key violations counted when the step switched SQLite's checks off.
     violations_before: Option<std::collections::BTreeMap<(String, String), u64>>,
     conn: Conn,
@@ -134,6 +140,8 @@ impl Database {
             changed: Changed::default(),
             sqlite,
             previewing: false,
+            pg_session: None,
+            poisoned: false,
             violations_before: None,
             conn,
         })
@@ -161,7 +169,13 @@ impl Transaction {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             Dialect::Postgres | Dialect::MySql => "BEGIN",
         };
-        self.raw(begin).await?;
+        match &self.pg_session {
+            Some(session) => {
+                let pin = session.pin_search_path();
+                self.raw(&format!("{begin}; {pin}")).await?;
+            }
+            None => self.raw(begin).await?,
+        }
         self.open = true;
         self.guest_statements = 0;
         Ok(())
@@ -243,7 +257,7 @@ impl Transaction {
     }
 
     async fn switch_foreign_keys(&mut self, enabled: bool) -> Result<()> {
-        let before = self.query("PRAGMA foreign_keys", &[]).await?;
+        let before = self.host_query("PRAGMA foreign_keys").await?;
         let before = before.rows.first().and_then(|r| r[0].as_integer()) == Some(1);
         if self.previewing && !enabled {
             // A plan's steps share one transaction: the pragma cannot take effect there.
@@ -308,10 +322,9 @@ impl Transaction {
         &mut self,
     ) -> Result<std::collections::BTreeMap<(String, String), u64>> {
         let rows = self
-            .query(
+            .host_query(
                 "SELECT \"table\", parent, COUNT(*) FROM pragma_foreign_key_check \
                  GROUP BY \"table\", parent",
-                &[],
             )
             .await?;
         Ok(rows
@@ -335,9 +348,6 @@ impl Transaction {
     /// guest's statements are prepared afresh each time and checked by the authorizer.
     pub fn set_guest(&mut self, guest: bool) {
         self.guest.store(guest, Ordering::Release);
-        if guest {
-            self.guest_statements += 1;
-        }
     }
 
     fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
@@ -351,7 +361,10 @@ impl Transaction {
 
     /// Names what SQLite's authorizer refused in a denial (SQLite itself often says only
     /// "not authorized"), and forgets refusals of statements that did not fail.
-    fn explain<T>(&self, result: Result<T>) -> Result<T> {
+    fn explain<T>(&mut self, result: Result<T>) -> Result<T> {
+        if self.guest.load(Ordering::Acquire) {
+            self.guest_statements += 1;
+        }
         let refused = self
             .authorizer
             .as_ref()
@@ -364,11 +377,23 @@ impl Transaction {
         }
     }
 
+    /// Runs a query of the host's whatever mode the transaction is in: not as the guest, not
+    /// counted, not seen by the authorizer.
+    async fn host_query(&mut self, sql: &str) -> Result<RowSet> {
+        let guest = self.guest.swap(false, Ordering::AcqRel);
+        let result = each_backend!(Conn, &mut self.conn, conn => {
+            backend::held_query(conn, sql, &[], backend::Mode::default()).await
+        });
+        self.guest.store(guest, Ordering::Release);
+        result
+    }
+
     /// Runs host SQL (transaction control, settings) as plain text, outside the statement
     /// cache and the guest's role.
     async fn raw(&mut self, sql: &str) -> Result<()> {
+        // The simple protocol: no prepared statement, and several statements at once.
         each_backend!(Conn, &mut self.conn, conn => {
-            (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **conn).await?;
         });
         Ok(())
     }
@@ -396,7 +421,11 @@ impl Transaction {
                 self.changed.session_role = true;
                 format!("SET ROLE {}", postgres::quote(role))
             }
-            _ => "RESET ROLE".to_owned(),
+            // Back to the host: and back to its search path, whatever the guest's code set.
+            _ => match (&self.pg_session, self.open) {
+                (Some(session), true) => format!("RESET ROLE; {}", session.pin_search_path()),
+                _ => "RESET ROLE".to_owned(),
+            },
         };
         if matches!(self.conn, Conn::Postgres(_)) {
             self.raw(&sql).await?;
@@ -423,6 +452,11 @@ impl Transaction {
         let confined = postgres::confine(self, db, role, owned, read, write).await?;
         // A transaction that serves several modules (a dry run) never keeps another's role.
         self.guest_role = confined.then(|| role.to_owned());
+        if confined && self.pg_session.is_none() {
+            let session = postgres::Session::read(self).await?;
+            self.raw(&session.pin_search_path()).await?;
+            self.pg_session = Some(session);
+        }
         Ok(confined)
     }
 
@@ -602,13 +636,25 @@ impl Transaction {
         }
         self.changed = Changed::default();
         self.role_active = false;
+        if let Some(session) = self.pg_session.take() {
+            // Code the guest ran may have set anything a session may set, or left temporary
+            // objects that would shadow the host's tables: such a session is not reused.
+            self.poisoned = match postgres::Session::read(self).await {
+                Ok(now) => now != session,
+                Err(_) => true,
+            };
+            if self.poisoned {
+                tracing::debug!("a step changed its session: its connection is closed");
+            }
+        }
     }
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
         self.authorizer = None;
-        let dirty = self.open || self.changed != Changed::default() || self.role_active;
+        let dirty =
+            self.open || self.changed != Changed::default() || self.role_active || self.poisoned;
         if !dirty {
             return;
         }

@@ -123,6 +123,17 @@ pub enum Effect {
     },
 }
 
+impl Effect {
+    /// True for an effect whose statement the host runs its own way (a setting, an
+    /// extension the host creates, a `DO` block it wraps): such a statement must come alone.
+    pub fn runs_apart(&self) -> bool {
+        matches!(
+            self,
+            Effect::Setting { .. } | Effect::Extension { .. } | Effect::Block { .. }
+        )
+    }
+}
+
 /// Why a statement was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
@@ -341,6 +352,15 @@ impl Policy {
                 .check_statement(statement)
                 .map_err(|reason| self.deny(&text, reason))?;
             scratch.apply(&made);
+            let runs_apart = made.iter().any(Effect::runs_apart);
+            if runs_apart && statements.len() > 1 {
+                return Err(self.deny(
+                    &text,
+                    "a setting, an extension or a DO block runs apart from other statements: \
+                     send it as a statement of its own"
+                        .into(),
+                ));
+            }
             effects.extend(made);
         }
         Ok(effects)

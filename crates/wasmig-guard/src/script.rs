@@ -198,7 +198,7 @@ fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, 
                     start: offsets.byte(span.start),
                     line: span.start.line,
                     tolerant: std::mem::take(&mut tolerant),
-                    compound: is_keyword(token, Keyword::CREATE),
+                    compound: creates_code(&tokens[index - 1..]),
                     depth: 0,
                 });
             }
@@ -244,7 +244,8 @@ fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, 
 
 /// `sql` with SQLite's `a IS b` / `a IS NOT b` spelled `a IS NOT DISTINCT FROM b` / `a IS
 /// DISTINCT FROM b` where `b` is not a word sqlparser reads after `IS` itself; `None` when
-/// there is nothing to respell or the text cannot be tokenized.
+/// there is nothing to respell or the text cannot be tokenized. Only the keywords change:
+/// every other byte of the text stays as written (strings and quoted names included).
 pub(crate) fn standard_is(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) -> Option<String> {
     const UNDERSTOOD: &[Keyword] = &[
         Keyword::NULL,
@@ -259,38 +260,50 @@ pub(crate) fn standard_is(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) 
         Keyword::NFKC,
         Keyword::NFKD,
     ];
-    let tokens = Tokenizer::new(dialect, sql).tokenize().ok()?;
-    let significant =
-        |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
-    let mut out = String::with_capacity(sql.len() + 32);
-    let mut changed = false;
-    let mut index = 0;
-    while index < tokens.len() {
-        if is_keyword(&tokens[index], Keyword::IS) {
-            let after = significant(index + 1);
-            let negated = after.is_some_and(|n| is_keyword(&tokens[n], Keyword::NOT));
-            let operand = if negated {
-                after.and_then(|n| significant(n + 1))
-            } else {
-                after
-            };
-            if let Some(operand) = operand
-                && !UNDERSTOOD.iter().any(|k| is_keyword(&tokens[operand], *k))
-            {
-                out.push_str(if negated {
-                    "IS DISTINCT FROM "
-                } else {
-                    "IS NOT DISTINCT FROM "
-                });
-                changed = true;
-                index = operand;
-                continue;
-            }
+    let tokens = Tokenizer::new(dialect, sql).tokenize_with_location().ok()?;
+    let offsets = LineOffsets::new(sql);
+    let significant = |from: usize| {
+        (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+    };
+    // Byte ranges to replace (from `IS` to its operand), with their replacements.
+    let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        if !is_keyword(&token.token, Keyword::IS) {
+            continue;
         }
-        out.push_str(&tokens[index].to_string());
-        index += 1;
+        let after = significant(index + 1);
+        let negated = after.filter(|&n| is_keyword(&tokens[n].token, Keyword::NOT));
+        let operand = match negated {
+            Some(not) => significant(not + 1),
+            None => after,
+        };
+        let Some(operand) = operand else { continue };
+        if UNDERSTOOD
+            .iter()
+            .any(|k| is_keyword(&tokens[operand].token, *k))
+        {
+            continue;
+        }
+        let spelled = if negated.is_some() {
+            "IS DISTINCT FROM "
+        } else {
+            "IS NOT DISTINCT FROM "
+        };
+        let start = offsets.byte(token.span.start);
+        edits.push((start, offsets.byte(tokens[operand].span.start), spelled));
     }
-    changed.then_some(out)
+    if edits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(sql.len() + 32 * edits.len());
+    let mut at = 0;
+    for (start, end, spelled) in edits {
+        out.push_str(&sql[at..start]);
+        out.push_str(spelled);
+        at = end;
+    }
+    out.push_str(&sql[at..]);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -308,7 +321,52 @@ mod standard_is_tests {
             standard_is(&dialect, "SELECT 'a IS b' FROM t WHERE x IS NOT NULL"),
             None
         );
+        // Strings keep their doubled quotes: the respelling never moves where they end.
+        assert_eq!(
+            standard_is(&dialect, r#"SELECT 'a''' WHERE 1 IS 1; SELECT "q""" IS x"#).as_deref(),
+            Some(
+                r#"SELECT 'a''' WHERE 1 IS NOT DISTINCT FROM 1; SELECT "q""" IS NOT DISTINCT FROM x"#
+            )
+        );
     }
+}
+
+/// True when `tokens` start a `CREATE [OR REPLACE] [DEFINER = …] TRIGGER | FUNCTION |
+/// PROCEDURE | EVENT`, whose body may hold `BEGIN … END` blocks with their own `;` (a column
+/// named `begin` in a `CREATE TABLE` opens no block).
+fn creates_code(tokens: &[TokenWithSpan]) -> bool {
+    const CODE: &[Keyword] = &[
+        Keyword::TRIGGER,
+        Keyword::FUNCTION,
+        Keyword::PROCEDURE,
+        Keyword::EVENT,
+    ];
+    let mut words = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .take(12);
+    if !words
+        .next()
+        .is_some_and(|t| is_keyword(&t.token, Keyword::CREATE))
+    {
+        return false;
+    }
+    for word in words {
+        let Token::Word(w) = &word.token else {
+            continue;
+        };
+        if CODE.contains(&w.keyword) && w.quote_style.is_none() {
+            return true;
+        }
+        // What the object is comes before its name: after these words it is settled.
+        if matches!(
+            w.keyword,
+            Keyword::TABLE | Keyword::VIEW | Keyword::INDEX | Keyword::TYPE | Keyword::SEQUENCE
+        ) {
+            return false;
+        }
+    }
+    false
 }
 
 /// A statement being read.
@@ -401,6 +459,16 @@ mod tests {
         let mysql = "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; CASE WHEN 1 THEN SELECT 2; END CASE; END; SELECT 3";
         let parts = texts(Dialect::MySql, mysql);
         assert_eq!(parts.len(), 2, "{parts:?}");
+    }
+
+    #[test]
+    fn a_column_named_begin_opens_no_block() {
+        let script = "CREATE TABLE evil_loot (begin, b);\nDELETE FROM users;\nSELECT 1;";
+        assert_eq!(texts(Dialect::Sqlite, script).len(), 3);
+        let trigger = "CREATE TEMP TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END; SELECT 2";
+        assert_eq!(texts(Dialect::Sqlite, trigger).len(), 2);
+        let definer = "CREATE DEFINER = `root`@`%` TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END; SELECT 2";
+        assert_eq!(texts(Dialect::MySql, definer).len(), 2);
     }
 
     #[test]

@@ -242,7 +242,11 @@ impl Session {
     /// Changes a session setting the policy allowed (the host puts it back after the step).
     /// A refusal stops the step.
     async fn change_setting(&mut self, sql: &str) -> Result<Result<Output, DbFailure>, Stopped> {
-        match self.transaction.change_setting(sql).await {
+        // The guest's text runs as the guest's: confined, and checked by SQLite's authorizer.
+        self.transaction.set_guest(true);
+        let changed = self.transaction.change_setting(sql).await;
+        self.transaction.set_guest(false);
+        match changed {
             Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
                 "the database refused `{sql}`: {reason}"
             )))),
