@@ -585,3 +585,48 @@ async fn settings_a_do_block_changes_do_not_outlive_its_step() {
         held.push(tx);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_cannot_shadow_a_builtin() {
+    contained_sql(
+        Backend::Postgres,
+        "shadow_lower",
+        "CREATE TABLE evil_cap (v text);\n\
+         CREATE FUNCTION lower(character varying) RETURNS text LANGUAGE plpgsql AS $$ \
+         BEGIN INSERT INTO evil_cap VALUES ($1); RETURN pg_catalog.lower($1::text); END $$;",
+        &["`lower` is the name of a function of PostgreSQL's own catalog"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executable_comment_is_refused() {
+    contained_sql(
+        Backend::MySql,
+        "executable_comment",
+        "SELECT 'secret' AS x /*M! , secret FROM victim_secrets */;",
+        &["denied: executable comments"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascade_cannot_reach_what_others_built() {
+    let sandbox = with_evil_installed("CREATE TABLE evil_base (id int);").await;
+    // The application builds a view on the module's table (it may read it).
+    sandbox
+        .sql("CREATE VIEW app_report AS SELECT count(*) AS n FROM evil_base")
+        .await;
+    sandbox
+        .module("evil", "1.1.0")
+        .sql_step("001_setup", "CREATE TABLE evil_base (id int);")
+        .sql_step("002_wipe", "DROP TABLE evil_base CASCADE;")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the cascade is refused");
+    assert!(
+        failure.reason.contains("CASCADE would also drop"),
+        "{failure}"
+    );
+    assert_eq!(sandbox.integer("SELECT n FROM app_report").await, 0);
+}

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use libsqlite3_sys as ffi;
 use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
+use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
 
 use crate::backend::{self, Budget};
 use crate::{Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, postgres};
@@ -391,10 +391,28 @@ impl Transaction {
     /// Runs host SQL (transaction control, settings) as plain text, outside the statement
     /// cache and the guest's role.
     async fn raw(&mut self, sql: &str) -> Result<()> {
-        // The simple protocol: no prepared statement, and several statements at once.
-        each_backend!(Conn, &mut self.conn, conn => {
-            sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **conn).await?;
-        });
+        // The host's own statement, whatever mode the transaction is in.
+        let guest = self.guest.swap(false, Ordering::AcqRel);
+        let result = self.raw_as_host(sql).await;
+        self.guest.store(guest, Ordering::Release);
+        result
+    }
+
+    async fn raw_as_host(&mut self, sql: &str) -> Result<()> {
+        match &mut self.conn {
+            // PostgreSQL's simple protocol runs several statements in one round trip.
+            Conn::Postgres(conn) => {
+                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut **conn)
+                    .await?;
+            }
+            Conn::Sqlite(conn) => {
+                (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
+            }
+            Conn::MySql(conn) => {
+                (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
+            }
+        }
         Ok(())
     }
 

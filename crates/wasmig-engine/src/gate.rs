@@ -190,7 +190,30 @@ impl GuardGate {
     /// (`SECURITY DEFINER`, inside which PostgreSQL forbids `SET ROLE`) with a pinned
     /// `search_path`, callable by that role only: a trigger that fires it for someone else
     /// still runs with the module's rights.
-    async fn confine_function(
+    async fn confine_function(&self, tx: &mut Transaction, name: &str) -> Result<(), String> {
+        let builtin = tx
+            .query(
+                "SELECT count(*)::int8 FROM pg_catalog.pg_proc \
+                 WHERE proname = $1 AND pronamespace = 'pg_catalog'::regnamespace",
+                &[name.into()],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if builtin.rows.first().and_then(|r| r[0].as_integer()) != Some(0) {
+            return Err(format!(
+                "`{name}` is the name of a function of PostgreSQL's own catalog: a module's \
+                 function of that name would be called instead of it by whoever passes \
+                 matching arguments; name it after the module"
+            ));
+        }
+        self.alter_function(tx, name)
+            .await
+            .map_err(|e| format!("confining the function `{name}` failed: {e}"))
+    }
+
+    /// Makes the functions named `name` `SECURITY DEFINER` with the pinned search path, and
+    /// callable by the module's role only.
+    async fn alter_function(
         &self,
         tx: &mut Transaction,
         name: &str,
@@ -289,9 +312,7 @@ impl Gate for GuardGate {
                     kind: ObjectKind::Function,
                 } = effect
                 {
-                    self.confine_function(tx, name)
-                        .await
-                        .map_err(|e| format!("confining the function `{name}` failed: {e}"))?;
+                    self.confine_function(tx, name).await?;
                 }
             }
             Ok(())

@@ -299,6 +299,14 @@ impl Policy {
 
     /// Checks every statement in `sql`; on success returns the ownership changes they make.
     pub fn check(&self, sql: &str) -> Result<Vec<Effect>, Denial> {
+        if self.dialect == Dialect::MySql && rules::has_executable_comment(sql) {
+            return Err(self.deny(
+                sql,
+                "executable comments (`/*! … */`, `/*M! … */`) run as code on the server \
+                 while they read as comments: write the statement plainly"
+                    .into(),
+            ));
+        }
         let statements = match self.parse(sql) {
             Ok(statements) => statements,
             // sqlparser reads `PRAGMA x = 1` but not `PRAGMA x = ON`: a lone PRAGMA is read here.
@@ -461,6 +469,9 @@ impl Policy {
                 }
             }
             Statement::Truncate(truncate) => {
+                if truncate.cascade == Some(sqlparser::ast::CascadeOption::Cascade) {
+                    return Err(rules::refuse_cascade("TRUNCATE"));
+                }
                 access
                     .own
                     .extend(truncate.table_names.iter().map(|t| t.name.clone()));
@@ -473,6 +484,9 @@ impl Policy {
                     return Err(
                         "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns".into(),
                     );
+                }
+                if self.dialect == Dialect::MySql {
+                    rules::check_create_table_options(create_table_options(&create.table_options))?;
                 }
                 let name = self.name(&create.name)?;
                 effects.push(self.create(&name, ObjectKind::Table)?);
@@ -522,6 +536,9 @@ impl Policy {
             Statement::AlterTable(alter) => {
                 access.own.push(alter.name.clone());
                 for operation in &alter.operations {
+                    if operation.to_string().to_uppercase().ends_with(" CASCADE") {
+                        return Err(rules::refuse_cascade("ALTER TABLE … DROP"));
+                    }
                     match operation {
                         AlterTableOperation::RenameTable { table_name } => {
                             let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) =
@@ -561,6 +578,7 @@ impl Policy {
             Statement::Drop {
                 object_type,
                 if_exists,
+                cascade,
                 names: dropped,
                 table,
                 temporary,
@@ -592,6 +610,9 @@ impl Policy {
                     });
                 }
                 if !effects.is_empty() {
+                    if *cascade {
+                        return Err(rules::refuse_cascade("DROP"));
+                    }
                     access.own.extend(table.iter().cloned());
                 }
             }
@@ -697,6 +718,10 @@ impl Policy {
                     }
                     access.own.push(function.name.clone());
                     effects.push(Effect::Dropped { name: key });
+                }
+                let cascade = drop.drop_behavior == Some(sqlparser::ast::DropBehavior::Cascade);
+                if cascade && !effects.is_empty() {
+                    return Err(rules::refuse_cascade("DROP FUNCTION"));
                 }
             }
             Statement::Comment {
@@ -1136,6 +1161,20 @@ fn table_functions(statement: &Statement) -> Vec<ObjectName> {
     let mut calls = Calls(Vec::new());
     let _ = statement.visit(&mut calls);
     calls.0
+}
+
+/// The options of a `CREATE TABLE`, whatever syntax introduced them.
+fn create_table_options(
+    options: &sqlparser::ast::CreateTableOptions,
+) -> &[sqlparser::ast::SqlOption] {
+    use sqlparser::ast::CreateTableOptions;
+    match options {
+        CreateTableOptions::None => &[],
+        CreateTableOptions::With(options)
+        | CreateTableOptions::Options(options)
+        | CreateTableOptions::Plain(options)
+        | CreateTableOptions::TableProperties(options) => options,
+    }
 }
 
 /// The names of every common table expression in the statement, lower-cased.

@@ -430,21 +430,30 @@ fn check_table_options(
     use sqlparser::tokenizer::Token;
     let mut previous: Option<String> = None;
     for token in options {
+        // The engine's name, however it is written: a word, a quoted name or a string.
+        if previous.as_deref() == Some("engine") && !matches!(token, Token::Eq) {
+            let engine = match token {
+                Token::Word(w) => w.value.to_lowercase(),
+                Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.to_lowercase(),
+                other => other.to_string(),
+            };
+            if !TABLE_ENGINES.contains(&engine.as_str()) {
+                return Err(format!(
+                    "ENGINE={engine}: a step may keep its tables only in {}",
+                    TABLE_ENGINES.join(", ")
+                ));
+            }
+            previous = None;
+            continue;
+        }
         match token {
             Token::Eq | Token::Comma | Token::Number(..) | Token::SingleQuotedString(_) => {}
             Token::Word(_) => {
                 let value = word(token).unwrap_or_default();
                 let after_name = matches!(
                     previous.as_deref(),
-                    Some("engine" | "charset" | "collate" | "row_format" | "set")
+                    Some("charset" | "collate" | "row_format" | "set")
                 );
-                if previous.as_deref() == Some("engine") && !TABLE_ENGINES.contains(&value.as_str())
-                {
-                    return Err(format!(
-                        "ENGINE={value}: a step may keep its tables only in {}",
-                        TABLE_ENGINES.join(", ")
-                    ));
-                }
                 if !after_name && !SETTABLE.contains(&value.as_str()) {
                     return Err(format!(
                         "ALTER TABLE … {}: a step may set only its tables' engine, character \
@@ -453,12 +462,77 @@ fn check_table_options(
                     ));
                 }
                 previous = Some(value);
-                continue;
             }
             other => return Err(format!("`{other}` is not a table option")),
         }
     }
     Ok(())
+}
+
+/// Checks the options of a MySQL `CREATE TABLE` as those of an `ALTER TABLE`: an engine from
+/// the allow-list, never `UNION=`, `DATA DIRECTORY`, `CONNECTION` and the like.
+pub fn check_create_table_options(options: &[sqlparser::ast::SqlOption]) -> Result<(), String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
+        _ => None,
+    };
+    for option in options {
+        let written = option.to_string();
+        let tokens: Vec<Token> = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, &written)
+            .tokenize()
+            .map_err(|e| format!("the table option `{written}` cannot be read: {e}"))?
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        check_table_options(&tokens, &word)
+            .map_err(|reason| reason.replace("ALTER TABLE …", "CREATE TABLE …"))?;
+    }
+    Ok(())
+}
+
+/// True when `sql` holds a MySQL executable comment outside strings and quoted names:
+/// `/*! … */` and MariaDB's `/*M! … */` run as code on the server, though a reader (and a
+/// parser) may take them for comments.
+pub fn has_executable_comment(sql: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let rest = &sql[at..];
+        match quote {
+            Some(q) if c == '\\' && q != '`' => {
+                chars.next();
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
+            None if rest.starts_with("/*!") || rest.starts_with("/*M!") => return true,
+            None if rest.starts_with("/*") => {
+                let end = rest.find("*/").map_or(sql.len(), |e| at + e + 2);
+                while chars.peek().is_some_and(|(i, _)| *i < end) {
+                    chars.next();
+                }
+            }
+            None if rest.starts_with("-- ") || rest.starts_with("--\t") || c == '#' => {
+                let end = rest.find('\n').map_or(sql.len(), |e| at + e);
+                while chars.peek().is_some_and(|(i, _)| *i < end) {
+                    chars.next();
+                }
+            }
+            None => {}
+        }
+    }
+    false
+}
+
+/// Why `… CASCADE` is refused: it also drops (or empties) what others built on the module's
+/// object, whoever owns it (PostgreSQL does not ask).
+pub fn refuse_cascade(what: &str) -> String {
+    format!(
+        "{what} … CASCADE would also drop or empty what others built on the module's object \
+         (their views, foreign keys, rows), whoever owns it: drop the module's own dependent \
+         objects first, then this one without CASCADE"
+    )
 }
 
 /// Why a statement kind outside the allowed set is refused.

@@ -386,6 +386,28 @@ const POSTGRES: &[Case] = &[
         "SELECT * FROM generate_series(1, (SELECT count(*) FROM victim_secrets)) AS n",
         Some("may not read `victim_secrets`"),
     ),
+    (
+        "DROP TABLE blog_posts CASCADE",
+        Some("CASCADE would also drop"),
+    ),
+    (
+        "DROP VIEW IF EXISTS blog_posts CASCADE",
+        Some("CASCADE would also drop"),
+    ),
+    ("DROP TABLE IF EXISTS blog_never_made CASCADE", None),
+    (
+        "TRUNCATE blog_posts CASCADE",
+        Some("CASCADE would also drop"),
+    ),
+    (
+        "ALTER TABLE blog_posts DROP COLUMN title CASCADE",
+        Some("CASCADE would also drop"),
+    ),
+    (
+        "ALTER TABLE blog_posts DROP CONSTRAINT blog_posts_pkey CASCADE",
+        Some("CASCADE would also drop"),
+    ),
+    ("ALTER TABLE blog_posts DROP COLUMN title", None),
     ("SET LOCAL lock_timeout = '5s'", None),
     ("SET LOCAL statement_timeout TO 0", None),
     ("SET lock_timeout = 1000", None),
@@ -531,6 +553,52 @@ const MYSQL: &[Case] = &[
     (
         "CREATE TRIGGER blog_sleepy BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN IF SLEEP(5) THEN SET NEW.title = 'x'; END IF; END",
         Some("`sleep`"),
+    ),
+    (
+        "INSERT INTO blog_posts (title) SELECT a /*M! FROM victim_secrets */",
+        Some("executable comments"),
+    ),
+    (
+        "UPDATE blog_posts /*!50100 JOIN users */ SET title = 'x'",
+        Some("executable comments"),
+    ),
+    (
+        "DROP TABLE IF EXISTS blog_gone /*M! , victim_secrets */",
+        Some("executable comments"),
+    ),
+    (
+        "SET FOREIGN_KEY_CHECKS = 0 /*!, GLOBAL max_connections = 99 */",
+        Some("executable comments"),
+    ),
+    (
+        "INSERT INTO blog_posts (title) VALUES ('/*! not code in a string */') /* a comment */",
+        None,
+    ),
+    ("SELECT title FROM blog_posts -- /*! a line comment\n", None),
+    (
+        "ALTER TABLE blog_posts ENGINE='MRG_MyISAM'",
+        Some("ENGINE=mrg_myisam"),
+    ),
+    ("ALTER TABLE blog_posts ENGINE = `CSV`", Some("ENGINE=csv")),
+    (
+        "CREATE TABLE blog_mm (id INT, s TEXT) ENGINE=MRG_MyISAM UNION=(users)",
+        Some("ENGINE=mrg_myisam"),
+    ),
+    (
+        "CREATE TABLE blog_mm (id INT) ENGINE=InnoDB UNION=(users)",
+        Some("CREATE TABLE … UNION"),
+    ),
+    (
+        "CREATE TABLE blog_far (id INT) ENGINE=FEDERATED CONNECTION='mysql://u@h/db/users'",
+        Some("ENGINE=federated"),
+    ),
+    (
+        "CREATE TABLE blog_far (id INT) DATA DIRECTORY='/tmp/elsewhere'",
+        Some(""),
+    ),
+    (
+        "CREATE TABLE blog_ok (id INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='ok' AUTO_INCREMENT=10",
+        None,
     ),
     (
         "ALTER TABLE blog_posts ENGINE=InnoDB, COMMENT='posts'",

@@ -292,18 +292,6 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
         Dialect::MySql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
     };
     tx.execute(
-        "CREATE TABLE IF NOT EXISTS wasmig_modules (
-            module VARCHAR(63) NOT NULL PRIMARY KEY,
-            version VARCHAR(255),
-            last_step INTEGER NOT NULL,
-            status VARCHAR(16) NOT NULL,
-            installed_at VARCHAR(32) NOT NULL,
-            updated_at VARCHAR(32) NOT NULL
-        )",
-        &[],
-    )
-    .await?;
-    tx.execute(
         &format!(
             "CREATE TABLE IF NOT EXISTS wasmig_history (
                 {id},
@@ -360,6 +348,20 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
             id INTEGER NOT NULL PRIMARY KEY,
             since VARCHAR(32) NOT NULL,
             reason TEXT NOT NULL
+        )",
+        &[],
+    )
+    .await?;
+    // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
+    // and a killed first run must not leave a ledger that readers take for complete).
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_modules (
+            module VARCHAR(63) NOT NULL PRIMARY KEY,
+            version VARCHAR(255),
+            last_step INTEGER NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            installed_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL
         )",
         &[],
     )
