@@ -127,7 +127,7 @@ impl GuardGate {
             .iter()
             .map(|name| (name.clone(), String::new()))
             .collect();
-        let role = format!("wasmig_m_{}", manifest.name);
+        let role = module_role(&manifest.name);
         let confined = tx
             .confine_guest(
                 db,
@@ -241,6 +241,39 @@ impl GuardGate {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The PostgreSQL role of a module: `wasmig_m_<module>`, or, where that would pass
+/// PostgreSQL's 63 bytes (and be cut, so that two long names could share a role), its first
+/// 45 bytes and 8 hex digits of the name's sha256.
+pub(crate) fn module_role(module: &str) -> String {
+    const LIMIT: usize = 63;
+    let role = format!("wasmig_m_{module}");
+    if role.len() <= LIMIT {
+        return role;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(module.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}_{hash}", &role[..LIMIT - 9])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::module_role;
+
+    #[test]
+    fn long_module_names_never_share_a_role() {
+        assert_eq!(module_role("blog"), "wasmig_m_blog");
+        let prefix = "a".repeat(56);
+        let (one, two) = (
+            module_role(&format!("{prefix}_one")),
+            module_role(&format!("{prefix}_two")),
+        );
+        assert_ne!(one, two);
+        assert!(one.len() <= 63 && two.len() <= 63, "{one} {two}");
+        assert_eq!(module_role(&"b".repeat(54)).len(), 63);
     }
 }
 

@@ -451,13 +451,19 @@ impl Policy {
         let mut access = Access::default();
         let mut effects = Vec::new();
         match statement {
-            Statement::Query(_) => {}
+            Statement::Query(query) => {
+                // `WITH d AS (UPDATE … RETURNING *) SELECT …` writes: each nested change is
+                // checked as the statement it is.
+                for nested in names::nested_changes(query) {
+                    self.check_statement(&nested)?;
+                }
+            }
             Statement::Insert(insert) => match &insert.table {
                 TableObject::TableName(name) => access.write.push(name.clone()),
                 _ => return Err("INSERT into a table function is not allowed".into()),
             },
             Statement::Update(update) => {
-                access.write.push(names::table_of(&update.table.relation)?);
+                access.write.extend(names::update_targets(update)?);
             }
             Statement::Delete(delete) => {
                 if !delete.tables.is_empty() {
@@ -479,6 +485,13 @@ impl Policy {
             Statement::CreateTable(create) => {
                 if create.temporary {
                     return Err("temporary tables are not allowed: they outlive the step on a pooled connection".into());
+                }
+                if create.inherits.is_some() || create.partition_of.is_some() {
+                    return Err(
+                        "INHERITS and PARTITION OF make the new table part of another \
+                                one (its rows show up there): create a table of its own"
+                            .into(),
+                    );
                 }
                 if create.like.is_some() || create.clone.is_some() {
                     return Err(
@@ -913,8 +926,12 @@ impl Policy {
     fn check_functions(&self, statement: &Statement) -> Result<(), String> {
         let flow = sqlparser::ast::visit_expressions(statement, |expr| {
             if let Expr::Function(function) = expr {
-                let name = function.name.to_string().to_lowercase();
+                // Unquoted: `` `LOAD_FILE` `` and `"pg_read_file"` are the functions they name.
+                let name = rules::lowered_parts(&function.name).join(".");
                 if let Some(reason) = rules::denied_function(self.dialect, &name) {
+                    return ControlFlow::Break(reason);
+                }
+                if let Some(reason) = self.sequence_function(&name, function) {
                     return ControlFlow::Break(reason);
                 }
             }
@@ -924,6 +941,32 @@ impl Policy {
             ControlFlow::Break(reason) => Err(reason),
             ControlFlow::Continue(()) => Ok(()),
         }
+    }
+
+    /// PostgreSQL's sequence functions change or read a sequence named by a string: only the
+    /// module's own (`nextval('x_seq')`), never by an expression the policy cannot read.
+    fn sequence_function(&self, name: &str, function: &sqlparser::ast::Function) -> Option<String> {
+        let function_name = name.rsplit('.').next().unwrap_or(name);
+        if self.dialect != Dialect::Postgres
+            || !matches!(function_name, "nextval" | "setval" | "currval")
+        {
+            return None;
+        }
+        let argument = rules::first_string_argument(function);
+        let Some(sequence) = argument else {
+            return Some(format!(
+                "{function_name}(…) takes the sequence by its name written as a string here, so \
+                 that the policy can tell whose it is"
+            ));
+        };
+        let key = sequence
+            .rsplit('.')
+            .next()
+            .unwrap_or(&sequence)
+            .trim_matches('"')
+            .to_lowercase();
+        (!self.holds(&key) && !self.unknown(&key))
+            .then(|| format!("{function_name}('{sequence}'): the sequence is not the module's"))
     }
 
     /// Every relation the statement names: created names must be creatable, write targets

@@ -1,7 +1,12 @@
 //! Object names as the policy compares them: unquoted, lower-cased, relative to the schema the
 //! step works in.
 
-use sqlparser::ast::{FromTable, ObjectName, TableFactor, TableWithJoins};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    AssignmentTarget, FromTable, ObjectName, Query, SetExpr, Statement, TableFactor,
+    TableWithJoins, Update, Visit, Visitor,
+};
 use wasmig_db::Dialect;
 
 /// A resolved object name.
@@ -117,4 +122,83 @@ pub fn from_tables(from: &FromTable) -> &[TableWithJoins] {
     match from {
         FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables,
     }
+}
+
+/// The tables an `UPDATE` writes: its target, and on MySQL (`UPDATE a JOIN b … SET b.x = …`)
+/// every joined table an assignment names, or all of them when an assignment names a column
+/// without its table.
+pub fn update_targets(update: &Update) -> Result<Vec<ObjectName>, String> {
+    let mut tables: Vec<(ObjectName, Option<String>)> = Vec::new();
+    for factor in std::iter::once(&update.table.relation)
+        .chain(update.table.joins.iter().map(|join| &join.relation))
+    {
+        if let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } = factor
+        {
+            tables.push((
+                name.clone(),
+                alias.as_ref().map(|a| a.name.value.to_lowercase()),
+            ));
+        }
+    }
+    let target = table_of(&update.table.relation)?;
+    if update.table.joins.is_empty() {
+        return Ok(vec![target]);
+    }
+    let mut written = vec![target];
+    for assignment in &update.assignments {
+        let columns = match &assignment.target {
+            AssignmentTarget::ColumnName(column) => std::slice::from_ref(column),
+            AssignmentTarget::Tuple(columns) => columns.as_slice(),
+        };
+        for column in columns {
+            let qualifier = (column.0.len() > 1).then(|| {
+                let mut table = column.clone();
+                table.0.pop();
+                table
+            });
+            match qualifier {
+                Some(qualifier) => {
+                    let written_as = last_part(&qualifier);
+                    written.extend(
+                        tables
+                            .iter()
+                            .filter(|(name, alias)| {
+                                alias.as_deref() == Some(written_as.as_str())
+                                    || (alias.is_none() && last_part(name) == written_as)
+                            })
+                            .map(|(name, _)| name.clone()),
+                    );
+                }
+                // Which table an unqualified column belongs to is the server's guess: all.
+                None => written.extend(tables.iter().map(|(name, _)| name.clone())),
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// The data-changing statements nested in a query (`WITH d AS (UPDATE … RETURNING *) …`).
+pub fn nested_changes(query: &Query) -> Vec<Statement> {
+    struct Changes(Vec<Statement>);
+    impl Visitor for Changes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let SetExpr::Insert(s)
+            | SetExpr::Update(s)
+            | SetExpr::Delete(s)
+            | SetExpr::Merge(s) = query.body.as_ref()
+            {
+                self.0.push(s.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut changes = Changes(Vec::new());
+    let _ = query.visit(&mut changes);
+    changes.0
 }

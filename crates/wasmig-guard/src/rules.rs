@@ -53,7 +53,7 @@ fn catalog_relations(dialect: Dialect) -> &'static [&'static str] {
 }
 
 /// The parts of a name as written, unquoted and lower-cased.
-fn lowered_parts(name: &ObjectName) -> Vec<String> {
+pub fn lowered_parts(name: &ObjectName) -> Vec<String> {
     name.0
         .iter()
         .map(|part| {
@@ -533,6 +533,29 @@ pub fn refuse_cascade(what: &str) -> String {
          (their views, foreign keys, rows), whoever owns it: drop the module's own dependent \
          objects first, then this one without CASCADE"
     )
+}
+
+/// The first argument of a function call when it is a string literal (possibly cast, as in
+/// `'x_seq'::regclass`).
+pub fn first_string_argument(function: &sqlparser::ast::Function) -> Option<String> {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let FunctionArguments::List(list) = &function.args else {
+        return None;
+    };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(mut expr))) = list.args.first().cloned()
+    else {
+        return None;
+    };
+    while let Expr::Cast { expr: inner, .. } = expr {
+        expr = *inner;
+    }
+    match expr {
+        Expr::Value(value) => match value.value {
+            Value::SingleQuotedString(text) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Why a statement kind outside the allowed set is refused.

@@ -15,6 +15,7 @@ fn policy(dialect: Dialect) -> Policy {
         ("blog_posts_status", Some("blog")),
         ("victim_secrets", Some("victim")),
         ("users", None),
+        ("users_id_seq", None),
         ("settings", None),
         ("wasmig_modules", None),
         ("wasmig_history", None),
@@ -408,6 +409,38 @@ const POSTGRES: &[Case] = &[
         Some("CASCADE would also drop"),
     ),
     ("ALTER TABLE blog_posts DROP COLUMN title", None),
+    (
+        "WITH d AS (UPDATE users SET name = 'x' RETURNING *) SELECT count(*) FROM d",
+        Some("may not write to `users`"),
+    ),
+    (
+        "WITH d AS (DELETE FROM victim_secrets RETURNING *) SELECT count(*) FROM d",
+        Some("may not write to `victim_secrets`"),
+    ),
+    (
+        "WITH d AS (UPDATE blog_posts SET title = 'x' RETURNING id) SELECT count(*) FROM d",
+        None,
+    ),
+    (
+        "CREATE TABLE blog_kids (x int) INHERITS (users)",
+        Some("INHERITS and PARTITION OF"),
+    ),
+    (
+        "SELECT setval('users_id_seq', 1)",
+        Some("is not the module's"),
+    ),
+    (
+        "SELECT nextval('public.users_id_seq'::regclass)",
+        Some("is not the module's"),
+    ),
+    (
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), 1)",
+        Some("as a string"),
+    ),
+    (
+        "SELECT \"pg_read_file\"('/etc/passwd')",
+        Some("`pg_read_file`"),
+    ),
     ("SET LOCAL lock_timeout = '5s'", None),
     ("SET LOCAL statement_timeout TO 0", None),
     ("SET lock_timeout = 1000", None),
@@ -575,6 +608,22 @@ const MYSQL: &[Case] = &[
         None,
     ),
     ("SELECT title FROM blog_posts -- /*! a line comment\n", None),
+    (
+        "INSERT INTO blog_posts (title) SELECT `LOAD_FILE`('/etc/passwd')",
+        Some("`load_file`"),
+    ),
+    (
+        "UPDATE blog_posts p JOIN users u ON u.id = p.author SET u.name = 'pwned'",
+        Some("may not write to `users`"),
+    ),
+    (
+        "UPDATE blog_posts JOIN users ON users.id = blog_posts.author SET name = 'pwned'",
+        Some("may not write to `users`"),
+    ),
+    (
+        "UPDATE blog_posts p JOIN users u ON u.id = p.author SET p.title = u.name",
+        None,
+    ),
     (
         "ALTER TABLE blog_posts ENGINE='MRG_MyISAM'",
         Some("ENGINE=mrg_myisam"),
