@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use wasmig_db::Value;
 use wasmig_engine::Limits;
 use wasmig_tests::{Backend, ModuleWriter, Sandbox, on_every_backend};
 
@@ -461,26 +462,38 @@ async fn settings_a_step_changes_do_not_outlive_it(backend: Backend) {
         .sql_step("001_loosen", loosening(backend))
         .write();
     let db = sandbox.database().await;
+    let before = db.query(settings_query(backend), &[]).await.unwrap();
+    upgrade_on_the_applications_pool(&sandbox, &db).await;
+    for now in on_every_pooled_connection(&db, settings_query(backend)).await {
+        assert_eq!(
+            now, before.rows,
+            "a connection of the pool kept a step's setting"
+        );
+    }
+}
+
+/// Upgrades the sandbox's modules over `db`'s pool, as an application embedding wasmig does.
+async fn upgrade_on_the_applications_pool(sandbox: &Sandbox, db: &wasmig_db::Database) {
     let host = wasmig_engine::Host::new(
         db.clone(),
         sandbox.modules_dir(),
         wasmig_engine::Runtime::new(limits()).unwrap(),
     );
-    let before = db.query(settings_query(backend), &[]).await.unwrap();
     let report = host.upgrade(&[], |_| {}).await.unwrap();
     assert!(report.is_success(), "{report:?}");
-    // Every connection the pool holds, all at once.
+}
+
+/// What `sql` returns on every connection the pool holds, all held at once.
+async fn on_every_pooled_connection(db: &wasmig_db::Database, sql: &str) -> Vec<Vec<Vec<Value>>> {
     let mut held = Vec::new();
+    let mut answers = Vec::new();
     for _ in 0..db.pool_size() {
-        let mut tx = db.autocommit().await.unwrap();
-        let now = tx.query(settings_query(backend), &[]).await.unwrap();
-        assert_eq!(
-            now.rows, before.rows,
-            "a connection of the pool kept a step's setting"
-        );
-        held.push(tx);
+        let mut connection = db.autocommit().await.unwrap();
+        answers.push(connection.query(sql, &[]).await.unwrap().rows);
+        held.push(connection);
     }
-    assert!(!held.is_empty());
+    assert!(!answers.is_empty(), "the pool holds connections");
+    answers
 }
 
 /// A DO block that plants a temporary `wasmig_objects` claiming the application's and another
@@ -559,30 +572,15 @@ async fn settings_a_do_block_changes_do_not_outlive_its_step() {
         .step("001_ok", "testing/create_table")
         .write();
     let db = sandbox.database().await;
-    let host = wasmig_engine::Host::new(
-        db.clone(),
-        sandbox.modules_dir(),
-        wasmig_engine::Runtime::new(limits()).unwrap(),
-    );
-    let report = host.upgrade(&[], |_| {}).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
-    let mut held = Vec::new();
-    for _ in 0..db.pool_size() {
-        let mut tx = db.autocommit().await.unwrap();
-        let now = tx
-            .query(
-                "SELECT current_setting('default_transaction_read_only') || ' ' || \
-                 current_setting('TimeZone')",
-                &[],
-            )
-            .await
-            .unwrap();
-        let setting = now.rows[0][0].as_text().unwrap().to_owned();
+    upgrade_on_the_applications_pool(&sandbox, &db).await;
+    let settings = "SELECT current_setting('default_transaction_read_only') || ' ' || \
+                    current_setting('TimeZone')";
+    for rows in on_every_pooled_connection(&db, settings).await {
+        let setting = rows[0][0].as_text().unwrap().to_owned();
         assert!(
             !setting.contains("Kiritimati") && setting.starts_with("off"),
             "{setting}"
         );
-        held.push(tx);
     }
 }
 
