@@ -259,24 +259,6 @@ pub(crate) fn module_role(module: &str) -> String {
     format!("{}_{hash}", &role[..LIMIT - 9])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::module_role;
-
-    #[test]
-    fn long_module_names_never_share_a_role() {
-        assert_eq!(module_role("blog"), "wasmig_m_blog");
-        let prefix = "a".repeat(56);
-        let (one, two) = (
-            module_role(&format!("{prefix}_one")),
-            module_role(&format!("{prefix}_two")),
-        );
-        assert_ne!(one, two);
-        assert!(one.len() <= 63 && two.len() <= 63, "{one} {two}");
-        assert_eq!(module_role(&"b".repeat(54)).len(), 63);
-    }
-}
-
 impl Gate for GuardGate {
     fn touched(&self) -> Vec<String> {
         Policy::touched(&self.pending)
@@ -354,5 +336,23 @@ impl Gate for GuardGate {
 
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
         Some(Arc::new(self.policy.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::module_role;
+
+    #[test]
+    fn long_module_names_never_share_a_role() {
+        assert_eq!(module_role("blog"), "wasmig_m_blog");
+        let prefix = "a".repeat(56);
+        let (one, two) = (
+            module_role(&format!("{prefix}_one")),
+            module_role(&format!("{prefix}_two")),
+        );
+        assert_ne!(one, two);
+        assert!(one.len() <= 63 && two.len() <= 63, "{one} {two}");
+        assert_eq!(module_role(&"b".repeat(54)).len(), 63);
     }
 }
