@@ -24,6 +24,7 @@ on_every_backend!(
     opening_a_socket,
     reading_the_environment,
     settings_a_step_changes_do_not_outlive_it,
+    an_oversized_statement,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -32,6 +33,7 @@ fn limits() -> Limits {
         fuel: 200_000_000,
         memory_bytes: 64 << 20,
         rows: 10_000,
+        statement_bytes: 64 << 10,
         time: Duration::from_secs(60),
         ..Limits::default()
     }
@@ -627,4 +629,16 @@ async fn a_cascade_cannot_reach_what_others_built() {
         "{failure}"
     );
     assert_eq!(sandbox.integer("SELECT n FROM app_report").await, 0);
+}
+
+async fn an_oversized_statement(backend: Backend) {
+    // A 100 KiB statement against a 64 KiB limit: refused before it is parsed.
+    let long = format!("SELECT '{}'", "x".repeat(100 << 10));
+    contained_sql(
+        backend,
+        "oversized_statement",
+        &long,
+        &["quota exceeded: a statement of 100 KiB is longer than the 64 KiB a statement may be"],
+    )
+    .await;
 }

@@ -27,6 +27,7 @@ on_every_backend!(
     a_tampered_component_is_refused_before_it_runs,
     a_step_sees_fixed_clocks_and_seeded_randomness,
     a_component_listed_as_non_transactional_commits_statement_by_statement,
+    a_name_a_module_dropped_stays_reserved_to_it,
 );
 
 async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered(backend: Backend) {
@@ -780,4 +781,44 @@ async fn a_component_listed_as_non_transactional_commits_statement_by_statement(
         matches!(status.action, Action::Unfinished { .. }),
         "{status:?}"
     );
+}
+
+async fn a_name_a_module_dropped_stays_reserved_to_it(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("first", "1.0.0")
+        .sql_step("001_make", "CREATE TABLE first_tmp (id INTEGER);")
+        .sql_step("002_drop", "DROP TABLE first_tmp;")
+        .write();
+    assert!(sandbox.upgrade().await.is_success());
+    sandbox
+        .module("second", "1.0.0")
+        .sql_step("001_take", "CREATE TABLE first_tmp (id INTEGER);")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the name is taken");
+    assert_eq!(failure.module, "second");
+    assert!(
+        failure
+            .reason
+            .contains("may not create `first_tmp`: the name belongs to module `first`"),
+        "{failure}"
+    );
+    // The module that dropped it may make it again.
+    sandbox
+        .module("first", "1.1.0")
+        .sql_step("001_make", "CREATE TABLE first_tmp (id INTEGER);")
+        .sql_step("002_drop", "DROP TABLE first_tmp;")
+        .sql_step(
+            "003_again",
+            "CREATE TABLE first_tmp (id INTEGER, note TEXT);",
+        )
+        .write();
+    let report = sandbox
+        .host()
+        .await
+        .upgrade(&["first".to_owned()], |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
 }

@@ -288,6 +288,9 @@ struct RunArgs {
     /// Bytes each step's queries may return, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().result_bytes >> 20)]
     max_result: u64,
+    /// The longest statement a step may send, in KiB (refused before it is parsed).
+    #[arg(long, value_name = "KIB", default_value_t = Limits::default().statement_bytes >> 10)]
+    max_statement: usize,
     /// Require every object a module creates to be named `<module>_…`.
     #[arg(long)]
     require_prefix: bool,
@@ -341,6 +344,7 @@ impl RunArgs {
             statements: self.max_statements,
             rows: self.max_rows,
             result_bytes: self.max_result << 20,
+            statement_bytes: self.max_statement << 10,
             ..Limits::default()
         }
     }

@@ -317,7 +317,7 @@ impl Gate for GuardGate {
                     Effect::Created { name, kind } => {
                         wasmig_store::claim(tx, &self.module, name, kind.as_str()).await
                     }
-                    Effect::Dropped { name } => wasmig_store::release(tx, name).await,
+                    Effect::Dropped { name } => wasmig_store::keep_reserved(tx, name).await,
                     Effect::Renamed { from, to } => wasmig_store::rename(tx, from, to).await,
                     _ => Ok(()),
                 };

@@ -178,8 +178,10 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
     let dir = root.open_dir(name).map_err(io_error(&module_path))?;
 
     let manifest_path = module_path.join("module.toml");
-    let text = dir
-        .read_to_string("module.toml")
+    let text = read_file(&dir, "module.toml")
+        .and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        })
         .map_err(io_error(&manifest_path))?;
     let manifest = Manifest::parse(&text, &manifest_path)?;
     if manifest.name != name {
@@ -245,13 +247,49 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
     Ok(package)
 }
 
+/// The most a package file may hold: more is refused before it is read into memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads one file of a package: a regular file (a FIFO, a device or a directory is refused
+/// without being opened, so that reading never blocks) of at most [`MAX_FILE_BYTES`].
+fn read_file(dir: &Dir, name: &str) -> io::Result<Vec<u8>> {
+    let metadata = dir.metadata(name)?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a directory is never read)",
+        ));
+    }
+    let too_large = |size: u64| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{size} bytes: a package file may hold at most {} MiB",
+                MAX_FILE_BYTES >> 20
+            ),
+        )
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    dir.open(name)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Reads `<role>.wasm` or `<role>.sql` (not both) from the module's directory, if present.
 fn read_role(dir: &Dir, module_path: &Path, role: &str) -> Result<Option<Artifact>> {
     let mut found = None;
     for kind in [Kind::Component, Kind::Sql] {
         let file_name = format!("{role}.{}", kind.extension());
         let path = module_path.join(&file_name);
-        match dir.read(&file_name) {
+        match read_file(dir, &file_name) {
             Ok(bytes) => {
                 if let Some(other) = found.replace(Artifact::new(path.clone(), kind, bytes)) {
                     return Err(Error::Sequence {
@@ -275,8 +313,8 @@ fn read_role(dir: &Dir, module_path: &Path, role: &str) -> Result<Option<Artifac
 /// package has the list.
 fn check_sums(dir: &Dir, module_path: &Path, package: &Package) -> Result<bool> {
     let path = module_path.join(CHECKSUMS_FILE);
-    let text = match dir.read_to_string(CHECKSUMS_FILE) {
-        Ok(text) => text,
+    let text = match read_file(dir, CHECKSUMS_FILE) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(cause) => return Err(Error::Io { path, cause }),
     };
@@ -394,7 +432,7 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
     found
         .into_iter()
         .map(|(number, slug, file_name, kind)| {
-            let bytes = dir.read(&file_name).map_err(|cause| Error::Io {
+            let bytes = read_file(dir, &file_name).map_err(|cause| Error::Io {
                 path: path.join(&file_name),
                 cause,
             })?;
@@ -497,6 +535,27 @@ mod tests {
                 .manifest
                 .host_api
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_an_oversized_file_is_refused_without_blocking() {
+        let root = module(&["001_a.sql"]);
+        let step = root.path().join("blog/migrations/002_b.sql");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&step)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(err.contains("002_b.sql: not a regular file"), "{err}");
+        std::fs::remove_file(&step).unwrap();
+        let big = std::fs::File::create(&step).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        assert!(
+            err.contains("a package file may hold at most 64 MiB"),
+            "{err}"
         );
     }
 

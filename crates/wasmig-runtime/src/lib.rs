@@ -49,6 +49,8 @@ pub struct Limits {
     pub rows: u64,
     /// Bytes its queries may return (text and blob lengths, 8 per number).
     pub result_bytes: u64,
+    /// The longest statement it may send, in bytes (checked before the statement is parsed).
+    pub statement_bytes: usize,
     /// Wall-clock time the step may take, database calls included.
     pub time: Duration,
 }
@@ -62,6 +64,7 @@ impl Default for Limits {
             statements: 1_000_000,
             rows: 1_000_000,
             result_bytes: 256 << 20,
+            statement_bytes: 4 << 20,
             time: Duration::from_secs(600),
         }
     }

@@ -128,6 +128,13 @@ impl Session {
             params,
             tolerant: mode == Mode::Tolerant,
         };
+        if sql.len() > self.limits.statement_bytes {
+            let limit = self.limits.statement_bytes >> 10;
+            return Err(self.stop(Error::Quota(format!(
+                "a statement of {} KiB is longer than the {limit} KiB a statement may be",
+                sql.len() >> 10
+            ))));
+        }
         if self.statements > self.limits.statements {
             let limit = self.limits.statements;
             return Err(self.stop(Error::Quota(format!(

@@ -762,6 +762,20 @@ pub async fn release(tx: &mut Transaction, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Keeps `name` reserved to its module once the object is dropped: no other module may take
+/// the name (the module's next steps, or another module's data, may still refer to it).
+pub async fn keep_reserved(tx: &mut Transaction, name: &str) -> Result<()> {
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "UPDATE wasmig_objects SET kind = 'dropped' WHERE name = ?",
+        ),
+        &[name.into()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Moves ownership from `from` to `to`, as a rename does.
 pub async fn rename(tx: &mut Transaction, from: &str, to: &str) -> Result<()> {
     release(tx, to).await?;
