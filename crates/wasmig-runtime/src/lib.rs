@@ -481,13 +481,50 @@ fn start_epoch_ticker(engine: &Engine) {
 /// wasm backtrace goes to the debug log, not to the operator).
 fn trap_reason(error: &wasmtime::Error) -> String {
     tracing::debug!("guest trap: {error:?}");
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => trap.to_string(),
-        None => error
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        return trap.to_string();
+    }
+    // The outer layers say where it happened ("error while executing at wasm backtrace:");
+    // the innermost says what happened.
+    let causes: Vec<String> = error
+        .chain()
+        .map(|cause| {
+            cause
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .filter(|line| {
+            !line.is_empty() && !line.starts_with("error while executing at wasm backtrace")
+        })
+        .collect();
+    match causes.as_slice() {
+        [] => error
             .to_string()
             .lines()
             .next()
             .unwrap_or_default()
             .to_owned(),
+        [only] => only.clone(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trap_reason;
+
+    #[test]
+    fn a_trap_names_its_real_cause_not_the_backtrace_header() {
+        let inner = wasmtime::Error::msg("a host call copied more than the 16 MiB allowed");
+        let error = inner.context("error while executing at wasm backtrace:\n  0: 0x1f - up");
+        assert_eq!(
+            trap_reason(&error),
+            "a host call copied more than the 16 MiB allowed"
+        );
+        let layered = wasmtime::Error::msg("root cause").context("calling `up`");
+        assert_eq!(trap_reason(&layered), "calling `up`: root cause");
     }
 }
