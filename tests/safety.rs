@@ -683,3 +683,44 @@ async fn a_backup_taken_before_an_upgrade_brings_the_modules_back(backend: Backe
         .unwrap_err();
     assert!(err.to_string().contains("no backup at"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_leaves_sequences_where_they_were() {
+    let sandbox = Sandbox::new(Backend::Postgres).await;
+    sandbox
+        .module("counts", "1.0.0")
+        .sql_step(
+            "001_create",
+            "CREATE TABLE counts_items (id serial PRIMARY KEY, n int);\n\
+             INSERT INTO counts_items (n) VALUES (1), (2);",
+        )
+        .write();
+    assert!(sandbox.upgrade().await.is_success());
+    sandbox
+        .module("counts", "1.1.0")
+        .sql_step(
+            "001_create",
+            "CREATE TABLE counts_items (id serial PRIMARY KEY, n int);\n\
+             INSERT INTO counts_items (n) VALUES (1), (2);",
+        )
+        .sql_step(
+            "002_more",
+            "INSERT INTO counts_items (n) SELECT g FROM generate_series(3, 40) AS g;",
+        )
+        .write();
+    let position = "SELECT last_value FROM counts_items_id_seq";
+    let before = sandbox.integer(position).await;
+    let dry_run = sandbox.host().await.plan(&[]).await.unwrap();
+    assert!(dry_run.modules[0].steps[0].ran, "{dry_run:?}");
+    assert_eq!(
+        sandbox.integer(position).await,
+        before,
+        "the sequence is back"
+    );
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        sandbox.integer("SELECT max(id) FROM counts_items").await,
+        40
+    );
+}

@@ -104,9 +104,11 @@ impl Host {
         let dialect = self.db.dialect();
         let exact = dialect.has_transactional_ddl();
         let mut transaction = None;
+        let mut sequences = Vec::new();
         if exact {
             let mut tx = self.db.begin().await?;
             tx.previewing();
+            sequences = sequence_positions(&mut tx).await?;
             wasmig_store::create_schema(&mut tx).await?;
             transaction = Some(tx);
         }
@@ -157,6 +159,10 @@ impl Host {
         }
         if let Some(tx) = transaction {
             tx.rollback().await?;
+        }
+        // A rollback does not take back what sequences handed out (PostgreSQL): put them back.
+        for restore in sequences {
+            self.db.execute(&restore, &[]).await?;
         }
         Ok(dry_run)
     }
@@ -224,6 +230,30 @@ impl Host {
             .await?;
         Ok((tx, preview))
     }
+}
+
+/// PostgreSQL: for every sequence of the schema, the statement that puts it back where it is
+/// now (its last value, or its start when it never handed one out). Nothing elsewhere: SQLite's
+/// counters roll back with the transaction, and a plan on MySQL runs no step.
+async fn sequence_positions(tx: &mut Transaction) -> Result<Vec<String>> {
+    if tx.dialect() != Dialect::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = tx
+        .query(
+            "SELECT format('SELECT pg_catalog.setval(%L, %s, %s)', \
+             quote_ident(schemaname) || '.' || quote_ident(sequencename), \
+             COALESCE(last_value, start_value), \
+             CASE WHEN last_value IS NULL THEN 'false' ELSE 'true' END) \
+             FROM pg_catalog.pg_sequences WHERE schemaname = current_schema()",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .rows
+        .iter()
+        .filter_map(|row| row[0].as_text().map(str::to_owned))
+        .collect())
 }
 
 /// True for a step that commits statement by statement (it declared itself
