@@ -684,25 +684,21 @@ async fn a_backup_taken_before_an_upgrade_brings_the_modules_back(backend: Backe
     assert!(err.to_string().contains("no backup at"), "{err}");
 }
 
+/// A table whose keys come from a sequence, with two rows.
+const COUNTS_CREATE: &str = "CREATE TABLE counts_items (id serial PRIMARY KEY, n int);
+INSERT INTO counts_items (n) VALUES (1), (2);";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_leaves_sequences_where_they_were() {
     let sandbox = Sandbox::new(Backend::Postgres).await;
     sandbox
         .module("counts", "1.0.0")
-        .sql_step(
-            "001_create",
-            "CREATE TABLE counts_items (id serial PRIMARY KEY, n int);\n\
-             INSERT INTO counts_items (n) VALUES (1), (2);",
-        )
+        .sql_step("001_create", COUNTS_CREATE)
         .write();
     assert!(sandbox.upgrade().await.is_success());
     sandbox
         .module("counts", "1.1.0")
-        .sql_step(
-            "001_create",
-            "CREATE TABLE counts_items (id serial PRIMARY KEY, n int);\n\
-             INSERT INTO counts_items (n) VALUES (1), (2);",
-        )
+        .sql_step("001_create", COUNTS_CREATE)
         .sql_step(
             "002_more",
             "INSERT INTO counts_items (n) SELECT g FROM generate_series(3, 40) AS g;",
