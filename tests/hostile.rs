@@ -25,6 +25,8 @@ on_every_backend!(
     reading_the_environment,
     settings_a_step_changes_do_not_outlive_it,
     an_oversized_statement,
+    sleeping_in_wasi,
+    a_cpu_heavy_query,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -65,6 +67,17 @@ async fn contained_step(
     expected: &[&str],
     write: impl FnOnce(ModuleWriter) -> ModuleWriter,
 ) -> String {
+    contained_within(backend, attack, expected, limits(), write).await
+}
+
+/// Like [`contained_step`], under `limits`.
+async fn contained_within(
+    backend: Backend,
+    attack: &str,
+    expected: &[&str],
+    limits: Limits,
+    write: impl FnOnce(ModuleWriter) -> ModuleWriter,
+) -> String {
     let sandbox = Sandbox::new(backend).await;
     sandbox
         .module("victim", "1.0.0")
@@ -80,7 +93,7 @@ async fn contained_step(
         .step("001_ok", "testing/create_table")
         .write();
     let report = sandbox
-        .host_with(limits())
+        .host_with(limits)
         .await
         .upgrade(&[], |_| {})
         .await
@@ -107,6 +120,11 @@ async fn contained_step(
         .find(|m| m.module == "zz_after")
         .unwrap();
     assert_eq!(after.applied, ["001_ok"], "the next module still runs");
+    assert_eq!(
+        sandbox.running_statements().await,
+        Vec::<String>::new(),
+        "nothing the step started still runs on the server"
+    );
 
     assert_eq!(
         sandbox.dump_except(&["wasmig_", "zz_"]).await,
@@ -639,6 +657,46 @@ async fn an_oversized_statement(backend: Backend) {
         "oversized_statement",
         &long,
         &["quota exceeded: a statement of 100 KiB is longer than the 64 KiB a statement may be"],
+    )
+    .await;
+}
+
+/// Limits with a short time limit, for the attacks on time.
+fn three_seconds() -> Limits {
+    Limits {
+        time: Duration::from_secs(3),
+        ..limits()
+    }
+}
+
+async fn sleeping_in_wasi(backend: Backend) {
+    // Neither fuel nor the epoch counts while a guest waits in WASI: the time limit does.
+    contained_within(
+        backend,
+        "sleep",
+        &["quota exceeded: the step reached its time limit of 3 s"],
+        three_seconds(),
+        |m| m.step("001_sleep", "hostile/sleep"),
+    )
+    .await;
+}
+
+/// A query that would run for hours (a cross join of 10¹² rows), the same on every backend.
+const CPU_HEAVY_QUERY: &str = "WITH t (x) AS (SELECT 0 UNION ALL SELECT 1 UNION ALL SELECT 2 \
+    UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+    UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9), \
+    u AS (SELECT a.x FROM t AS a, t AS b) \
+    SELECT COUNT(*) FROM u AS evil_a, u AS evil_b, u AS evil_c, u AS evil_d, u AS evil_e, u AS evil_f";
+
+async fn a_cpu_heavy_query(backend: Backend) {
+    // The database's work counts against the time limit, and the query stops on the server
+    // too: nothing of it is left running once the step has failed (`contained_within`).
+    contained_within(
+        backend,
+        "cpu_heavy_query",
+        &["quota exceeded: the step reached its time limit of 3 s"],
+        three_seconds(),
+        |m| m.sql_step("001_cpu_heavy_query", &format!("{CPU_HEAVY_QUERY};")),
     )
     .await;
 }

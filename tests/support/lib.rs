@@ -171,6 +171,31 @@ impl Sandbox {
         .await
     }
 
+    /// The statements other sessions run on the sandbox's database right now (empty on
+    /// SQLite, which runs in the process): what a stopped step must not leave behind.
+    pub async fn running_statements(&self) -> Vec<String> {
+        let sql = match self.backend() {
+            Backend::Sqlite => return Vec::new(),
+            Backend::Postgres => {
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() \
+                 AND backend_type = 'client backend' AND state = 'active' \
+                 AND pid <> pg_backend_pid()"
+            }
+            Backend::MySql => {
+                "SELECT CAST(info AS CHAR) FROM information_schema.processlist \
+                 WHERE db = DATABASE() AND info IS NOT NULL AND id <> CONNECTION_ID()"
+            }
+        };
+        let db = self.database().await;
+        let rows = db.query(sql, &[]).await.expect("the server's session list");
+        db.close().await;
+        rows.rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next())
+            .map(|v| v.as_text().unwrap_or("?").to_owned())
+            .collect()
+    }
+
     /// The names of the tables in the database.
     pub async fn tables(&self) -> Vec<String> {
         let db = self.database().await;

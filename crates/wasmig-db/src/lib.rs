@@ -18,6 +18,7 @@ macro_rules! each_backend {
 
 pub mod authorizer;
 mod backend;
+mod deadline;
 mod dump;
 mod lock;
 mod mysql;
@@ -175,6 +176,10 @@ pub enum Error {
     /// A statement would exceed a limit of the step.
     #[error("{0}")]
     Quota(String),
+    /// The connection was given up in the middle of a statement (its caller stopped waiting)
+    /// and is closed instead of used again.
+    #[error("the connection was given up in the middle of a statement")]
+    Abandoned,
     /// Another process holds the upgrade lock.
     #[error("another upgrade holds the lock{}", .holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Locked {

@@ -8,12 +8,14 @@
 use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use libsqlite3_sys as ffi;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
 
 use crate::backend::{self, Budget};
+use crate::deadline::{self, Canceller, RawSqlite, Watch};
 use crate::{Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, postgres};
 
 /// A connection of the pool held for one step, with a transaction open on it (see
@@ -49,6 +51,16 @@ pub struct Transaction {
     poisoned: bool,
     /// Foreign-key violations counted when the step switched SQLite's checks off.
     violations_before: Option<std::collections::BTreeMap<(String, String), u64>>,
+    /// The step's deadline (see [`Transaction::set_deadline`]).
+    watch: Option<Watch>,
+    /// True from the start of a statement until its result is in: still true when the
+    /// caller gave up waiting (the statement may still run on the server).
+    in_call: bool,
+    /// True once the connection was given up in the middle of a statement: it is closed
+    /// instead of used again.
+    broken: bool,
+    /// The pool the connection came from (its options open a connection to cancel with).
+    pool: Pool,
     conn: Conn,
 }
 
@@ -63,6 +75,8 @@ struct Changed {
     session_role: bool,
     /// The step lock (see [`Transaction::hold_step_lock`]).
     step_lock: bool,
+    /// MariaDB's `max_statement_time`, set for the step's deadline.
+    statement_time: bool,
 }
 
 #[derive(Debug)]
@@ -71,17 +85,6 @@ enum Conn {
     Postgres(PoolConnection<Postgres>),
     MySql(PoolConnection<MySql>),
 }
-
-/// SQLite's handle of a connection we hold, for the few things sqlx has no call for: the
-/// authorizer, and putting the connection back in order when a transaction is dropped.
-#[derive(Debug, Clone, Copy)]
-struct RawSqlite(*mut ffi::sqlite3);
-
-// SAFETY: the handle is used only while the `PoolConnection` that owns it is held, and the
-// bundled SQLite is built thread-safe (serialized), so calls from any thread are serialised on
-// the connection's mutex.
-unsafe impl Send for RawSqlite {}
-unsafe impl Sync for RawSqlite {}
 
 impl RawSqlite {
     /// Runs `sql` (no parameters, no rows wanted), ignoring errors: for clean-up in `drop`.
@@ -143,6 +146,10 @@ impl Database {
             pg_session: None,
             poisoned: false,
             violations_before: None,
+            watch: None,
+            in_call: false,
+            broken: false,
+            pool: self.pool.clone(),
             conn,
         })
     }
@@ -207,17 +214,20 @@ impl Transaction {
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         self.switch_role().await?;
+        self.begin_call().await?;
         let mode = self.mode(None);
-        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_execute(conn, sql, params, mode).await);
+        let watch = self.watch.clone();
+        let call = async {
+            each_backend!(Conn, &mut self.conn, conn => backend::held_execute(conn, sql, params, mode).await)
+        };
+        let (result, finished) = deadline::watched(watch.as_ref(), call).await;
+        self.in_call = !finished;
         self.explain(result)
     }
 
     /// Runs one query with positional parameters and returns all of its rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet> {
-        self.switch_role().await?;
-        let mode = self.mode(None);
-        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await);
-        self.explain(result)
+        self.query_budgeted(sql, params, None).await
     }
 
     /// Like [`Transaction::query`], but stops with [`Error::Quota`] as soon as the rows
@@ -228,10 +238,94 @@ impl Transaction {
         params: &[Value],
         budget: &mut Budget,
     ) -> Result<RowSet> {
+        self.query_budgeted(sql, params, Some(budget)).await
+    }
+
+    async fn query_budgeted(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        budget: Option<&mut Budget>,
+    ) -> Result<RowSet> {
         self.switch_role().await?;
-        let mode = self.mode(Some(budget));
-        let result = each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await);
+        self.begin_call().await?;
+        let mode = self.mode(budget);
+        let watch = self.watch.clone();
+        let call = async {
+            each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await)
+        };
+        let (result, finished) = deadline::watched(watch.as_ref(), call).await;
+        self.in_call = !finished;
         self.explain(result)
+    }
+
+    /// Bounds the statements that follow by the step's `deadline` (`limit` after its start):
+    /// the server gets the time left as its own statement timeout (PostgreSQL
+    /// `statement_timeout`, MariaDB `max_statement_time`), and a statement still running at
+    /// the deadline is cancelled on the server and fails with [`Error::Quota`].
+    pub async fn set_deadline(&mut self, deadline: Instant, limit: Duration) -> Result<()> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let canceller = match (&self.conn, self.pool.clone()) {
+            (Conn::Sqlite(_), _) => match self.sqlite {
+                Some(raw) => Canceller::Sqlite(raw),
+                None => return Ok(()),
+            },
+            (Conn::Postgres(_), Pool::Postgres(pool)) => {
+                let rows = self.host_query("SELECT pg_backend_pid()").await?;
+                let pid = rows.rows.first().and_then(|r| r[0].as_integer());
+                self.raw(&format!(
+                    "SET statement_timeout = {}",
+                    left.as_millis().max(1)
+                ))
+                .await?;
+                self.changed.settings = true;
+                Canceller::Postgres {
+                    options: pool.connect_options(),
+                    pid: pid.and_then(|p| i32::try_from(p).ok()).unwrap_or_default(),
+                }
+            }
+            (Conn::MySql(_), Pool::MySql(pool)) => {
+                let rows = self.host_query("SELECT CONNECTION_ID()").await?;
+                let id = rows.rows.first().and_then(|r| r[0].as_integer());
+                // MariaDB's; MySQL has no such variable (its own applies to SELECT only).
+                let seconds = left.as_secs_f64().max(0.001);
+                let set = format!("SET SESSION max_statement_time = {seconds:.3}");
+                self.changed.statement_time = self.raw(&set).await.is_ok();
+                Canceller::MySql {
+                    options: pool.connect_options(),
+                    id: id.and_then(|i| u64::try_from(i).ok()).unwrap_or_default(),
+                }
+            }
+            _ => return Ok(()),
+        };
+        self.watch = Some(Watch {
+            deadline,
+            limit,
+            canceller,
+        });
+        Ok(())
+    }
+
+    /// Starts a statement: a statement the caller stopped waiting for is cancelled first and
+    /// its connection given up, except on SQLite, whose statements queue on the connection.
+    async fn begin_call(&mut self) -> Result<()> {
+        if self.in_call {
+            if let Some(watch) = &self.watch {
+                watch.canceller.cancel().await;
+            }
+            if self.dialect() != Dialect::Sqlite {
+                self.broken = true;
+            }
+            self.in_call = false;
+        }
+        if self.broken {
+            return Err(match &self.watch {
+                Some(watch) => watch.exceeded(),
+                None => Error::Abandoned,
+            });
+        }
+        self.in_call = true;
+        Ok(())
     }
 
     /// Runs a guest's statement that changes a setting of the session the step may change
@@ -373,6 +467,11 @@ impl Transaction {
             (Err(Error::Denied(message)), Some(what)) => Err(Error::Denied(format!(
                 "SQLite's authorizer refused to {what} ({message})"
             ))),
+            // Cancelled by the server's own timeout or by the host at the deadline.
+            (Err(_), _) if self.watch.as_ref().is_some_and(Watch::passed) => Err(self
+                .watch
+                .as_ref()
+                .map_or(Error::Abandoned, Watch::exceeded)),
             (result, _) => result,
         }
     }
@@ -380,11 +479,13 @@ impl Transaction {
     /// Runs a query of the host's whatever mode the transaction is in: not as the guest, not
     /// counted, not seen by the authorizer.
     async fn host_query(&mut self, sql: &str) -> Result<RowSet> {
+        self.begin_call().await?;
         let guest = self.guest.swap(false, Ordering::AcqRel);
         let result = each_backend!(Conn, &mut self.conn, conn => {
             backend::held_query(conn, sql, &[], backend::Mode::default()).await
         });
         self.guest.store(guest, Ordering::Release);
+        self.in_call = false;
         result
     }
 
@@ -392,9 +493,11 @@ impl Transaction {
     /// cache and the guest's role.
     async fn raw(&mut self, sql: &str) -> Result<()> {
         // The host's own statement, whatever mode the transaction is in.
+        self.begin_call().await?;
         let guest = self.guest.swap(false, Ordering::AcqRel);
         let result = self.raw_as_host(sql).await;
         self.guest.store(guest, Ordering::Release);
+        self.in_call = false;
         result
     }
 
@@ -612,7 +715,12 @@ impl Transaction {
     pub async fn rollback(mut self) -> Result<()> {
         self.authorizer = None;
         if self.open {
-            self.end_transaction("ROLLBACK").await?;
+            let rolled_back = self.end_transaction("ROLLBACK").await;
+            if self.broken {
+                // Closing the connection (see `Drop`) rolls back on the server.
+                return Ok(());
+            }
+            rolled_back?;
         }
         self.release().await;
         Ok(())
@@ -633,6 +741,9 @@ impl Transaction {
         }
         if self.changed.step_lock {
             restore.extend(Transaction::step_lock_release(self.dialect()));
+        }
+        if self.changed.statement_time {
+            restore.push("SET SESSION max_statement_time = DEFAULT".into());
         }
         if self.changed.settings {
             match self.dialect() {
@@ -671,8 +782,12 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         self.authorizer = None;
-        let dirty =
-            self.open || self.changed != Changed::default() || self.role_active || self.poisoned;
+        let dirty = self.open
+            || self.changed != Changed::default()
+            || self.role_active
+            || self.poisoned
+            || self.broken
+            || self.in_call;
         if !dirty {
             return;
         }
@@ -680,6 +795,10 @@ impl Drop for Transaction {
             // An in-memory database dies with its connection: put it in order right here.
             Conn::Sqlite(_) => {
                 let Some(raw) = self.sqlite else { return };
+                if self.in_call {
+                    // SAFETY: the connection is still held (see `RawSqlite`).
+                    unsafe { ffi::sqlite3_interrupt(raw.0) };
+                }
                 if self.open {
                     raw.exec_quietly("ROLLBACK");
                 }

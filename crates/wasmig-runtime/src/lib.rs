@@ -283,8 +283,9 @@ impl Runtime {
         context: StepContext,
         hooks: Hooks,
     ) -> StepRun {
+        let started = Instant::now();
         let mut session = Session::new(transaction, context.clone(), hooks, self.limits);
-        if session.install_authorizer().await.is_err() {
+        if session.prepare(started).await.is_err() {
             return finish_session(session, StepReport::default(), Ok(()));
         }
         let output = sandbox::CapturedOutput::new(self.limits.output_bytes);
@@ -301,9 +302,15 @@ impl Runtime {
                 + 1,
         );
         store.epoch_deadline_trap();
-        let started = Instant::now();
         let result = match store.set_fuel(self.limits.fuel) {
-            Ok(()) => call_up(&mut store, step, context).await,
+            // Wasm code is stopped by the epoch, a statement by the database's deadline; this
+            // one stops a guest waiting in WASI (a sleep, a poll) that neither sees.
+            Ok(()) => tokio::time::timeout_at(
+                self.hard_deadline(started),
+                call_up(&mut store, step, context),
+            )
+            .await
+            .unwrap_or_else(|_| Err(self.time_exceeded())),
             Err(e) => Err(Error::Host(e)),
         };
         let fuel_left = store.get_fuel().unwrap_or(0);
@@ -343,23 +350,20 @@ impl Runtime {
         let started = Instant::now();
         let mut session = Session::new(transaction, context, hooks, self.limits);
         let mut result = Ok(());
-        if session.install_authorizer().await.is_ok() {
+        if session.prepare(started).await.is_ok() {
             for statement in script {
                 let mode = if statement.tolerant {
                     Mode::Tolerant
                 } else {
                     Mode::Execute
                 };
-                let left = self.limits.time.saturating_sub(started.elapsed());
-                let run = tokio::time::timeout(left, session.statement(mode, &statement.sql, &[]))
+                let statement_run = session.statement(mode, &statement.sql, &[]);
+                let run = tokio::time::timeout_at(self.hard_deadline(started), statement_run)
                     .await
                     .ok();
                 match run {
                     None => {
-                        result = Err(Error::Quota(format!(
-                            "exceeded the time limit of {} s",
-                            self.limits.time.as_secs_f64()
-                        )));
+                        result = Err(self.time_exceeded());
                         break;
                     }
                     Some(Err(Stopped)) => break,
@@ -430,6 +434,20 @@ async fn call_up(
 }
 
 impl Runtime {
+    /// When the host stops waiting for a step that started at `started`: a moment after its
+    /// time limit, so that the database's own deadline (which cancels the statement on the
+    /// server and reports it) comes first.
+    fn hard_deadline(&self, started: Instant) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(started + self.limits.time + HARD_DEADLINE_MARGIN)
+    }
+
+    fn time_exceeded(&self) -> Error {
+        Error::Quota(format!(
+            "the step reached its time limit of {} s",
+            self.limits.time.as_secs_f64()
+        ))
+    }
+
     /// Names the limit behind a trap, when one was hit.
     fn trap_cause(
         &self,
@@ -458,6 +476,10 @@ impl Runtime {
         }
     }
 }
+
+/// How long after a step's time limit the host stops waiting for it (see
+/// `Runtime::hard_deadline`).
+const HARD_DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 /// How often the engine's epoch advances: the resolution of the time limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);

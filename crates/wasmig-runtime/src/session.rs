@@ -1,6 +1,8 @@
 //! The database side of one step: every statement a guest (or a SQL script) sends passes
 //! through here, in order: the policy, the quotas, the journal, then the database.
 
+use std::time::Instant;
+
 use wasmig_db::{Budget, Transaction, Value};
 
 use crate::gate::{Gate, GuestStatement, Hooks, Route};
@@ -343,14 +345,22 @@ impl Session {
         }
     }
 
-    /// Prepares the transaction for the step (the database-side check of the gate).
-    pub(crate) async fn install_authorizer(&mut self) -> Result<(), Stopped> {
-        let Some(authorizer) = self.gate.authorizer() else {
-            return Ok(());
+    /// Prepares the transaction for the step: the database-side check of the gate, and the
+    /// step's deadline (`limit` from `started`) on the server's side.
+    pub(crate) async fn prepare(&mut self, started: Instant) -> Result<(), Stopped> {
+        let deadline = started + self.limits.time;
+        let prepared = match self.gate.authorizer() {
+            Some(authorizer) => self.transaction.install_authorizer(authorizer).await,
+            None => Ok(()),
         };
-        match self.transaction.install_authorizer(authorizer).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.stop(Error::Host(wasmtime::Error::msg(e.to_string())))),
-        }
+        let prepared = match prepared {
+            Ok(()) => {
+                self.transaction
+                    .set_deadline(deadline, self.limits.time)
+                    .await
+            }
+            failed => failed,
+        };
+        prepared.map_err(|e| self.stop(Error::Host(wasmtime::Error::msg(e.to_string()))))
     }
 }
