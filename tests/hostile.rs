@@ -27,6 +27,7 @@ on_every_backend!(
     an_oversized_statement,
     sleeping_in_wasi,
     a_cpu_heavy_query,
+    a_huge_statement_from_a_component,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -697,6 +698,15 @@ async fn a_cpu_heavy_query(backend: Backend) {
         &["quota exceeded: the step reached its time limit of 3 s"],
         three_seconds(),
         |m| m.sql_step("001_cpu_heavy_query", &format!("{CPU_HEAVY_QUERY};")),
+    )
+    .await;
+}
+
+async fn a_huge_statement_from_a_component(backend: Backend) {
+    contained(
+        backend,
+        "huge_statement",
+        &["quota exceeded: a statement of 18432 KiB is longer than the 64 KiB a statement may be"],
     )
     .await;
 }

@@ -160,8 +160,65 @@ fn push_statement(statements: &mut Vec<ScriptStatement>, text: &str, start: usiz
     });
 }
 
-/// Splits `script` on `;` tokens (see [`split_script`]).
+/// How much of a script is tokenized at once: the tokens of a whole file of short statements
+/// take some 50 times its size, so a long script is read a window at a time.
+const WINDOW: usize = 1 << 20;
+
+/// Splits `script` on `;` tokens (see [`split_script`]), a window of about [`WINDOW`] bytes
+/// at a time: the statements a window holds but its last are complete (tokenizing from a
+/// statement boundary reads every token before the cut as a whole file would), and the next
+/// window starts after them. A window cut inside a string or comment, or holding less than two
+/// statements, is read again twice as long.
 fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, String> {
+    split_windowed(dialect, script, WINDOW)
+}
+
+fn split_windowed(
+    dialect: Dialect,
+    script: &str,
+    first_window: usize,
+) -> Result<Vec<ScriptStatement>, String> {
+    let mut statements = Vec::new();
+    let (mut start, mut lines_before, mut window) = (0usize, 0, first_window);
+    loop {
+        let cut = start.saturating_add(window).min(script.len());
+        let end = script[cut..]
+            .find('\n')
+            .map_or(script.len(), |at| cut + at + 1);
+        let piece = &script[start..end];
+        let last = end == script.len();
+        match split_window(dialect, piece) {
+            Ok(found) if last => {
+                statements.extend(found.into_iter().map(|(mut statement, _)| {
+                    statement.line += lines_before;
+                    statement
+                }));
+                return Ok(statements);
+            }
+            Ok(mut found) if found.len() >= 2 => {
+                found.pop();
+                let consumed = found.last().map_or(0, |(_, end)| *end);
+                statements.extend(found.into_iter().map(|(mut statement, _)| {
+                    statement.line += lines_before;
+                    statement
+                }));
+                lines_before += piece[..consumed].matches('\n').count() as u64;
+                start += consumed;
+                window = first_window;
+            }
+            Err(e) if last => {
+                return Err(match lines_before {
+                    0 => e,
+                    n => format!("{e} (lines counted from line {})", n + 1),
+                });
+            }
+            _ => window = window.saturating_mul(2),
+        }
+    }
+}
+
+/// Splits `script` on `;` tokens; each statement comes with the byte offset just after its `;`.
+fn split_window(dialect: Dialect, script: &str) -> Result<Vec<(ScriptStatement, usize)>, String> {
     let sql_dialect = sql_dialect(dialect);
     let tokens = Tokenizer::new(sql_dialect.as_ref(), script)
         .tokenize_with_location()
@@ -190,7 +247,7 @@ fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, 
             (Token::SemiColon, None) => {}
             (Token::SemiColon, Some(open)) if open.depth <= 0 => {
                 let end = offsets.byte(span.start);
-                statements.push(open.finish(script, end));
+                statements.push((open.finish(script, end), end + 1));
                 current = None;
             }
             (_, None) => {
@@ -232,7 +289,7 @@ fn split_tokens(dialect: Dialect, script: &str) -> Result<Vec<ScriptStatement>, 
         }
     }
     if let Some(open) = current {
-        statements.push(open.finish(script, script.len()));
+        statements.push((open.finish(script, script.len()), script.len()));
     }
     if tolerant {
         return Err(format!(
@@ -429,6 +486,38 @@ mod tests {
             .into_iter()
             .map(|s| s.sql)
             .collect()
+    }
+
+    #[test]
+    fn a_script_read_in_windows_splits_as_read_whole() {
+        // The real histories of the corpus, each read in windows of a few bytes (so that
+        // windows end inside strings, comments, bodies and statements) and whole.
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");
+        let mut compared = 0;
+        for (dir, dialect) in [
+            ("sqlite", Dialect::Sqlite),
+            ("postgres", Dialect::Postgres),
+            ("mysql", Dialect::MySql),
+        ] {
+            let steps = std::fs::read_dir(corpus.join(dir).join("migrations")).unwrap();
+            for step in steps {
+                let path = step.unwrap().path();
+                let script = std::fs::read_to_string(&path).unwrap();
+                let whole = split_windowed(dialect, &script, usize::MAX);
+                for window in [1, 7, 64, 300] {
+                    let windowed = split_windowed(dialect, &script, window);
+                    assert_eq!(windowed, whole, "{} in windows of {window}", path.display());
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "the corpus was read ({compared} files)");
+        // A tolerant marker just before a window's cut still marks its statement.
+        let script = "SELECT 1;\n-- wasmig:tolerant\nSELECT 'a;b';\nSELECT 3";
+        let statements = split_windowed(Dialect::Sqlite, script, 12).unwrap();
+        assert_eq!(statements, split_windowed(Dialect::Sqlite, script, usize::MAX).unwrap());
+        assert!(statements[1].tolerant && statements[1].line == 3, "{statements:?}");
+        assert!(split_windowed(Dialect::Sqlite, "SELECT 1;\nSELECT 'open", 4).is_err());
     }
 
     #[test]
