@@ -175,15 +175,29 @@ async fn a_malformed_header_gives_a_clear_error_and_changes_nothing() {
     let upgrade = sandbox.cli(WASMIG, &["upgrade"]);
     assert!(!upgrade.success());
     let stderr = upgrade.stderr();
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.starts_with("error: blog: "), "{stderr}");
     assert!(
         stderr.contains("blog/module.toml: line 3, column 1: unknown field `hostapi`"),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        sandbox.tables().await.is_empty(),
-        "not even the ledger was created"
+        sandbox
+            .tables()
+            .await
+            .iter()
+            .all(|t| t.starts_with("wasmig_")),
+        "nothing of the module ran"
+    );
+    assert!(
+        sandbox
+            .host()
+            .await
+            .history(Some("blog"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "and nothing of it was recorded"
     );
 }
 

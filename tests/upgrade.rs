@@ -23,7 +23,7 @@ on_every_backend!(
     a_trapping_step_is_contained_and_the_next_module_still_runs,
     an_older_header_is_refused_and_nothing_changes,
     a_step_added_without_a_version_bump_is_refused,
-    gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs,
+    a_malformed_package_fails_only_itself,
     a_tampered_component_is_refused_before_it_runs,
     a_step_sees_fixed_clocks_and_seeded_randomness,
     a_component_listed_as_non_transactional_commits_statement_by_statement,
@@ -341,17 +341,23 @@ async fn a_step_added_without_a_version_bump_is_refused(backend: Backend) {
     assert_eq!(sandbox.dump().await, before);
 }
 
-async fn gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs(backend: Backend) {
+async fn a_malformed_package_fails_only_itself(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
-    // A healthy module beside the broken one must not run either.
+    // The healthy module beside the broken one installs; the broken one is refused whole.
     blog_v1(&sandbox).write();
-    let cases = [
+    let fifo = |dir: std::path::PathBuf| {
+        let path = dir.join("migrations/002_b.sql");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+    };
+    let cases: [(_, &str, Option<&dyn Fn(std::path::PathBuf)>); 5] = [
         (
             sandbox
                 .module("zeta", "1.0.0")
                 .step("001_a", "testing/create_table")
                 .step("003_c", "testing/create_table"),
             "step 002 is missing",
+            None,
         ),
         (
             sandbox
@@ -359,35 +365,79 @@ async fn gaps_duplicates_and_bad_headers_are_refused_before_any_step_runs(backen
                 .step("001_a", "testing/create_table")
                 .step("001_b", "testing/create_table"),
             "share step number 001",
+            None,
         ),
         (
             sandbox
                 .module("zeta", "1.0.0")
                 .header("name = \"zeta\"\nversion = \"one\"\nhost-api = \"^0.1\"\n"),
             "zeta/module.toml: field `version`: `one` is not a semver version",
+            None,
         ),
         (
             sandbox
                 .module("zeta", "1.0.0")
                 .header("name = \"zeta\"\nversion = \"1.0.0\"\nhost-api = [\n"),
             "zeta/module.toml: line 3",
+            None,
+        ),
+        (
+            sandbox
+                .module("zeta", "1.0.0")
+                .step("001_a", "testing/create_table"),
+            "002_b.sql: not a regular file (a FIFO, a device or a directory is never read)",
+            Some(&fifo),
         ),
     ];
-    let before = sandbox.dump().await;
-    for (module, expected) in cases {
-        module.write();
-        let error = sandbox
+    for (module, expected, spoil) in cases {
+        let dir = module.write();
+        if let Some(spoil) = spoil {
+            spoil(dir);
+        }
+        let status = sandbox
             .host()
             .await
-            .upgrade(&[], |_| {})
+            .status()
             .await
-            .expect_err("the package is refused");
+            .expect("status reads the rest");
+        let zeta = status
+            .iter()
+            .find(|p| p.module == "zeta")
+            .expect("zeta is listed");
         assert!(
-            error.to_string().contains(expected),
-            "`{error}` lacks `{expected}`"
+            matches!(&zeta.action, Action::Refused { reason } if reason.contains(expected)),
+            "{zeta:?} lacks `{expected}`"
         );
-        assert_eq!(sandbox.dump().await, before, "nothing ran for `{expected}`");
+        let report = sandbox.upgrade().await;
+        let failures: Vec<_> = report.failures().collect();
+        assert_eq!(failures.len(), 1, "only zeta fails: {report:?}");
+        assert_eq!(
+            (failures[0].module.as_str(), failures[0].step.as_deref()),
+            ("zeta", None)
+        );
+        assert!(
+            failures[0].reason.contains(expected),
+            "`{}` lacks `{expected}`",
+            failures[0].reason
+        );
+        let history = sandbox.host().await.history(Some("zeta")).await.unwrap();
+        assert!(
+            history.is_empty(),
+            "nothing of zeta ran for `{expected}`: {history:?}"
+        );
+        let blog = status.iter().find(|p| p.module == "blog").unwrap();
+        assert!(
+            blog.has_work() || blog.installed_version.is_some(),
+            "{blog:?}"
+        );
     }
+    let status = sandbox.host().await.status().await.unwrap();
+    let blog = status.iter().find(|p| p.module == "blog").unwrap();
+    assert_eq!(
+        blog.action,
+        Action::UpToDate,
+        "the healthy module was installed"
+    );
 }
 
 async fn a_tampered_component_is_refused_before_it_runs(backend: Backend) {

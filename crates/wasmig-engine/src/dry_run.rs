@@ -17,7 +17,7 @@ use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, Route, S
 
 use crate::gate::GuardGate;
 use crate::run::{Unit, install_unit, prepare, step_units};
-use crate::{Action, Host, ModulePlan, Result, deps, plan_module};
+use crate::{Action, Host, ModulePlan, Result, deps, plan_module, plan_unreadable};
 
 /// What `plan` found, module by module.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,7 +97,8 @@ impl Host {
     /// would run and the SQL they would send. Changes nothing; holds the upgrade lock while
     /// it runs so that no upgrade interleaves.
     pub async fn plan(&self, modules: &[String]) -> Result<DryRun> {
-        let packages = self.select(modules)?;
+        let selected = self.select(modules)?;
+        let packages = &selected.packages;
         let _lock = self.db.lock(self.lock_wait).await?;
         let mut ledger = self.ledger().await?;
         let mut versions = deps::Versions::from_ledger(&ledger);
@@ -117,7 +118,7 @@ impl Host {
             notes: notes(dialect),
             modules: Vec::new(),
         };
-        for package in &packages {
+        for package in packages {
             let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
             let mut plan = plan_module(package, &recorded, self.options);
             versions.block_unmet(&mut plan, package);
@@ -157,6 +158,15 @@ impl Host {
             versions.set(&plan.module, reached);
             dry_run.modules.push(ModuleDryRun { plan, steps });
         }
+        dry_run
+            .modules
+            .extend(selected.unreadable.iter().map(|unreadable| {
+                let recorded = ledger.remove(&unreadable.name).unwrap_or_default();
+                ModuleDryRun {
+                    plan: plan_unreadable(unreadable, &recorded),
+                    steps: Vec::new(),
+                }
+            }));
         if let Some(tx) = transaction {
             tx.rollback().await?;
         }

@@ -33,12 +33,12 @@ use std::time::Duration;
 use semver::Version;
 use serde::Serialize;
 pub use wasmig_db::{Database, Pool};
-use wasmig_manifest::Package;
+use wasmig_manifest::{Modules, Package, Unreadable};
 use wasmig_store::HistoryEntry;
 
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
-pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module};
+pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};
 
@@ -278,7 +278,8 @@ impl Host {
     /// Every module of the directory and of the ledger, with what an upgrade would do.
     /// Reads only: the ledger is not created when it does not exist yet.
     pub async fn status(&self) -> Result<Vec<ModulePlan>> {
-        let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let modules = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let packages = modules.packages;
         let mut ledger = self.ledger().await?;
         let mut plans: Vec<ModulePlan> = packages
             .iter()
@@ -287,6 +288,10 @@ impl Host {
                 plan_module(p, &recorded, self.options)
             })
             .collect();
+        plans.extend(modules.unreadable.iter().map(|unreadable| {
+            let recorded = ledger.remove(&unreadable.name).unwrap_or_default();
+            plan_unreadable(unreadable, &recorded)
+        }));
         plans.extend(
             ledger
                 .values()
@@ -323,8 +328,7 @@ impl Host {
     /// Settles an unfinished step by hand, after the operator checked the schema, or accepts
     /// the current files of applied steps that changed.
     pub async fn repair(&self, module: &str, repair: Repair) -> Result<String> {
-        let packages = self.select(&[module.to_owned()])?;
-        let package = &packages[0];
+        let package = &self.select_one(module)?;
         let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
         let mut ledger = self.ledger().await?;
@@ -460,9 +464,10 @@ impl Host {
         resume: bool,
         mut on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
-        let packages = self.select(modules)?;
+        let selected = self.select(modules)?;
         let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
+        let packages = &selected.packages;
         if let Some(dir) = &self.backup_dir {
             let names: Vec<String> = packages.iter().map(|p| p.manifest.name.clone()).collect();
             let backup = self.backup_locked(&names, dir).await?;
@@ -470,7 +475,39 @@ impl Host {
                 location: &backup.location,
             });
         }
-        self.run_maintained(&packages, resume, on_event).await
+        let mut report = self.run_maintained(packages, resume, &mut on_event).await?;
+        report.modules.extend(
+            self.refuse_unreadable(&selected.unreadable, &mut on_event)
+                .await?,
+        );
+        Ok(report)
+    }
+
+    /// Each module whose package cannot be read, as a failure of its own.
+    async fn refuse_unreadable(
+        &self,
+        unreadable: &[Unreadable],
+        on_event: &mut impl FnMut(Event<'_>),
+    ) -> Result<Vec<ModuleReport>> {
+        let mut ledger = self.ledger().await?;
+        let mut reports = Vec::new();
+        for module in unreadable {
+            let recorded = ledger.remove(&module.name).unwrap_or_default();
+            let plan = plan_unreadable(module, &recorded);
+            on_event(Event::Module { plan: &plan });
+            reports.push(ModuleReport {
+                module: module.name.clone(),
+                from: plan.installed_version.clone(),
+                to: plan.installed_version,
+                applied: Vec::new(),
+                failure: Some(Failure {
+                    module: module.name.clone(),
+                    step: None,
+                    reason: plan::unreadable_reason(module),
+                }),
+            });
+        }
+        Ok(reports)
     }
 
     /// Runs `packages` while the caller holds the upgrade lock, under the maintenance flag
@@ -562,20 +599,30 @@ impl Host {
         Ok(ledger)
     }
 
-    fn select(&self, modules: &[String]) -> Result<Vec<Package>> {
-        let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
-        if let Some(name) = modules
-            .iter()
-            .find(|name| !packages.iter().any(|p| &p.manifest.name == *name))
-        {
+    fn select(&self, modules: &[String]) -> Result<Modules> {
+        let mut all = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let known = |name: &String| {
+            all.packages.iter().any(|p| &p.manifest.name == name)
+                || all.unreadable.iter().any(|u| &u.name == name)
+        };
+        if let Some(name) = modules.iter().find(|name| !known(name)) {
             return Err(Error::UnknownModule {
                 name: name.clone(),
                 dir: self.modules_dir.clone(),
             });
         }
-        Ok(packages
-            .into_iter()
-            .filter(|p| modules.is_empty() || modules.contains(&p.manifest.name))
-            .collect())
+        let wanted = |name: &String| modules.is_empty() || modules.contains(name);
+        all.packages.retain(|p| wanted(&p.manifest.name));
+        all.unreadable.retain(|u| wanted(&u.name));
+        Ok(all)
+    }
+
+    /// The package of `module`, which must be readable.
+    fn select_one(&self, module: &str) -> Result<Package> {
+        let mut found = self.select(&[module.to_owned()])?;
+        if let Some(error) = found.take_unreadable(module) {
+            return Err(error.into());
+        }
+        Ok(found.packages.remove(0))
     }
 }

@@ -17,13 +17,14 @@ impl Host {
         module: &str,
         on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
-        let packages = self.select(&[module.to_owned()])?;
+        let package = self.select_one(module)?;
         let _lock = self.db.lock(self.lock_wait).await?;
         wasmig_store::ensure_schema(&self.db).await?;
         let mut tx = self.db.begin().await?;
         wasmig_store::set_active(&mut tx, module, true).await?;
         tx.commit().await?;
-        self.run_maintained(&packages, false, on_event).await
+        self.run_maintained(std::slice::from_ref(&package), false, on_event)
+            .await
     }
 
     /// Deactivates `module`: upgrades leave it alone until it is activated again. Its data and
@@ -49,7 +50,11 @@ impl Host {
             module: module.to_owned(),
             reason,
         };
-        let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let mut modules = self.select(&[])?;
+        if let Some(error) = modules.take_unreadable(module) {
+            return Err(error.into());
+        }
+        let packages = modules.packages;
         let Some(package) = packages.iter().find(|p| p.manifest.name == module) else {
             return Err(Error::UnknownModule {
                 name: module.to_owned(),

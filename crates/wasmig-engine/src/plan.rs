@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use semver::Version;
 use serde::Serialize;
-use wasmig_manifest::Package;
+use wasmig_manifest::{Package, Unreadable};
 use wasmig_runtime::HOST_API_VERSION;
 use wasmig_store::{ModuleRecord, ModuleStatus};
 
@@ -226,6 +226,31 @@ pub fn plan_absent(record: &ModuleRecord) -> ModulePlan {
         changed: Vec::new(),
         warnings: Vec::new(),
     }
+}
+
+/// The plan of a module whose package could not be read: refused with why, whatever the
+/// ledger says of it.
+pub fn plan_unreadable(unreadable: &Unreadable, recorded: &Recorded) -> ModulePlan {
+    let record = recorded.record.as_ref();
+    ModulePlan {
+        module: unreadable.name.clone(),
+        installed_version: record.and_then(|r| r.version.clone()),
+        last_step: record.map_or(0, |r| r.last_step),
+        last_attempt_failed: record.is_some_and(|r| r.status == ModuleStatus::Failed),
+        header_version: None,
+        package_steps: 0,
+        action: Action::Refused {
+            reason: unreadable_reason(unreadable),
+        },
+        pending: Vec::new(),
+        changed: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// Why a module whose package cannot be read is refused.
+pub(crate) fn unreadable_reason(unreadable: &Unreadable) -> String {
+    format!("its package cannot be read: {}", unreadable.error)
 }
 
 /// The step an unfinished module was running: the install component if the module was being

@@ -515,8 +515,14 @@ mod tests {
         // A tolerant marker just before a window's cut still marks its statement.
         let script = "SELECT 1;\n-- wasmig:tolerant\nSELECT 'a;b';\nSELECT 3";
         let statements = split_windowed(Dialect::Sqlite, script, 12).unwrap();
-        assert_eq!(statements, split_windowed(Dialect::Sqlite, script, usize::MAX).unwrap());
-        assert!(statements[1].tolerant && statements[1].line == 3, "{statements:?}");
+        assert_eq!(
+            statements,
+            split_windowed(Dialect::Sqlite, script, usize::MAX).unwrap()
+        );
+        assert!(
+            statements[1].tolerant && statements[1].line == 3,
+            "{statements:?}"
+        );
         assert!(split_windowed(Dialect::Sqlite, "SELECT 1;\nSELECT 'open", 4).is_err());
     }
 

@@ -22,6 +22,6 @@ mod package;
 pub use error::{Error, Result};
 pub use manifest::{Grants, Manifest};
 pub use package::{
-    Artifact, CHECKSUMS_FILE, Kind, Package, Step, checksum_list, load_module, load_modules,
-    parse_step_stem,
+    Artifact, CHECKSUMS_FILE, Kind, Modules, Package, Step, Unreadable, checksum_list, load_module,
+    load_modules, parse_step_stem,
 };

@@ -129,10 +129,38 @@ impl Package {
 /// `<hex>  <path>` line per file, paths relative to the module's directory.
 pub const CHECKSUMS_FILE: &str = "checksums.sha256";
 
-/// Reads every module below `modules_dir` (each subdirectory holding a `module.toml`), in
-/// dependency order (a module after those it depends on; otherwise by name). Fails on the first
-/// malformed module and on a dependency cycle: a broken package never half-loads.
-pub fn load_modules(modules_dir: &Path) -> Result<Vec<Package>> {
+/// The modules of a modules directory.
+#[derive(Debug, Default)]
+pub struct Modules {
+    /// The modules that could be read, in dependency order.
+    pub packages: Vec<Package>,
+    /// The modules that could not, by directory name, each with why: each fails on its own,
+    /// the others go on.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A module whose package could not be read.
+#[derive(Debug)]
+pub struct Unreadable {
+    /// Its directory's name (the module's name, when its header is right).
+    pub name: String,
+    /// Why it could not be read.
+    pub error: Error,
+}
+
+impl Modules {
+    /// Takes out the error of `name` when its package could not be read.
+    pub fn take_unreadable(&mut self, name: &str) -> Option<Error> {
+        let at = self.unreadable.iter().position(|u| u.name == name)?;
+        Some(self.unreadable.remove(at).error)
+    }
+}
+
+/// Reads every module below `modules_dir` (each subdirectory holding a `module.toml`): the
+/// readable ones in dependency order (a module after those it depends on; otherwise by name),
+/// and apart, the malformed ones with their error (a broken package never half-loads, and
+/// fails only itself). Fails when the directory cannot be read and on a dependency cycle.
+pub fn load_modules(modules_dir: &Path) -> Result<Modules> {
     let root = open_root(modules_dir)?;
     let io_error = |cause| Error::Io {
         path: modules_dir.to_owned(),
@@ -150,11 +178,18 @@ pub fn load_modules(modules_dir: &Path) -> Result<Vec<Package>> {
         names.push(name);
     }
     names.sort();
-    let packages = names
-        .iter()
-        .map(|name| read_module(&root, modules_dir, name))
-        .collect::<Result<Vec<_>>>()?;
-    crate::order::dependency_order(packages, modules_dir)
+    let mut packages = Vec::new();
+    let mut unreadable = Vec::new();
+    for name in names {
+        match read_module(&root, modules_dir, &name) {
+            Ok(package) => packages.push(package),
+            Err(error) => unreadable.push(Unreadable { name, error }),
+        }
+    }
+    Ok(Modules {
+        packages: crate::order::dependency_order(packages, modules_dir)?,
+        unreadable,
+    })
 }
 
 /// Reads the one module `name` below `modules_dir`.
@@ -646,7 +681,8 @@ mod tests {
     fn the_directory_must_match_the_name() {
         let root = module(&[]);
         fs::rename(root.path().join("blog"), root.path().join("news")).unwrap();
-        let err = load_modules(root.path()).unwrap_err().to_string();
+        let mut modules = load_modules(root.path()).unwrap();
+        let err = modules.take_unreadable("news").unwrap().to_string();
         assert!(
             err.contains("differs from the module's directory `news`"),
             "{err}"
@@ -658,8 +694,10 @@ mod tests {
         let outside = module(&["001_a.wasm"]);
         let root = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path().join("blog"), root.path().join("blog")).unwrap();
-        let err = load_modules(root.path()).unwrap_err();
+        let mut modules = load_modules(root.path()).unwrap();
+        let err = modules.take_unreadable("blog").unwrap();
         assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(modules.packages.is_empty());
     }
 
     #[test]

@@ -35,6 +35,7 @@ impl Host {
     pub async fn backup(&self, modules: &[String], dir: &Path) -> Result<Backup> {
         let names: Vec<String> = self
             .select(modules)?
+            .packages
             .into_iter()
             .map(|p| p.manifest.name)
             .collect();
@@ -82,7 +83,7 @@ impl Host {
             Dialect::Sqlite => sqlite::restore(&self.db, location).await?,
             _ => dump::restore(&self.db, location).await?,
         };
-        let packages = wasmig_manifest::load_modules(&self.modules_dir)?;
+        let packages = wasmig_manifest::load_modules(&self.modules_dir)?.packages;
         let mut tx = self.db.begin().await?;
         for module in &modules {
             let now = timestamp(SystemTime::now());
