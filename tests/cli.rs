@@ -186,8 +186,9 @@ async fn a_malformed_header_gives_a_clear_error_and_changes_nothing() {
             .tables()
             .await
             .iter()
-            .all(|t| t.starts_with("wasmig_")),
-        "nothing of the module ran"
+            .all(|t| t.starts_with("wasmig_") || t.starts_with("sqlite_")),
+        "nothing of the module ran: {:?}",
+        sandbox.tables().await
     );
     assert!(
         sandbox
@@ -431,4 +432,45 @@ async fn a_non_transactional_step_that_fails_stays_unfinished_until_repaired(bac
     assert!(repaired.success(), "{repaired:?}");
     let status = sandbox.host().await.status().await.unwrap().remove(0);
     assert_eq!(status.action, Action::UpToDate, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
+    // SQLite's authorizer backs the policy up: status says so.
+    let sqlite = Sandbox::new(Backend::Sqlite).await;
+    blog_v1(&sqlite).write();
+    let status = sqlite.cli_accepting(false, WASMIG, &["status"]);
+    assert!(
+        status
+            .stdout()
+            .contains("security: database-enforced: SQLite's authorizer checks every statement"),
+        "{status:?}"
+    );
+    // MariaDB: the server cannot back it up yet, so steps run only with --policy-only.
+    let sandbox = Sandbox::new(Backend::MySql).await;
+    blog_v1(&sandbox).write();
+    let status = sandbox.cli_accepting(false, WASMIG, &["status"]);
+    assert!(
+        status
+            .stdout()
+            .contains("security: policy only: on MariaDB/MySQL wasmig has no per-module accounts"),
+        "{status:?}"
+    );
+    let before = sandbox.dump_module_data().await;
+    for command in ["plan", "upgrade"] {
+        let refused = sandbox.cli_accepting(false, WASMIG, &[command]);
+        assert!(!refused.success(), "{command}: {refused:?}");
+        let said = refused.stdout() + &refused.stderr();
+        assert!(
+            said.contains("blog: refused: only wasmig's SQL policy would check its steps")
+                && said.contains("Accept that explicitly to run them (`--policy-only`)"),
+            "{command}: {refused:?}"
+        );
+    }
+    assert_eq!(sandbox.dump_module_data().await, before, "nothing ran");
+    let history = sandbox.host().await.history(None).await.unwrap();
+    assert!(history.is_empty(), "nothing was recorded: {history:?}");
+    let upgrade = sandbox.cli_accepting(false, WASMIG, &["upgrade", "--policy-only"]);
+    assert!(upgrade.success(), "{upgrade:?}");
+    assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
 }

@@ -34,7 +34,11 @@ fn write_crashy(sandbox: &Sandbox) {
 }
 
 fn spawn(sandbox: &Sandbox, args: &[&str], stdout: Stdio) -> Child {
-    Command::new(WASMIG)
+    let mut command = Command::new(WASMIG);
+    if sandbox.policy_only() {
+        command.env("WASMIG_POLICY_ONLY", "1");
+    }
+    command
         .current_dir(sandbox.path())
         .env("DATABASE_URL", sandbox.database_url())
         .env("WASMIG_MODULES", sandbox.modules_dir())

@@ -421,9 +421,37 @@ async fn without_role_confinement_code_is_refused_with_the_reason() {
             .module("code", "1.0.0")
             .sql_step(&format!("001_{slug}"), sql)
             .write();
-        let host = wasmig_engine::Host::open(&limited_url, sandbox.modules_dir(), limits())
+        let mut host = wasmig_engine::Host::open(&limited_url, sandbox.modules_dir(), limits())
             .await
             .unwrap();
+        // Secure by default: no step runs where only the policy would check it…
+        let enforcement = host.enforcement().await.unwrap();
+        assert!(!enforcement.is_database_enforced(), "{enforcement}");
+        let before = sandbox.dump().await;
+        for plan_first in [true, false] {
+            let failure = match plan_first {
+                true => {
+                    let plan = host.plan(&[]).await.unwrap();
+                    match &plan.modules[0].plan.action {
+                        wasmig_engine::Action::Refused { reason } => reason.clone(),
+                        other => panic!("plan would run the step: {other:?}"),
+                    }
+                }
+                false => {
+                    let report = host.upgrade(&[], |_| {}).await.unwrap();
+                    report.failures().next().expect("refused").reason.clone()
+                }
+            };
+            assert!(
+                failure.contains("only wasmig's SQL policy would check its steps")
+                    && failure.contains("(grant the account CREATEROLE)")
+                    && failure.contains("`--policy-only`"),
+                "{failure}"
+            );
+        }
+        assert_eq!(sandbox.dump().await, before, "nothing ran without consent");
+        // …and with the operator's consent, code stays refused with its reason.
+        host.set_policy_only(true);
         let report = host.upgrade(&[], |_| {}).await.unwrap();
         host.database().close().await;
         let failure = report.failures().next().expect("the step is refused");
@@ -495,11 +523,12 @@ async fn settings_a_step_changes_do_not_outlive_it(backend: Backend) {
 
 /// Upgrades the sandbox's modules over `db`'s pool, as an application embedding wasmig does.
 async fn upgrade_on_the_applications_pool(sandbox: &Sandbox, db: &wasmig_db::Database) {
-    let host = wasmig_engine::Host::new(
+    let mut host = wasmig_engine::Host::new(
         db.clone(),
         sandbox.modules_dir(),
         wasmig_engine::Runtime::new(limits()).unwrap(),
     );
+    host.set_policy_only(sandbox.policy_only());
     let report = host.upgrade(&[], |_| {}).await.unwrap();
     assert!(report.is_success(), "{report:?}");
 }

@@ -95,10 +95,19 @@ impl Sandbox {
     }
 
     /// A host over the sandbox with the given limits.
+    /// On MariaDB/MySQL, where the database cannot back the policy up, it accepts the policy
+    /// as the only check (as an operator must, with `--policy-only`).
     pub async fn host_with(&self, limits: Limits) -> Host {
-        Host::open(&self.database_url(), self.modules_dir(), limits)
+        let mut host = Host::open(&self.database_url(), self.modules_dir(), limits)
             .await
-            .expect("the host opens")
+            .expect("the host opens");
+        host.set_policy_only(self.policy_only());
+        host
+    }
+
+    /// True where tests accept the SQL policy as the only check: MariaDB/MySQL.
+    pub fn policy_only(&self) -> bool {
+        self.backend() == Backend::MySql
     }
 
     /// Upgrades every module and returns the report.
@@ -210,16 +219,25 @@ impl Sandbox {
             .collect()
     }
 
-    /// Runs the `wasmig` binary at `program` on this sandbox with `args`.
+    /// Runs the `wasmig` binary at `program` on this sandbox with `args` (accepting the policy
+    /// as the only check where [`Sandbox::policy_only`] says).
     pub fn cli(&self, program: &str, args: &[&str]) -> CliOutput {
-        let output = Command::new(program)
+        self.cli_accepting(self.policy_only(), program, args)
+    }
+
+    /// Like [`Sandbox::cli`], with `WASMIG_POLICY_ONLY` set as `policy_only` says.
+    pub fn cli_accepting(&self, policy_only: bool, program: &str, args: &[&str]) -> CliOutput {
+        let mut command = Command::new(program);
+        command
             .current_dir(self.dir.path())
             .env("DATABASE_URL", self.database_url())
             .env("WASMIG_MODULES", self.modules_dir())
-            .env_remove("WASMIG_LOG")
-            .args(args)
-            .output()
-            .expect("the CLI starts");
+            .env_remove("WASMIG_POLICY_ONLY")
+            .env_remove("WASMIG_LOG");
+        if policy_only {
+            command.env("WASMIG_POLICY_ONLY", "1");
+        }
+        let output = command.args(args).output().expect("the CLI starts");
         CliOutput(output)
     }
 

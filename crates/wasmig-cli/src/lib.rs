@@ -152,6 +152,9 @@ enum Command {
         /// Confirms that the module's data may be dropped.
         #[arg(long)]
         yes: bool,
+        /// Run the uninstall step even where only the SQL policy checks it (see `upgrade`).
+        #[arg(long, env = "WASMIG_POLICY_ONLY")]
+        policy_only: bool,
         #[command(flatten)]
         lock: LockArgs,
     },
@@ -294,6 +297,11 @@ struct RunArgs {
     /// Require every object a module creates to be named `<module>_…`.
     #[arg(long)]
     require_prefix: bool,
+    /// Run steps even where the database cannot back wasmig's SQL policy up (PostgreSQL
+    /// without CREATEROLE, MariaDB/MySQL), so that the policy is the only check; refused
+    /// otherwise. `wasmig status` shows which mode the database is in.
+    #[arg(long, env = "WASMIG_POLICY_ONLY")]
+    policy_only: bool,
     /// Let modules ask for this PostgreSQL extension (`CREATE EXTENSION IF NOT EXISTS NAME`),
     /// which wasmig then creates with its own rights. Repeat for several; none by default.
     #[arg(long = "allow-extension", value_name = "NAME")]
@@ -332,6 +340,7 @@ impl RunArgs {
     fn configure(&self, host: &mut Host) {
         host.set_lock_wait(Duration::from_secs(self.lock.wait));
         host.set_require_prefix(self.require_prefix);
+        host.set_policy_only(self.policy_only);
         host.set_allowed_extensions(self.allow_extensions.iter().cloned());
         host.set_force(self.force);
     }
@@ -389,12 +398,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Status { json } => {
-            let plans = open(Limits::default()).await?.status().await?;
+            let host = open(Limits::default()).await?;
+            let plans = host.status().await?;
             if json {
                 serde_json::to_writer_pretty(&mut stdout, &plans)?;
                 writeln!(stdout)?;
             } else {
                 output::status_table(&mut stdout, &plans, &cli.modules)?;
+                writeln!(stdout, "security: {}", host.enforcement().await?)?;
             }
         }
         Command::Plan {
@@ -478,7 +489,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             host.set_lock_wait(Duration::from_secs(lock.wait));
             writeln!(stdout, "{}", host.deactivate(&module).await?)?;
         }
-        Command::Uninstall { module, yes, lock } => {
+        Command::Uninstall {
+            module,
+            yes,
+            policy_only,
+            lock,
+        } => {
             if !yes {
                 anyhow::bail!(
                     "uninstalling {module} runs its uninstall step, which drops its data: run \
@@ -487,6 +503,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let mut host = open(Limits::default()).await?;
             host.set_lock_wait(Duration::from_secs(lock.wait));
+            host.set_policy_only(policy_only);
             writeln!(stdout, "{}", host.uninstall(&module).await?)?;
         }
         Command::Restore { backup, lock } => {

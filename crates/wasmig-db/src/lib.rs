@@ -324,6 +324,22 @@ impl Database {
         })
     }
 
+    /// PostgreSQL: whether wasmig's account may create roles (superuser or `CREATEROLE`), as
+    /// confining each module to a role of its own needs. False on other databases.
+    pub async fn may_create_roles(&self) -> Result<bool> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(false);
+        }
+        let rows = self
+            .query(
+                "SELECT (rolsuper OR rolcreaterole)::int4 FROM pg_catalog.pg_roles \
+                 WHERE rolname = current_user",
+                &[],
+            )
+            .await?;
+        Ok(rows.rows.first().and_then(|r| r[0].as_integer()) == Some(1))
+    }
+
     /// Takes the database-wide upgrade lock, waiting up to `wait` for another holder to let
     /// go. The server (or the OS, for a SQLite file) releases it when the holder's connection
     /// or process dies, so it never goes stale.

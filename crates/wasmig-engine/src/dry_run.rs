@@ -118,10 +118,12 @@ impl Host {
             notes: notes(dialect),
             modules: Vec::new(),
         };
+        let refusal = self.unenforced().await?;
         for package in packages {
             let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
             let mut plan = plan_module(package, &recorded, self.options);
             versions.block_unmet(&mut plan, package);
+            crate::security::refuse_unenforced(&mut plan, refusal.as_ref());
             let units = match plan.action {
                 Action::Install => install_unit(package),
                 Action::Apply { first } => step_units(package, first),

@@ -23,6 +23,7 @@ mod gate;
 mod lifecycle;
 mod plan;
 mod run;
+mod security;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ use wasmig_store::HistoryEntry;
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
+pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};
 
@@ -203,6 +205,8 @@ pub struct Host {
     options: Options,
     maintenance: bool,
     backup_dir: Option<PathBuf>,
+    /// True when the operator accepts steps checked by the SQL policy alone.
+    policy_only: bool,
 }
 
 impl Host {
@@ -227,6 +231,7 @@ impl Host {
             options: Options::default(),
             maintenance: false,
             backup_dir: None,
+            policy_only: false,
         }
     }
 
@@ -542,10 +547,12 @@ impl Host {
         let mut ledger = self.ledger().await?;
         let mut versions = deps::Versions::from_ledger(&ledger);
         let mut report = UpgradeReport::default();
+        let refusal = self.unenforced().await?;
         for package in packages {
             let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
             let mut plan = plan_module(package, &recorded, self.options);
             versions.block_unmet(&mut plan, package);
+            security::refuse_unenforced(&mut plan, refusal.as_ref());
             let record = recorded.record;
             on_event(Event::Module { plan: &plan });
             let module_report = run::Upgrade {

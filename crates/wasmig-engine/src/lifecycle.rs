@@ -90,6 +90,9 @@ impl Host {
                 dependent.manifest.name
             )));
         }
+        if let Some(reason) = self.unenforced().await? {
+            return Err(refuse(reason));
+        }
         let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
             .await
             .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
