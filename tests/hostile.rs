@@ -387,11 +387,28 @@ async fn another_modules_function_cannot_be_called() {
     let report = sandbox.upgrade().await;
     let failure = report.failures().next().expect("nosy fails");
     assert_eq!(failure.module, "nosy");
+    // The policy refuses it by name (another module's function is no built-in it allows);
+    // behind it, EXECUTE is revoked from everyone but evil's role.
     assert!(
         failure
             .reason
-            .contains("permission denied for function evil_peek"),
+            .contains("denied: the function `evil_peek` is not one a step may call"),
         "{failure}"
+    );
+    let db = sandbox.database().await;
+    let grantees = db
+        .query(
+            "SELECT (proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(proacl) a \
+             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))::int4 \
+             FROM pg_proc WHERE proname = 'evil_peek'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        grantees.rows[0][0].as_integer(),
+        Some(1),
+        "not executable by PUBLIC"
     );
 }
 
@@ -427,7 +444,7 @@ async fn without_role_confinement_code_is_refused_with_the_reason() {
         // Secure by default: no step runs where only the policy would check it…
         let enforcement = host.enforcement().await.unwrap();
         assert!(!enforcement.is_database_enforced(), "{enforcement}");
-        let before = sandbox.dump().await;
+        let before = sandbox.dump_module_data().await;
         for plan_first in [true, false] {
             let failure = match plan_first {
                 true => {
@@ -449,7 +466,11 @@ async fn without_role_confinement_code_is_refused_with_the_reason() {
                 "{failure}"
             );
         }
-        assert_eq!(sandbox.dump().await, before, "nothing ran without consent");
+        assert_eq!(
+            sandbox.dump_module_data().await,
+            before,
+            "nothing ran without consent"
+        );
         // …and with the operator's consent, code stays refused with its reason.
         host.set_policy_only(true);
         let report = host.upgrade(&[], |_| {}).await.unwrap();

@@ -221,20 +221,26 @@ async fn a_checksum_list_refuses_a_tampered_package_before_anything_runs(backend
         dir.join("migrations/002_add_status.wasm"),
     )
     .unwrap();
-    let err = sandbox
-        .host()
-        .await
-        .upgrade(&[], |_| {})
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("`migrations/002_add_status.wasm` does not match its checksum"),
-        "{err}"
+    let report = sandbox.upgrade().await;
+    let failure = report.failures().next().expect("the package is refused");
+    assert_eq!(
+        (failure.module.as_str(), failure.step.as_deref()),
+        ("blog", None)
     );
     assert!(
-        sandbox.tables().await.is_empty(),
-        "nothing ran, not even the ledger"
+        failure
+            .reason
+            .contains("`migrations/002_add_status.wasm` does not match its checksum"),
+        "{failure}"
+    );
+    assert!(
+        sandbox
+            .tables()
+            .await
+            .iter()
+            .all(|t| t.starts_with("wasmig_")),
+        "nothing of the package ran: {:?}",
+        sandbox.tables().await
     );
 }
 

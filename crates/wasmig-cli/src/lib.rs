@@ -153,7 +153,7 @@ enum Command {
         #[arg(long)]
         yes: bool,
         /// Run the uninstall step even where only the SQL policy checks it (see `upgrade`).
-        #[arg(long, env = "WASMIG_POLICY_ONLY")]
+        #[arg(long, env = "WASMIG_POLICY_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
         policy_only: bool,
         #[command(flatten)]
         lock: LockArgs,
@@ -300,7 +300,7 @@ struct RunArgs {
     /// Run steps even where the database cannot back wasmig's SQL policy up (PostgreSQL
     /// without CREATEROLE, MariaDB/MySQL), so that the policy is the only check; refused
     /// otherwise. `wasmig status` shows which mode the database is in.
-    #[arg(long, env = "WASMIG_POLICY_ONLY")]
+    #[arg(long, env = "WASMIG_POLICY_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
     policy_only: bool,
     /// Let modules ask for this PostgreSQL extension (`CREATE EXTENSION IF NOT EXISTS NAME`),
     /// which wasmig then creates with its own rights. Repeat for several; none by default.

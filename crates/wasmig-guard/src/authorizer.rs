@@ -154,7 +154,9 @@ impl Authorizer for SharedPolicy {
                     || crate::rules::check_pragma_name(&[name.to_owned()]).is_ok()
             }
             Request::Function { name } => {
-                crate::rules::denied_function(wasmig_db::Dialect::Sqlite, &key(name)).is_none()
+                let name = key(name);
+                crate::functions::is_allowed(wasmig_db::Dialect::Sqlite, &name)
+                    || crate::functions::is_sqlite_internal(&name)
             }
             Request::Select => true,
             Request::Other { .. } => false,

@@ -15,6 +15,7 @@
 //! SQLite's second layer).
 
 pub mod authorizer;
+mod functions;
 mod names;
 mod postgres;
 mod rules;
@@ -924,13 +925,21 @@ impl Policy {
     }
 
     fn check_functions(&self, statement: &Statement) -> Result<(), String> {
+        let prefixes = match self.dialect {
+            Dialect::MySql => functions::index_prefixes(statement),
+            _ => Vec::new(),
+        };
         let flow = sqlparser::ast::visit_expressions(statement, |expr| {
+            if prefixes.iter().any(|prefix| std::ptr::eq(*prefix, expr)) {
+                return ControlFlow::Continue(());
+            }
             if let Expr::Function(function) = expr {
                 // Unquoted: `` `LOAD_FILE` `` and `"pg_read_file"` are the functions they name.
-                let name = rules::lowered_parts(&function.name).join(".");
-                if let Some(reason) = rules::denied_function(self.dialect, &name) {
+                let parts = rules::lowered_parts(&function.name);
+                if let Some(reason) = self.function_refusal(&parts) {
                     return ControlFlow::Break(reason);
                 }
+                let name = parts.join(".");
                 if let Some(reason) = self.sequence_function(&name, function) {
                     return ControlFlow::Break(reason);
                 }
@@ -941,6 +950,26 @@ impl Policy {
             ControlFlow::Break(reason) => Err(reason),
             ControlFlow::Continue(()) => Ok(()),
         }
+    }
+
+    /// Why the module may not call the function named `parts` (lower case, unquoted): a
+    /// built-in only from the dialect's allow-list (qualified at most by `pg_catalog` or the
+    /// home schema), or on PostgreSQL one of the module's own functions.
+    fn function_refusal(&self, parts: &[String]) -> Option<String> {
+        let (schema, name) = match parts {
+            [name] => (None, name),
+            [schema, name] => (Some(schema.as_str()), name),
+            _ => return Some(functions::refusal(&parts.join("."))),
+        };
+        let builtin_schema = schema.is_none_or(|s| s == "pg_catalog");
+        if builtin_schema && functions::is_allowed(self.dialect, name) {
+            return None;
+        }
+        let home = schema.is_none_or(|s| Some(s) == self.home_schema.as_deref());
+        if self.dialect == Dialect::Postgres && home && self.holds(name) {
+            return None;
+        }
+        Some(functions::refusal(&parts.join(".")))
     }
 
     /// PostgreSQL's sequence functions change or read a sequence named by a string: only the
@@ -1030,9 +1059,6 @@ impl Policy {
             }
             let name = self.name(relation)?;
             let key = name.key();
-            if let Some(reason) = rules::denied_function(self.dialect, &key) {
-                return Err(reason);
-            }
             if exempt.contains(&key) || !self.checks.reads {
                 continue;
             }

@@ -123,67 +123,6 @@ pub fn check_table_function(dialect: Dialect, name: &ObjectName) -> Result<(), S
     }
 }
 
-/// Functions that reach outside the database or interfere with the host, per dialect.
-pub fn denied_function(dialect: Dialect, name: &str) -> Option<String> {
-    let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
-    let outside = match dialect {
-        Dialect::Sqlite => {
-            matches!(
-                name,
-                "load_extension" | "readfile" | "writefile" | "edit" | "fts3_tokenizer"
-            )
-        }
-        Dialect::Postgres => {
-            name.starts_with("pg_read_")
-                || name.starts_with("pg_ls_")
-                || name.starts_with("lo_")
-                || name.starts_with("dblink")
-                || name.starts_with("pg_advisory")
-                || name.starts_with("pg_try_advisory")
-                || matches!(
-                    name,
-                    "pg_stat_file"
-                        | "pg_file_write"
-                        | "pg_terminate_backend"
-                        | "pg_cancel_backend"
-                        | "pg_reload_conf"
-                        | "pg_rotate_logfile"
-                        | "pg_sleep"
-                        | "pg_sleep_for"
-                        | "pg_sleep_until"
-                        | "set_config"
-                        | "pg_switch_wal"
-                        | "pg_promote"
-                        | "query_to_xml"
-                        | "query_to_xml_and_xmlschema"
-                        | "table_to_xml"
-                        | "cursor_to_xml"
-                        | "database_to_xml"
-                        | "schema_to_xml"
-                        | "pg_import_system_collations"
-                )
-        }
-        Dialect::MySql => matches!(
-            name,
-            "load_file"
-                | "sys_exec"
-                | "sys_eval"
-                | "sleep"
-                | "benchmark"
-                | "get_lock"
-                | "release_lock"
-                | "release_all_locks"
-                | "is_free_lock"
-                | "is_used_lock"
-                | "master_pos_wait"
-                | "source_pos_wait"
-        ),
-    };
-    outside.then(|| {
-        format!("the function `{name}` reaches outside the database or interferes with the host")
-    })
-}
-
 /// Checks a PRAGMA against the safe list.
 pub fn check_pragma(
     dialect: Dialect,

@@ -201,13 +201,39 @@ const SQLITE: &[Case] = &[
         Some("targets another schema"),
     ),
     ("VACUUM", Some("")),
+    // Functions: an allow-list, whatever the quoting.
+    (
+        "SELECT lower(title), json_extract(body, '$.a'), datetime('now') FROM blog_posts",
+        None,
+    ),
+    ("SELECT count(*), group_concat(title) FROM blog_posts", None),
+    (
+        r#"SELECT "load_extension"('x')"#,
+        Some("the function `load_extension` is not one a step may call"),
+    ),
+    (
+        "SELECT [readfile]('/etc/passwd')",
+        Some("the function `readfile` is not one a step may call"),
+    ),
+    (
+        "SELECT `writefile`('/tmp/x', 'y')",
+        Some("the function `writefile` is not one a step may call"),
+    ),
+    (
+        "SELECT sqlite_version()",
+        Some("the function `sqlite_version` is not one a step may call"),
+    ),
+    (
+        "SELECT sqlite_rename_table('a', 'b')",
+        Some("the function `sqlite_rename_table` is not one a step may call"),
+    ),
     (
         "SELECT load_extension('x')",
-        Some("`load_extension` reaches outside"),
+        Some("the function `load_extension` is not one a step may call"),
     ),
     (
         "SELECT readfile('/etc/passwd')",
-        Some("`readfile` reaches outside"),
+        Some("the function `readfile` is not one a step may call"),
     ),
     (
         "SELECT * FROM other.victim_secrets",
@@ -325,9 +351,61 @@ const POSTGRES: &[Case] = &[
         Some("privileges, roles and users"),
     ),
     ("CREATE ROLE evil", Some("privileges, roles and users")),
+    // Functions: an allow-list, whatever the quoting; code that runs SQL from a string,
+    // reads files, settings or other objects' definitions is not on it.
+    (
+        "SELECT lower(title), now(), pg_catalog.now(), gen_random_uuid() FROM blog_posts",
+        None,
+    ),
+    (
+        "SELECT jsonb_build_object('t', title), to_tsvector('english', title) FROM blog_posts",
+        None,
+    ),
+    (
+        "SELECT * FROM ts_stat('SELECT to_tsvector(secret) FROM victim_secrets')",
+        Some("ts_stat"),
+    ),
+    (
+        "SELECT ts_rewrite('a'::tsquery, 'SELECT secret, secret FROM victim_secrets')",
+        Some("the function `ts_rewrite` is not one a step may call"),
+    ),
+    (
+        r#"SELECT "query_to_xml"('SELECT * FROM victim_secrets', true, true, '')"#,
+        Some("the function `query_to_xml` is not one a step may call"),
+    ),
+    (
+        r#"SELECT U&"\0071uery_to_xml"('SELECT 1', true, true, '')"#,
+        // Read as `U & "…"`: a function nobody allowed, whatever it decodes to.
+        Some("uery_to_xml` is not one a step may call"),
+    ),
+    (r#"SELECT * FROM U&"\0076ictim_secrets""#, Some("")),
+    (
+        "SELECT current_setting('data_directory')",
+        Some("the function `current_setting` is not one a step may call"),
+    ),
+    (
+        "SELECT pg_get_viewdef('victim_view'::regclass)",
+        Some("the function `pg_get_viewdef` is not one a step may call"),
+    ),
+    (
+        "SELECT col_description('victim_secrets'::regclass, 1)",
+        Some("the function `col_description` is not one a step may call"),
+    ),
+    (
+        "SELECT version()",
+        Some("the function `version` is not one a step may call"),
+    ),
+    (
+        "SELECT xpath('/a', '<a/>')",
+        Some("the function `xpath` is not one a step may call"),
+    ),
+    (
+        "SELECT other_schema.lower('x')",
+        Some("the function `other_schema.lower` is not one a step may call"),
+    ),
     (
         "SELECT lo_import('/etc/passwd')",
-        Some("`lo_import` reaches outside"),
+        Some("the function `lo_import` is not one a step may call"),
     ),
     (
         "SELECT * FROM other_schema.blog_posts",
@@ -483,9 +561,51 @@ const MYSQL: &[Case] = &[
         None,
     ),
     ("INSERT INTO blog_posts (title) VALUES (?)", None),
+    // Functions: an allow-list, whatever the quoting.
+    (
+        "SELECT LOWER(title), NOW(), UUID(), JSON_OBJECT('t', title), IFNULL(title, '') FROM blog_posts",
+        None,
+    ),
+    // An index prefix length reads like a call but is none; a call in a key part still is.
+    (
+        "CREATE INDEX blog_title_prefix ON blog_posts (title(20))",
+        None,
+    ),
+    (
+        "CREATE TABLE blog_links (url TEXT, UNIQUE KEY blog_links_url (url(191)))",
+        None,
+    ),
+    (
+        "CREATE TABLE blog_slow (a INT, KEY blog_slow_k ((SLEEP(10))))",
+        Some("the function `sleep` is not one a step may call"),
+    ),
+    (
+        "SELECT `LOAD_FILE`('/etc/passwd')",
+        Some("the function `load_file` is not one a step may call"),
+    ),
+    (
+        "SELECT ExtractValue('<a/>', '/a')",
+        Some("the function `extractvalue` is not one a step may call"),
+    ),
+    (
+        "SELECT UpdateXML('<a/>', '/a', '<b/>')",
+        Some("the function `updatexml` is not one a step may call"),
+    ),
+    (
+        "SELECT USER()",
+        Some("the function `user` is not one a step may call"),
+    ),
+    (
+        "SELECT VERSION()",
+        Some("the function `version` is not one a step may call"),
+    ),
+    (
+        "SELECT `sleep`(10)",
+        Some("the function `sleep` is not one a step may call"),
+    ),
     (
         "SELECT LOAD_FILE('/etc/passwd')",
-        Some("`load_file` reaches outside"),
+        Some("the function `load_file` is not one a step may call"),
     ),
     ("SELECT * FROM blog_posts INTO OUTFILE '/tmp/x'", Some("")),
     ("LOAD DATA INFILE '/tmp/x' INTO TABLE blog_posts", Some("")),
