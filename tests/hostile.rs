@@ -28,6 +28,7 @@ on_every_backend!(
     sleeping_in_wasi,
     a_cpu_heavy_query,
     a_huge_statement_from_a_component,
+    the_catalog_shows_a_module_only_its_own_objects,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -759,4 +760,66 @@ async fn a_huge_statement_from_a_component(backend: Backend) {
         &["quota exceeded: a statement of 18432 KiB is longer than the 64 KiB a statement may be"],
     )
     .await;
+}
+
+async fn the_catalog_shows_a_module_only_its_own_objects(backend: Backend) {
+    // Differential: what the module reads from the catalog against what the database holds.
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("victim", "1.0.0")
+        .step("001_secrets", "testing/victim")
+        .write();
+    assert!(sandbox.upgrade().await.is_success());
+    let (catalog, name, detail) = match backend {
+        Backend::Sqlite => ("sqlite_master", "name", "sql"),
+        Backend::Postgres | Backend::MySql => {
+            ("information_schema.columns", "table_name", "column_default")
+        }
+    };
+    let script = format!(
+        "CREATE TABLE evil_seen (name VARCHAR(200), detail TEXT);\n\
+         INSERT INTO evil_seen (name, detail) SELECT {name}, {detail} FROM {catalog};\n\
+         INSERT INTO evil_seen (name, detail) \
+         SELECT {name}, {detail} FROM (SELECT * FROM {catalog}) AS nested;\n"
+    );
+    sandbox
+        .module("evil", "1.0.0")
+        .sql_step("001_look", &script)
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    let seen = |sql: &'static str| {
+        let sandbox = &sandbox;
+        async move {
+            let db = sandbox.database().await;
+            let rows = db.query(sql, &[]).await.unwrap();
+            db.close().await;
+            rows.rows
+                .iter()
+                .filter_map(|r| r[0].as_text().map(str::to_lowercase))
+                .collect::<std::collections::BTreeSet<_>>()
+        }
+    };
+    let module_saw = seen("SELECT name FROM evil_seen").await;
+    assert_eq!(
+        module_saw,
+        ["evil_seen".to_owned()].into(),
+        "the module saw only its own table"
+    );
+    let all_sql = match backend {
+        Backend::Sqlite => "SELECT name FROM sqlite_master",
+        Backend::Postgres => {
+            "SELECT table_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema()"
+        }
+        Backend::MySql => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE()"
+        }
+    };
+    let database_has = seen(all_sql).await;
+    assert!(
+        database_has.contains("victim_secrets") && database_has.contains("wasmig_modules"),
+        "the control query sees the rest: {database_has:?}"
+    );
 }

@@ -155,6 +155,7 @@ impl GuardGate {
                 Effect::Setting { .. } => return Ok(Route::Setting),
                 Effect::Extension { .. } => return Ok(Route::Host),
                 Effect::Block { body } => return self.block(body).map(Route::Instead),
+                Effect::Catalog { confined } => return Ok(Route::Rewritten(confined.clone())),
                 _ => {}
             }
         }

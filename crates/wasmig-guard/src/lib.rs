@@ -15,6 +15,7 @@
 //! SQLite's second layer).
 
 pub mod authorizer;
+mod catalog;
 mod functions;
 mod names;
 mod postgres;
@@ -121,6 +122,12 @@ pub enum Effect {
     Block {
         /// The block's body (PL/pgSQL).
         body: String,
+    },
+    /// The statement reads the schema catalog: `confined` runs instead, the same statement
+    /// with the catalog limited to the module's own objects and its grants.
+    Catalog {
+        /// The statement to run.
+        confined: String,
     },
 }
 
@@ -372,7 +379,55 @@ impl Policy {
             }
             effects.extend(made);
         }
+        if let Some(confined) = self.confine_catalog(&statements, sql)? {
+            effects.push(Effect::Catalog { confined });
+        }
         Ok(effects)
+    }
+
+    /// The text to run instead of `sql` when it reads the schema catalog: the catalog limited
+    /// to the module's own objects and its grants (see `catalog`).
+    fn confine_catalog(
+        &self,
+        statements: &[Statement],
+        sql: &str,
+    ) -> Result<Option<String>, Denial> {
+        let visible: BTreeSet<String> = self
+            .owned
+            .iter()
+            .chain(&self.grants.read)
+            .chain(&self.grants.write)
+            .filter(|name| !name.starts_with(rules::HOST_PREFIX))
+            .cloned()
+            .collect();
+        let mut confined = Vec::new();
+        for statement in statements {
+            for (pragma, target) in catalog::pragma_targets(statement) {
+                let shown = target.as_ref().is_some_and(|name| visible.contains(name));
+                if !shown {
+                    return Err(self.deny(
+                        sql,
+                        format!(
+                            "{pragma}(…) may describe only the module's own tables and those \
+                             it was granted, named as a string"
+                        ),
+                    ));
+                }
+            }
+            let text = catalog::confine(self.dialect, statement, &visible)
+                .map_err(|reason| self.deny(sql, reason))?;
+            confined.extend(text);
+        }
+        match (confined.pop(), statements.len()) {
+            (None, _) => Ok(None),
+            (Some(text), 1) => Ok(Some(text)),
+            (Some(_), _) => Err(self.deny(
+                sql,
+                "a query of the schema catalog runs apart from other statements: send it as \
+                 a statement of its own"
+                    .into(),
+            )),
+        }
     }
 
     /// Records the effects of statements that succeeded.
@@ -392,7 +447,8 @@ impl Policy {
                 Effect::Altered { .. }
                 | Effect::Setting { .. }
                 | Effect::Extension { .. }
-                | Effect::Block { .. } => {}
+                | Effect::Block { .. }
+                | Effect::Catalog { .. } => {}
             }
         }
     }

@@ -201,6 +201,18 @@ const SQLITE: &[Case] = &[
         Some("targets another schema"),
     ),
     ("VACUUM", Some("")),
+    // The catalog describes only the module's own tables and its grants.
+    ("SELECT name FROM pragma_table_info('blog_posts')", None),
+    (
+        "SELECT name, dflt_value FROM pragma_table_info('victim_secrets')",
+        Some("pragma_table_info(…) may describe only the module's own tables"),
+    ),
+    (
+        "SELECT name FROM pragma_table_info(?)",
+        Some(
+            "may describe only the module's own tables and those it was granted, named as a string",
+        ),
+    ),
     // Functions: an allow-list, whatever the quoting.
     (
         "SELECT lower(title), json_extract(body, '$.a'), datetime('now') FROM blog_posts",

@@ -141,18 +141,29 @@ impl Db<'_> {
 
     /// True when `table` has a column named `column`.
     pub fn has_column(&self, table: &str, column: &str) -> Result<bool> {
-        let sql = match self.dialect() {
-            Dialect::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
-            Dialect::Postgres => {
+        let (sql, params) = match self.dialect() {
+            // The host lets a pragma describe only tables it names as a string.
+            Dialect::Sqlite => (
+                format!(
+                    "SELECT COUNT(*) FROM pragma_table_info('{}') WHERE name = ?",
+                    table.replace('\'', "''")
+                ),
+                vec![column.into()],
+            ),
+            Dialect::Postgres => (
                 "SELECT COUNT(*) FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
-            }
-            Dialect::Mysql => {
+                    .to_owned(),
+                vec![table.into(), column.into()],
+            ),
+            Dialect::Mysql => (
                 "SELECT COUNT(*) FROM information_schema.columns \
                  WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
-            }
+                    .to_owned(),
+                vec![table.into(), column.into()],
+            ),
         };
-        Ok(self.query_scalar::<i64>(sql, &[table.into(), column.into()])? > 0)
+        Ok(self.query_scalar::<i64>(&sql, &params)? > 0)
     }
 
     /// True when an index named `index` exists on `table`.

@@ -33,6 +33,10 @@ pub enum Route {
     /// Not as written: these statements run instead, as the guest's (a PostgreSQL `DO` block
     /// becomes a confined function that is called and dropped).
     Instead(Vec<String>),
+    /// Not as written: this statement runs instead, as the guest's, with the same parameters
+    /// and returning its rows (a query of the schema catalog, limited to the module's
+    /// objects).
+    Rewritten(String),
 }
 
 /// The engine's side of the SQL policy.

@@ -244,6 +244,7 @@ impl Session {
                 }
                 Ok(last)
             }
+            Route::Rewritten(confined) => self.run_on_database(mode, confined, params).await,
             Route::Guest | Route::Setting => self.run_on_database(mode, sql, params).await,
         }
     }
