@@ -681,6 +681,20 @@ async fn an_executable_comment_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_optimizer_hint_is_refused() {
+    contained_sql(
+        Backend::MySql,
+        "optimizer_hint",
+        "CREATE TABLE evil_copy AS SELECT /*+ MAX_EXECUTION_TIME(1) */ 1 AS x;",
+        &[
+            "denied: executable comments",
+            "optimizer hints (`/*+ … */`)",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cascade_cannot_reach_what_others_built() {
     let sandbox = with_evil_installed("CREATE TABLE evil_base (id int);").await;
     // The application builds a view on the module's table (it may read it).

@@ -310,8 +310,9 @@ impl Policy {
         if self.dialect == Dialect::MySql && rules::has_executable_comment(sql) {
             return Err(self.deny(
                 sql,
-                "executable comments (`/*! … */`, `/*M! … */`) run as code on the server \
-                 while they read as comments: write the statement plainly"
+                "executable comments (`/*! … */`, `/*M! … */`) and optimizer hints (`/*+ … */`) \
+                 are read by the server while they look like comments: write the statement \
+                 plainly"
                     .into(),
             ));
         }

@@ -445,7 +445,13 @@ pub fn has_executable_comment(sql: &str) -> bool {
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
-            None if rest.starts_with("/*!") || rest.starts_with("/*M!") => return true,
+            // Optimizer hints are read by the server too (MySQL's `SET_VAR` changes settings).
+            None if rest.starts_with("/*!")
+                || rest.starts_with("/*M!")
+                || rest.starts_with("/*+") =>
+            {
+                return true;
+            }
             None if rest.starts_with("/*") => {
                 let end = rest.find("*/").map_or(sql.len(), |e| at + e + 2);
                 while chars.peek().is_some_and(|(i, _)| *i < end) {

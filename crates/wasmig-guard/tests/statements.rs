@@ -732,6 +732,11 @@ const MYSQL: &[Case] = &[
         Some("executable comments"),
     ),
     (
+        "SELECT /*+ SET_VAR(foreign_key_checks = 0) */ title FROM blog_posts",
+        Some("optimizer hints (`/*+ … */`)"),
+    ),
+    ("SELECT title FROM blog_posts /* + not a hint */", None),
+    (
         "SET FOREIGN_KEY_CHECKS = 0 /*!, GLOBAL max_connections = 99 */",
         Some("executable comments"),
     ),
