@@ -29,6 +29,7 @@ on_every_backend!(
     a_cpu_heavy_query,
     a_huge_statement_from_a_component,
     the_catalog_shows_a_module_only_its_own_objects,
+    a_quoted_function_that_reads_files,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -836,4 +837,24 @@ async fn the_catalog_shows_a_module_only_its_own_objects(backend: Backend) {
         database_has.contains("victim_secrets") && database_has.contains("wasmig_modules"),
         "the control query sees the rest: {database_has:?}"
     );
+}
+
+async fn a_quoted_function_that_reads_files(backend: Backend) {
+    // Functions are allowed by name, however the name is quoted.
+    let (sql, function) = match backend {
+        Backend::Sqlite => (
+            "CREATE TABLE evil_loot AS SELECT [readfile]('/etc/passwd') AS x;",
+            "readfile",
+        ),
+        Backend::Postgres => (
+            "CREATE TABLE evil_loot AS SELECT \"pg_read_file\"('/etc/passwd') AS x;",
+            "pg_read_file",
+        ),
+        Backend::MySql => (
+            "CREATE TABLE evil_loot AS SELECT `LOAD_FILE`('/etc/passwd') AS x;",
+            "load_file",
+        ),
+    };
+    let expected = format!("denied: the function `{function}` is not one a step may call");
+    contained_sql(backend, "quoted_function", sql, &[&expected]).await;
 }

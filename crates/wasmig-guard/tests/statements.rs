@@ -363,6 +363,23 @@ const POSTGRES: &[Case] = &[
         Some("privileges, roles and users"),
     ),
     ("CREATE ROLE evil", Some("privileges, roles and users")),
+    // Every table a statement reads or writes counts, in every clause.
+    (
+        "CREATE TABLE blog_clone (LIKE victim_secrets INCLUDING ALL)",
+        Some("unparsable SQL is refused"),
+    ),
+    (
+        "INSERT INTO blog_posts (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET title = (SELECT secret FROM victim_secrets)",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "INSERT INTO users (id) VALUES (1) ON CONFLICT DO NOTHING",
+        Some("may not write to `users`"),
+    ),
+    (
+        "MERGE INTO victim_secrets v USING blog_posts b ON v.id = b.id WHEN MATCHED THEN DELETE",
+        Some("victim_secrets"),
+    ),
     // Functions: an allow-list, whatever the quoting; code that runs SQL from a string,
     // reads files, settings or other objects' definitions is not on it.
     (
@@ -573,6 +590,27 @@ const MYSQL: &[Case] = &[
         None,
     ),
     ("INSERT INTO blog_posts (title) VALUES (?)", None),
+    // Every table a statement reads or writes counts, in every clause.
+    (
+        "CREATE TABLE blog_clone LIKE victim_secrets",
+        Some("CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns"),
+    ),
+    (
+        "INSERT INTO users (id) VALUES (1) ON DUPLICATE KEY UPDATE name = 'x'",
+        Some("may not write to `users`"),
+    ),
+    (
+        "INSERT INTO blog_posts (id) VALUES (1) ON DUPLICATE KEY UPDATE title = (SELECT secret FROM victim_secrets)",
+        Some("may not read `victim_secrets`"),
+    ),
+    (
+        "REPLACE INTO victim_secrets VALUES (1)",
+        Some("may not write to `victim_secrets`"),
+    ),
+    (
+        "DELETE blog_posts, victim_secrets FROM blog_posts JOIN victim_secrets ON blog_posts.id = victim_secrets.id",
+        Some("victim_secrets"),
+    ),
     // Functions: an allow-list, whatever the quoting.
     (
         "SELECT LOWER(title), NOW(), UUID(), JSON_OBJECT('t', title), IFNULL(title, '') FROM blog_posts",
