@@ -446,19 +446,44 @@ async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
             .contains("security: database-enforced: SQLite's authorizer checks every statement"),
         "{status:?}"
     );
-    // MariaDB: the server cannot back it up yet, so steps run only with --policy-only.
+    // MariaDB as root: each module gets an account of its own.
     let sandbox = Sandbox::new(Backend::MySql).await;
     blog_v1(&sandbox).write();
     let status = sandbox.cli_accepting(false, WASMIG, &["status"]);
     assert!(
-        status
-            .stdout()
-            .contains("security: policy only: on MariaDB/MySQL wasmig has no per-module accounts"),
+        status.stdout().contains(
+            "security: database-enforced: each module's statements run with the rights of a \
+             MariaDB/MySQL account of its own"
+        ),
+        "{status:?}"
+    );
+    // An account that may not create accounts: steps run only with --policy-only.
+    let account = format!("wasmig_t{}_plain", std::process::id());
+    let url = sandbox.database_url();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    for sql in [
+        format!("DROP USER IF EXISTS '{account}'@'%'"),
+        format!("CREATE USER '{account}'@'%' IDENTIFIED BY 'pw'"),
+        format!("GRANT ALL ON `{database}`.* TO '{account}'@'%'"),
+    ] {
+        sandbox.sql(&sql).await;
+    }
+    let plain_url = url.replacen("root@", &format!("{account}:pw@"), 1);
+    let plain = |args: &[&str]| {
+        let mut all = vec!["--database", plain_url.as_str()];
+        all.extend_from_slice(args);
+        sandbox.cli_accepting(false, WASMIG, &all)
+    };
+    let status = plain(&["status"]);
+    assert!(
+        status.stdout().contains(
+            "security: policy only: wasmig's MariaDB/MySQL account may not create accounts"
+        ),
         "{status:?}"
     );
     let before = sandbox.dump_module_data().await;
     for command in ["plan", "upgrade"] {
-        let refused = sandbox.cli_accepting(false, WASMIG, &[command]);
+        let refused = plain(&[command]);
         assert!(!refused.success(), "{command}: {refused:?}");
         let said = refused.stdout() + &refused.stderr();
         assert!(
@@ -470,7 +495,8 @@ async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
     assert_eq!(sandbox.dump_module_data().await, before, "nothing ran");
     let history = sandbox.host().await.history(None).await.unwrap();
     assert!(history.is_empty(), "nothing was recorded: {history:?}");
-    let upgrade = sandbox.cli_accepting(false, WASMIG, &["upgrade", "--policy-only"]);
+    let upgrade = plain(&["upgrade", "--policy-only"]);
     assert!(upgrade.success(), "{upgrade:?}");
     assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
+    sandbox.sql(&format!("DROP USER '{account}'@'%'")).await;
 }

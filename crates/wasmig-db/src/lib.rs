@@ -22,6 +22,7 @@ mod deadline;
 mod dump;
 mod lock;
 mod mysql;
+mod mysql_account;
 mod postgres;
 mod recovery;
 mod sqlite;
@@ -203,7 +204,12 @@ impl From<sqlx::Error> for Error {
                 .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                 .is_some()
                 && db.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE);
-            if sqlite_refused || postgres_refused {
+            // MariaDB/MySQL: access denied to a table, a column, a database or a routine, or a
+            // privilege the account lacks.
+            let mysql_refused = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| matches!(e.number(), 1044 | 1142 | 1143 | 1227 | 1370));
+            if sqlite_refused || postgres_refused || mysql_refused {
                 return Error::Denied(db.message().to_owned());
             }
         }
@@ -338,6 +344,16 @@ impl Database {
             )
             .await?;
         Ok(rows.rows.first().and_then(|r| r[0].as_integer()) == Some(1))
+    }
+
+    /// MariaDB/MySQL: whether wasmig's account may create accounts, grant privileges and name
+    /// another account as a definer, as running each module's statements under an account of
+    /// its own needs. False on other databases.
+    pub async fn may_create_accounts(&self) -> Result<bool> {
+        match &self.pool {
+            Pool::MySql(pool) => mysql_account::may_confine(pool).await,
+            _ => Ok(false),
+        }
     }
 
     /// Takes the database-wide upgrade lock, waiting up to `wait` for another holder to let

@@ -16,7 +16,9 @@ use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
 
 use crate::backend::{self, Budget};
 use crate::deadline::{self, Canceller, RawSqlite, Watch};
-use crate::{Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, postgres};
+use crate::{
+    Database, Dialect, Error, Pool, Result, RowSet, Value, authorizer, mysql_account, postgres,
+};
 
 /// A connection of the pool held for one step, with a transaction open on it (see
 /// [`Database::begin`]) or in autocommit mode (see [`Database::autocommit`]). Dropped without
@@ -61,6 +63,9 @@ pub struct Transaction {
     broken: bool,
     /// The pool the connection came from (its options open a connection to cancel with).
     pool: Pool,
+    /// MariaDB/MySQL: the module's account guest statements run as (see
+    /// [`Transaction::confine_guest`]).
+    mysql_guest: Option<mysql_account::GuestAccount>,
     conn: Conn,
 }
 
@@ -150,6 +155,7 @@ impl Database {
             in_call: false,
             broken: false,
             pool: self.pool.clone(),
+            mysql_guest: None,
             conn,
         })
     }
@@ -213,16 +219,14 @@ impl Transaction {
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        self.switch_role().await?;
-        self.begin_call().await?;
+        let (guest_call, watch) = self.start_call(sql, params).await?;
+        let (sql, params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(None);
-        let watch = self.watch.clone();
         let call = async {
             each_backend!(Conn, &mut self.conn, conn => backend::held_execute(conn, sql, params, mode).await)
         };
         let (result, finished) = deadline::watched(watch.as_ref(), call).await;
-        self.in_call = !finished;
-        self.explain(result)
+        self.finish_call(result, finished)
     }
 
     /// Runs one query with positional parameters and returns all of its rows.
@@ -247,16 +251,88 @@ impl Transaction {
         params: &[Value],
         budget: Option<&mut Budget>,
     ) -> Result<RowSet> {
-        self.switch_role().await?;
-        self.begin_call().await?;
+        let (guest_call, watch) = self.start_call(sql, params).await?;
+        let (sql, params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(budget);
-        let watch = self.watch.clone();
         let call = async {
             each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await)
         };
         let (result, finished) = deadline::watched(watch.as_ref(), call).await;
+        self.finish_call(result, finished)
+    }
+
+    /// Readies the connection for a statement: the call that runs a guest's as the module's
+    /// account (MariaDB/MySQL), the guest's role (PostgreSQL), the statement marked in flight,
+    /// and the deadline that watches it.
+    async fn start_call(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<(Option<mysql_account::Call>, Option<Watch>)> {
+        let guest_call = self.guest_call(sql, params).await?;
+        self.switch_role().await?;
+        self.begin_call().await?;
+        Ok((guest_call, self.watch.clone()))
+    }
+
+    /// The text and parameters sent for a statement: the account's call when there is one.
+    fn as_sent<'a>(
+        guest_call: &'a Option<mysql_account::Call>,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> (&'a str, &'a [Value]) {
+        match guest_call {
+            Some(call) => (call.sql.as_str(), call.params.as_slice()),
+            None => (sql, params),
+        }
+    }
+
+    /// Ends a statement started with [`Transaction::start_call`].
+    fn finish_call<T>(&mut self, result: Result<T>, finished: bool) -> Result<T> {
         self.in_call = !finished;
         self.explain(result)
+    }
+
+    /// MariaDB/MySQL, for a guest statement once the module has its account: the call that
+    /// runs it as that account (its parameters set first, as the host).
+    async fn guest_call(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<mysql_account::Call>> {
+        let Some(guest) = self.mysql_guest.as_ref() else {
+            return Ok(None);
+        };
+        if !self.guest.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let mut calls = mysql_account::calls(guest, sql, params)?;
+        let call = calls.pop();
+        for set in calls {
+            let host = self.guest.swap(false, Ordering::AcqRel);
+            let result = match &mut self.conn {
+                Conn::MySql(conn) => {
+                    backend::held_execute(conn, &set.sql, &set.params, backend::Mode::default())
+                        .await
+                }
+                _ => Ok(0),
+            };
+            self.guest.store(host, Ordering::Release);
+            result?;
+        }
+        Ok(call)
+    }
+
+    /// MariaDB/MySQL: lets the module's account use `table`, which a guest statement is about
+    /// to create or rename something to (`owned`: every privilege), or which its foreign key
+    /// names before it exists (only `REFERENCES`). A no-op elsewhere.
+    pub async fn grant_to_guest(&mut self, table: &str, owned: bool) -> Result<()> {
+        match (&self.mysql_guest, &self.pool) {
+            (Some(guest), Pool::MySql(pool)) => {
+                mysql_account::grant_new(pool, guest, table, owned).await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Bounds the statements that follow by the step's `deadline` (`limit` after its start):
@@ -567,6 +643,11 @@ impl Transaction {
         read: &[String],
         write: &[String],
     ) -> Result<bool> {
+        if let (Dialect::MySql, Pool::MySql(pool)) = (self.dialect(), &self.pool) {
+            let tables: Vec<String> = owned.iter().map(|(name, _)| name.clone()).collect();
+            self.mysql_guest = mysql_account::confine(pool, role, &tables, read, write).await?;
+            return Ok(self.mysql_guest.is_some());
+        }
         if self.dialect() != Dialect::Postgres {
             return Ok(false);
         }

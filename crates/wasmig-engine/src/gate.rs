@@ -43,7 +43,9 @@ impl GuardGate {
     ) -> Result<Self, crate::Error> {
         let gate = Self::read(tx, manifest, settings).await?;
         let confined = gate.confine(tx, db, manifest).await?;
-        gate.policy.lock().set_confined(confined);
+        // Code (functions, `DO`) is PostgreSQL's: confined there by the module's role.
+        let code_confined = confined && tx.dialect() == wasmig_db::Dialect::Postgres;
+        gate.policy.lock().set_confined(code_confined);
         Ok(gate)
     }
 
@@ -127,7 +129,10 @@ impl GuardGate {
             .iter()
             .map(|name| (name.clone(), String::new()))
             .collect();
-        let role = module_role(&manifest.name);
+        let role = match tx.dialect() {
+            wasmig_db::Dialect::MySql => module_account(&manifest.name),
+            _ => module_role(&manifest.name),
+        };
         let confined = tx
             .confine_guest(
                 db,
@@ -137,10 +142,10 @@ impl GuardGate {
                 &manifest.grants.write,
             )
             .await?;
-        if !confined && tx.dialect() == wasmig_db::Dialect::Postgres {
+        if !confined && tx.dialect() != wasmig_db::Dialect::Sqlite {
             tracing::debug!(
                 module = %manifest.name,
-                "the database account may not create roles: the SQL policy is the only check"
+                "no role or account confines the module here: the SQL policy is the only check"
             );
         }
         Ok(confined)
@@ -156,6 +161,7 @@ impl GuardGate {
                 Effect::Extension { .. } => return Ok(Route::Host),
                 Effect::Block { body } => return self.block(body).map(Route::Instead),
                 Effect::Catalog { confined } => return Ok(Route::Rewritten(confined.clone())),
+                Effect::Skipped => return Ok(Route::Instead(Vec::new())),
                 _ => {}
             }
         }
@@ -249,15 +255,26 @@ impl GuardGate {
 /// PostgreSQL's 63 bytes (and be cut, so that two long names could share a role), its first
 /// 45 bytes and 8 hex digits of the name's sha256.
 pub(crate) fn module_role(module: &str) -> String {
-    const LIMIT: usize = 63;
-    let role = format!("wasmig_m_{module}");
-    if role.len() <= LIMIT {
-        return role;
+    derived_name(module, 63)
+}
+
+/// The MariaDB/MySQL account of a module, derived like [`module_role`] within MySQL's 32
+/// characters for a user name.
+pub(crate) fn module_account(module: &str) -> String {
+    derived_name(module, 32)
+}
+
+/// `wasmig_m_<module>`, or, where that would pass `limit` bytes, its first `limit - 9` bytes
+/// and 8 hex digits of the name's sha256.
+fn derived_name(module: &str, limit: usize) -> String {
+    let name = format!("wasmig_m_{module}");
+    if name.len() <= limit {
+        return name;
     }
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(module.as_bytes());
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}_{hash}", &role[..LIMIT - 9])
+    format!("{}_{hash}", &name[..limit - 9])
 }
 
 impl Gate for GuardGate {
@@ -300,6 +317,25 @@ impl Gate for GuardGate {
                     _ => Ok(()),
                 };
                 claimed.map_err(|e| e.to_string())?;
+                // MariaDB/MySQL: the module's account may use what the statement makes.
+                let made = match effect {
+                    Effect::Created {
+                        name,
+                        kind: ObjectKind::Table | ObjectKind::View,
+                    } => Some(name),
+                    Effect::Renamed { to, .. } => Some(to),
+                    _ => None,
+                };
+                if let Some(name) = made {
+                    tx.grant_to_guest(name, true)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                if let Effect::Refers { name } = effect {
+                    tx.grant_to_guest(name, false)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
             }
             Ok(())
         })
@@ -355,5 +391,12 @@ mod tests {
         assert_ne!(one, two);
         assert!(one.len() <= 63 && two.len() <= 63, "{one} {two}");
         assert_eq!(module_role(&"b".repeat(54)).len(), 63);
+        assert_eq!(super::module_account("blog"), "wasmig_m_blog");
+        let long = "a".repeat(40);
+        assert_eq!(super::module_account(&long).len(), 32);
+        assert_ne!(
+            super::module_account(&format!("{long}_one")),
+            super::module_account(&format!("{long}_two"))
+        );
     }
 }

@@ -17,6 +17,8 @@ pub enum Enforcement {
     Authorizer,
     /// PostgreSQL runs each module's statements under a role of its own.
     ModuleRoles,
+    /// MariaDB/MySQL runs each module's statements with the rights of an account of its own.
+    ModuleAccounts,
     /// Only wasmig's SQL policy checks; the database cannot back it up here.
     PolicyOnly {
         /// Why the database cannot, and what would let it.
@@ -40,6 +42,10 @@ impl fmt::Display for Enforcement {
             Enforcement::ModuleRoles => f.write_str(
                 "database-enforced: each module's statements run under a PostgreSQL role of its own",
             ),
+            Enforcement::ModuleAccounts => f.write_str(
+                "database-enforced: each module's statements run with the rights of a \
+                 MariaDB/MySQL account of its own",
+            ),
             Enforcement::PolicyOnly { reason } => {
                 write!(f, "policy only: {reason}")
             }
@@ -58,10 +64,11 @@ impl Host {
                          module's own confines its steps (grant the account CREATEROLE)"
                     .into(),
             },
+            Dialect::MySql if self.db.may_create_accounts().await? => Enforcement::ModuleAccounts,
             Dialect::MySql => Enforcement::PolicyOnly {
-                reason: "on MariaDB/MySQL wasmig has no per-module accounts yet, so the server \
-                         cannot back the policy up; run wasmig with an account limited to the \
-                         application's database"
+                reason: "wasmig's MariaDB/MySQL account may not create accounts and make them \
+                         definers, so no account of the module's own confines its steps (grant \
+                         it CREATE USER, SET USER and GRANT OPTION)"
                     .into(),
             },
         })

@@ -123,6 +123,16 @@ pub enum Effect {
         /// The block's body (PL/pgSQL).
         body: String,
     },
+    /// The statement does nothing here (`DROP … IF EXISTS` of names that do not exist): the
+    /// host does not send it (a server would still check the right to drop them).
+    Skipped,
+    /// A foreign key names `name`, a table nobody holds and that does not exist yet (created
+    /// later in the history, with MySQL's `FOREIGN_KEY_CHECKS` off): nothing changes hands,
+    /// but the database must let the module refer to it.
+    Refers {
+        /// The table's name, normalised.
+        name: String,
+    },
     /// The statement reads the schema catalog: `confined` runs instead, the same statement
     /// with the catalog limited to the module's own objects and its grants.
     Catalog {
@@ -449,6 +459,8 @@ impl Policy {
                 | Effect::Setting { .. }
                 | Effect::Extension { .. }
                 | Effect::Block { .. }
+                | Effect::Refers { .. }
+                | Effect::Skipped
                 | Effect::Catalog { .. } => {}
             }
         }
@@ -685,12 +697,15 @@ impl Policy {
                         return Err(rules::refuse_cascade("DROP"));
                     }
                     access.own.extend(table.iter().cloned());
+                } else {
+                    effects.push(Effect::Skipped);
                 }
             }
             Statement::DropTrigger(drop) => {
                 let key = self.name(&drop.trigger_name)?.key();
                 if drop.if_exists && self.unknown(&key) {
                     access.absent.push(drop.trigger_name.clone());
+                    effects.push(Effect::Skipped);
                 } else {
                     access.own.push(drop.trigger_name.clone());
                     effects.push(Effect::Dropped { name: key });
@@ -718,6 +733,16 @@ impl Policy {
             });
             if !mentioned {
                 effects.push(Effect::Altered { name });
+            }
+        }
+        // A foreign key to a table nobody holds yet (created later in the history).
+        for target in &access.read {
+            let name = self.name(target)?.key();
+            let created = effects
+                .iter()
+                .any(|e| matches!(e, Effect::Created { name: n, .. } if *n == name));
+            if self.unknown(&name) && !created {
+                effects.push(Effect::Refers { name });
             }
         }
         Ok(effects)
@@ -1091,14 +1116,8 @@ impl Policy {
         }
         let calls = table_functions(statement);
         let mut reads: Vec<ObjectName> = access.read.clone();
-        let _ = sqlparser::ast::visit_relations(statement, |relation| {
-            reads.push(relation.clone());
-            ControlFlow::<()>::Continue(())
-        });
+        reads.extend(relations_outside_ctes(statement));
         for relation in &reads {
-            if relation.0.len() == 1 && ctes.contains(&names::last_part(relation)) {
-                continue;
-            }
             if self.dialect == Dialect::MySql && names::is_dual(relation) {
                 continue;
             }
@@ -1320,6 +1339,46 @@ fn cte_names(statement: &Statement) -> BTreeSet<String> {
     let mut ctes = Ctes(BTreeSet::new());
     let _ = statement.visit(&mut ctes);
     ctes.0
+}
+
+/// Every relation the statement names, but the references to a common table expression in
+/// scope where they stand: a CTE's name counts only inside the query that defines it, so a
+/// `WITH pg_class AS (…)` in a subquery does not hide the real `pg_class` read elsewhere.
+fn relations_outside_ctes(statement: &Statement) -> Vec<ObjectName> {
+    struct Scoped {
+        scopes: Vec<BTreeSet<String>>,
+        relations: Vec<ObjectName>,
+    }
+    impl Visitor for Scoped {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            let names = query.with.iter().flat_map(|with| &with.cte_tables);
+            self.scopes.push(
+                names
+                    .map(|cte| cte.alias.name.value.to_lowercase())
+                    .collect(),
+            );
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.scopes.pop();
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+            let name = names::last_part(relation);
+            let cte = relation.0.len() == 1 && self.scopes.iter().any(|s| s.contains(&name));
+            if !cte {
+                self.relations.push(relation.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut scoped = Scoped {
+        scopes: Vec::new(),
+        relations: Vec::new(),
+    };
+    let _ = statement.visit(&mut scoped);
+    scoped.relations
 }
 
 /// True when some SELECT in the statement has an INTO clause.

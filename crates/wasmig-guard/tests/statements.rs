@@ -363,6 +363,19 @@ const POSTGRES: &[Case] = &[
         Some("privileges, roles and users"),
     ),
     ("CREATE ROLE evil", Some("privileges, roles and users")),
+    // A CTE's name counts only at the level that defines it.
+    (
+        "SELECT * FROM (WITH pg_class AS (SELECT 1 AS x) SELECT * FROM pg_class) a, pg_class b",
+        Some("pg_class"),
+    ),
+    (
+        "WITH x AS (SELECT 1 AS n) SELECT * FROM x, (WITH victim_secrets AS (SELECT 2 AS n) SELECT n FROM victim_secrets) v",
+        Some("victim_secrets"),
+    ),
+    (
+        "SELECT (WITH users AS (SELECT 1 AS n) SELECT n FROM users) AS v FROM victim_secrets",
+        Some("victim_secrets"),
+    ),
     // Every table a statement reads or writes counts, in every clause.
     (
         "CREATE TABLE blog_clone (LIKE victim_secrets INCLUDING ALL)",
