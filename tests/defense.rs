@@ -103,6 +103,57 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     tx.commit().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
+    // MariaDB: as if the parser had let these through, the server has the last word.
+    let sandbox = Sandbox::new(Backend::MySql).await;
+    for sql in [
+        "CREATE TABLE blog_posts (id INTEGER)",
+        "CREATE TABLE victim_secrets (secret TEXT)",
+        "INSERT INTO victim_secrets VALUES ('s3cr3t')",
+    ] {
+        sandbox.sql(sql).await;
+    }
+    let db = sandbox.database().await;
+    let owned = [("blog_posts".to_owned(), "table".to_owned())];
+    let mut tx = db.begin().await.unwrap();
+    assert!(
+        tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
+            .await
+            .unwrap(),
+        "the test server's account may create accounts"
+    );
+    tx.set_guest(true);
+    tx.execute("INSERT INTO blog_posts VALUES (?)", &[7.into()])
+        .await
+        .expect("its own table");
+    let mine = tx.query("SELECT id FROM blog_posts", &[]).await.unwrap();
+    assert_eq!(mine.rows, [[wasmig_db::Value::Integer(7)]]);
+    for (sql, refusal) in [
+        ("SELECT secret FROM victim_secrets", "SELECT command denied"),
+        ("DROP TABLE victim_secrets", "DROP command denied"),
+        (
+            "UPDATE blog_posts JOIN victim_secrets SET victim_secrets.secret = 'x'",
+            "command denied",
+        ),
+        ("SELECT user FROM mysql.user", "SELECT command denied"),
+    ] {
+        let error = tx.query(sql, &[]).await.unwrap_err();
+        assert!(
+            matches!(error, wasmig_db::Error::Denied(_)),
+            "{sql}: {error}"
+        );
+        assert!(error.to_string().contains(refusal), "{sql}: {error}");
+    }
+    let file = tx
+        .query("SELECT LOAD_FILE('/etc/passwd') AS f", &[])
+        .await
+        .unwrap();
+    assert_eq!(file.rows, [[wasmig_db::Value::Null]], "no FILE privilege");
+    tx.rollback().await.unwrap();
+    db.close().await;
+}
+
 /// Differential fuzzing of the boundary: statements generated from a grammar of what
 /// attacks try (every table a statement can reach, in every quoting, through joins, CTEs,
 /// subqueries, `INSERT … SELECT`, multi-table writes, views and `CREATE TABLE … AS`) run through
