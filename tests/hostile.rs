@@ -682,6 +682,22 @@ async fn an_executable_comment_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cte_name_does_not_hide_the_catalog_elsewhere() {
+    // `pg_class` (every table's name and size) is readable by any role: only the policy stands
+    // between it and the step, and a CTE named `pg_class` in one subquery must not blind it to
+    // the real one read in another.
+    contained_sql(
+        Backend::Postgres,
+        "cte_shadow",
+        "CREATE TABLE evil_loot AS SELECT b.relname FROM \
+         (WITH pg_class AS (SELECT 1 AS x) SELECT x FROM pg_class) a, \
+         (SELECT relname FROM pg_class) b;",
+        &["denied:", "pg_class"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_optimizer_hint_is_refused() {
     contained_sql(
         Backend::MySql,
