@@ -4,9 +4,9 @@
 
 use wasmig_tests::{Backend, Sandbox};
 
-#[tokio::test]
-async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
-    let sandbox = Sandbox::new(Backend::Postgres).await;
+/// A database holding module `blog`'s table and module `victim`'s, with a secret in it.
+async fn with_two_modules_tables(backend: Backend) -> Sandbox {
+    let sandbox = Sandbox::new(backend).await;
     for sql in [
         "CREATE TABLE blog_posts (id INTEGER)",
         "CREATE TABLE victim_secrets (secret TEXT)",
@@ -14,6 +14,12 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     ] {
         sandbox.sql(sql).await;
     }
+    sandbox
+}
+
+#[tokio::test]
+async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
+    let sandbox = with_two_modules_tables(Backend::Postgres).await;
     let db = sandbox.database().await;
     let mut tx = db.begin().await.unwrap();
     let owned = [("blog_posts".to_owned(), "table".to_owned())];
@@ -106,14 +112,7 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
 #[tokio::test]
 async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
     // MariaDB: as if the parser had let these through, the server has the last word.
-    let sandbox = Sandbox::new(Backend::MySql).await;
-    for sql in [
-        "CREATE TABLE blog_posts (id INTEGER)",
-        "CREATE TABLE victim_secrets (secret TEXT)",
-        "INSERT INTO victim_secrets VALUES ('s3cr3t')",
-    ] {
-        sandbox.sql(sql).await;
-    }
+    let sandbox = with_two_modules_tables(Backend::MySql).await;
     let db = sandbox.database().await;
     let owned = [("blog_posts".to_owned(), "table".to_owned())];
     let mut tx = db.begin().await.unwrap();

@@ -37,6 +37,18 @@ pub(crate) fn confine(
     Ok(confiner.changed.then(|| confined.to_string()))
 }
 
+/// True when `statement` names a catalog relation a step may read.
+pub(crate) fn reads_catalog(dialect: Dialect, statement: &Statement) -> bool {
+    sqlparser::ast::visit_relations(statement, |relation| {
+        if rules::is_catalog(dialect, relation) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
 /// The tables SQLite's table-valued pragmas describe (`pragma_table_info('t')`): each
 /// pragma with the table it names, `None` when that is not a plain string.
 pub(crate) fn pragma_targets(statement: &Statement) -> Vec<(String, Option<String>)> {

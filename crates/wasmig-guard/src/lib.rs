@@ -403,6 +403,14 @@ impl Policy {
         statements: &[Statement],
         sql: &str,
     ) -> Result<Option<String>, Denial> {
+        // Most statements read no catalog: nothing to build or copy for them.
+        let reading: Vec<&Statement> = statements
+            .iter()
+            .filter(|statement| catalog::reads_catalog(self.dialect, statement))
+            .collect();
+        if reading.is_empty() {
+            return Ok(None);
+        }
         let visible: BTreeSet<String> = self
             .owned
             .iter()
@@ -412,7 +420,7 @@ impl Policy {
             .cloned()
             .collect();
         let mut confined = Vec::new();
-        for statement in statements {
+        for statement in reading {
             for (pragma, target) in catalog::pragma_targets(statement) {
                 let shown = target.as_ref().is_some_and(|name| visible.contains(name));
                 if !shown {
