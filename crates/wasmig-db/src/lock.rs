@@ -17,10 +17,12 @@ const PG_KEY: (i32, i32) = (0x7761_736d, 0x6967);
 /// How often a busy lock is tried again while waiting.
 const RETRY: Duration = Duration::from_millis(100);
 
-/// Held while an upgrade runs; dropping it releases the lock.
+/// Held while an upgrade runs. [`UpgradeLock::release`] lets go and waits until the server
+/// has; dropping it instead (a cancelled future) closes the connection, which the server
+/// notices a moment later.
 #[derive(Debug)]
 pub struct UpgradeLock {
-    _held: Held,
+    held: Held,
 }
 
 #[derive(Debug)]
@@ -28,9 +30,12 @@ enum Held {
     /// An in-memory SQLite database: no other process can reach it.
     Nothing,
     SqliteFile(#[allow(dead_code)] File),
-    Postgres(#[allow(dead_code)] PgConnection),
-    MySql(#[allow(dead_code)] MySqlConnection),
+    Postgres(PgConnection),
+    MySql(MySqlConnection),
 }
+
+/// The MySQL lock name: lock names are server-wide, so it is scoped to this database.
+const MYSQL_LOCK_NAME: &str = "CONCAT('wasmig.', DATABASE())";
 
 impl UpgradeLock {
     pub(crate) async fn acquire(url: &str, dialect: Dialect, wait: Duration) -> Result<Self> {
@@ -39,8 +44,44 @@ impl UpgradeLock {
             Dialect::Postgres => lock_postgres(url, wait).await?,
             Dialect::MySql => lock_mysql(url, wait).await?,
         };
-        Ok(UpgradeLock { _held: held })
+        Ok(UpgradeLock { held })
     }
+
+    /// Releases the lock and returns once the server has let go of it, so that the next
+    /// command (of this process or another) finds it free.
+    pub async fn release(self) {
+        let released = match self.held {
+            Held::Nothing | Held::SqliteFile(_) => Ok(()),
+            Held::Postgres(mut conn) => {
+                let key = pg_key();
+                let unlock = "SELECT pg_advisory_unlock($1::int4, $2::int4)";
+                let sent =
+                    backend::execute::<sqlx::Postgres>(&mut conn, unlock, &key, Default::default())
+                        .await;
+                let closed = conn.close().await.map_err(Error::from);
+                sent.and(closed)
+            }
+            Held::MySql(mut conn) => {
+                let unlock = format!("DO RELEASE_LOCK({MYSQL_LOCK_NAME})");
+                let sent =
+                    backend::execute::<sqlx::MySql>(&mut conn, &unlock, &[], Default::default())
+                        .await;
+                let closed = conn.close().await.map_err(Error::from);
+                sent.and(closed)
+            }
+        };
+        if let Err(error) = released {
+            tracing::warn!("the upgrade lock is released when its connection closes: {error}");
+        }
+    }
+}
+
+/// [`PG_KEY`] as query parameters.
+fn pg_key() -> [Value; 2] {
+    [
+        Value::Integer(PG_KEY.0.into()),
+        Value::Integer(PG_KEY.1.into()),
+    ]
 }
 
 /// Who we are, for the holder description other processes see.
@@ -93,10 +134,7 @@ async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
     let options = postgres::options(url)?.application_name(&identity());
     let mut conn = PgConnection::connect_with(&options).await?;
     let deadline = Instant::now() + wait;
-    let key = [
-        Value::Integer(PG_KEY.0.into()),
-        Value::Integer(PG_KEY.1.into()),
-    ];
+    let key = pg_key();
     loop {
         let got = backend::query::<sqlx::Postgres>(
             &mut conn,
@@ -131,8 +169,7 @@ async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
 
 async fn lock_mysql(url: &str, wait: Duration) -> Result<Held> {
     let mut conn = MySqlConnection::connect_with(&mysql::options(url)?).await?;
-    // Lock names are server-wide: scope the lock to this database.
-    let name = "CONCAT('wasmig.', DATABASE())";
+    let name = MYSQL_LOCK_NAME;
     let got = backend::query::<sqlx::MySql>(
         &mut conn,
         &format!("SELECT GET_LOCK({name}, ?)"),

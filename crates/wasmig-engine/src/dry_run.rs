@@ -99,84 +99,89 @@ impl Host {
     pub async fn plan(&self, modules: &[String]) -> Result<DryRun> {
         let selected = self.select(modules)?;
         let packages = &selected.packages;
-        let _lock = self.db.lock(self.lock_wait).await?;
-        let mut ledger = self.ledger().await?;
-        let mut versions = deps::Versions::from_ledger(&ledger);
-        let dialect = self.db.dialect();
-        let exact = dialect.has_transactional_ddl();
-        let mut transaction = None;
-        let mut sequences = Vec::new();
-        if exact {
-            let mut tx = self.db.begin().await?;
-            tx.previewing();
-            sequences = sequence_positions(&mut tx).await?;
-            wasmig_store::create_schema(&mut tx).await?;
-            transaction = Some(tx);
-        }
-        let mut dry_run = DryRun {
-            exact,
-            notes: notes(dialect),
-            modules: Vec::new(),
-        };
-        let refusal = self.unenforced().await?;
-        for package in packages {
-            let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
-            let mut plan = plan_module(package, &recorded, self.options);
-            versions.block_unmet(&mut plan, package);
-            crate::security::refuse_unenforced(&mut plan, refusal.as_ref());
-            let units = match plan.action {
-                Action::Install => install_unit(package),
-                Action::Apply { first } => step_units(package, first),
-                _ => Vec::new(),
-            };
-            let mut steps: Vec<StepPreview> = Vec::new();
-            // Once a step of the module cannot run here, the ones after it cannot either:
-            // they are checked against the policy as written.
-            let mut statically: Option<Policy> = None;
-            for unit in &units {
-                let failed = steps.iter().any(|s| s.error.is_some());
-                if statically.is_none() && (transaction.is_none() || runs_alone(unit, package)) {
-                    statically = Some(self.policy_now(transaction.as_mut(), package).await?);
-                }
-                let preview = match (transaction.take(), statically.as_mut()) {
-                    (Some(tx), None) if !failed => {
-                        let (tx, preview) = self.preview(tx, package, &plan, unit).await?;
-                        transaction = Some(tx);
-                        preview
-                    }
-                    (tx, policy) => {
-                        transaction = tx;
-                        as_written(unit, dialect, failed, policy)
-                    }
-                };
-                steps.push(preview);
+        self.locked(async {
+            let mut ledger = self.ledger().await?;
+            let mut versions = deps::Versions::from_ledger(&ledger);
+            let dialect = self.db.dialect();
+            let exact = dialect.has_transactional_ddl();
+            let mut transaction = None;
+            let mut sequences = Vec::new();
+            if exact {
+                let mut tx = self.db.begin().await?;
+                tx.previewing();
+                sequences = sequence_positions(&mut tx).await?;
+                wasmig_store::create_schema(&mut tx).await?;
+                transaction = Some(tx);
             }
-            let failed = steps.iter().any(|s| s.error.is_some());
-            let reached = match plan.action {
-                Action::UpToDate => plan.header_version.clone(),
-                Action::Install | Action::Apply { .. } if !failed => plan.header_version.clone(),
-                _ => plan.installed_version.clone(),
+            let mut dry_run = DryRun {
+                exact,
+                notes: notes(dialect),
+                modules: Vec::new(),
             };
-            versions.set(&plan.module, reached);
-            dry_run.modules.push(ModuleDryRun { plan, steps });
-        }
-        dry_run
-            .modules
-            .extend(selected.unreadable.iter().map(|unreadable| {
-                let recorded = ledger.remove(&unreadable.name).unwrap_or_default();
-                ModuleDryRun {
-                    plan: plan_unreadable(unreadable, &recorded),
-                    steps: Vec::new(),
+            let refusal = self.unenforced().await?;
+            for package in packages {
+                let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
+                let mut plan = plan_module(package, &recorded, self.options);
+                versions.block_unmet(&mut plan, package);
+                crate::security::refuse_unenforced(&mut plan, refusal.as_ref());
+                let units = match plan.action {
+                    Action::Install => install_unit(package),
+                    Action::Apply { first } => step_units(package, first),
+                    _ => Vec::new(),
+                };
+                let mut steps: Vec<StepPreview> = Vec::new();
+                // Once a step of the module cannot run here, the ones after it cannot either:
+                // they are checked against the policy as written.
+                let mut statically: Option<Policy> = None;
+                for unit in &units {
+                    let failed = steps.iter().any(|s| s.error.is_some());
+                    if statically.is_none() && (transaction.is_none() || runs_alone(unit, package))
+                    {
+                        statically = Some(self.policy_now(transaction.as_mut(), package).await?);
+                    }
+                    let preview = match (transaction.take(), statically.as_mut()) {
+                        (Some(tx), None) if !failed => {
+                            let (tx, preview) = self.preview(tx, package, &plan, unit).await?;
+                            transaction = Some(tx);
+                            preview
+                        }
+                        (tx, policy) => {
+                            transaction = tx;
+                            as_written(unit, dialect, failed, policy)
+                        }
+                    };
+                    steps.push(preview);
                 }
-            }));
-        if let Some(tx) = transaction {
-            tx.rollback().await?;
-        }
-        // A rollback does not take back what sequences handed out (PostgreSQL): put them back.
-        for restore in sequences {
-            self.db.execute(&restore, &[]).await?;
-        }
-        Ok(dry_run)
+                let failed = steps.iter().any(|s| s.error.is_some());
+                let reached = match plan.action {
+                    Action::UpToDate => plan.header_version.clone(),
+                    Action::Install | Action::Apply { .. } if !failed => {
+                        plan.header_version.clone()
+                    }
+                    _ => plan.installed_version.clone(),
+                };
+                versions.set(&plan.module, reached);
+                dry_run.modules.push(ModuleDryRun { plan, steps });
+            }
+            dry_run
+                .modules
+                .extend(selected.unreadable.iter().map(|unreadable| {
+                    let recorded = ledger.remove(&unreadable.name).unwrap_or_default();
+                    ModuleDryRun {
+                        plan: plan_unreadable(unreadable, &recorded),
+                        steps: Vec::new(),
+                    }
+                }));
+            if let Some(tx) = transaction {
+                tx.rollback().await?;
+            }
+            // A rollback does not take back what sequences handed out (PostgreSQL): put them back.
+            for restore in sequences {
+                self.db.execute(&restore, &[]).await?;
+            }
+            Ok(dry_run)
+        })
+        .await
     }
 
     /// The module's policy as the database is now: read in the dry run's transaction, or in

@@ -270,6 +270,15 @@ impl Host {
         self.lock_wait = wait;
     }
 
+    /// Runs `body` holding the upgrade lock, and lets go of it before returning so that the
+    /// next command finds it free.
+    async fn locked<T>(&self, body: impl Future<Output = Result<T>>) -> Result<T> {
+        let lock = self.db.lock(self.lock_wait).await?;
+        let outcome = body.await;
+        lock.release().await;
+        outcome
+    }
+
     /// The database this host upgrades.
     pub fn database(&self) -> &Database {
         &self.db
@@ -334,102 +343,104 @@ impl Host {
     /// the current files of applied steps that changed.
     pub async fn repair(&self, module: &str, repair: Repair) -> Result<String> {
         let package = &self.select_one(module)?;
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let mut ledger = self.ledger().await?;
-        let refused = |reason: String| Error::Repair {
-            module: module.to_owned(),
-            reason,
-        };
-        let recorded = ledger.remove(module).unwrap_or_default();
-        let Some(mut record) = recorded.record.clone() else {
-            return Err(refused("the module was never installed".into()));
-        };
-        if repair == Repair::AcceptChanged {
-            let plan = plan_module(package, &recorded, self.options);
-            if plan.changed.is_empty() {
-                return Err(refused(
-                    "no applied step changed since it was applied".into(),
-                ));
-            }
-            return self.accept_changed(package, &plan).await;
-        }
-        if !record.status.is_unfinished() {
-            return Err(refused(format!(
-                "no step is unfinished (status {}); repair settles a step left running or \
-                 failed after committing part of its work",
-                record.status
-            )));
-        }
-        let unfinished = plan::unfinished_step(package, &record);
-        let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair else {
-            unreachable!("accepting changes returned above");
-        };
-        let expected = if unfinished == "install" {
-            0
-        } else {
-            record.last_step + 1
-        };
-        if step != expected {
-            return Err(refused(format!(
-                "step {step:03} is not the unfinished one, which is {unfinished}"
-            )));
-        }
-        let now = wasmig_store::timestamp(std::time::SystemTime::now());
-        let history = wasmig_store::history(&self.db, Some(module)).await?;
-        let last = history.iter().rev().find(|e| e.step == step);
-        let mut tx = self.db.begin().await?;
-        if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
-            let interrupted = HistoryEntry {
-                outcome: wasmig_store::Outcome::Interrupted,
-                finished_at: now.clone(),
-                error: Some("the process running this step stopped before it finished".into()),
-                ..running.clone()
-            };
-            wasmig_store::finish(&mut tx, &interrupted).await?;
-        }
-        let (outcome, status, note) = match repair {
-            Repair::MarkApplied(_) => (
-                wasmig_store::Outcome::Applied,
-                wasmig_store::ModuleStatus::Ok,
-                "marked applied by `wasmig repair`",
-            ),
-            Repair::MarkFailed(_) | Repair::AcceptChanged => (
-                wasmig_store::Outcome::Failed,
-                wasmig_store::ModuleStatus::Failed,
-                "marked failed by `wasmig repair`",
-            ),
-        };
-        let slug = last.map_or_else(|| unfinished.clone(), |e| e.slug.clone());
-        wasmig_store::record(
-            &mut tx,
-            &HistoryEntry {
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let mut ledger = self.ledger().await?;
+            let refused = |reason: String| Error::Repair {
                 module: module.to_owned(),
-                step,
-                slug,
-                sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
-                version: package.manifest.version.clone(),
-                started_at: now.clone(),
-                finished_at: now.clone(),
-                duration_ms: 0,
-                outcome,
-                error: Some(note.to_owned()),
-            },
-        )
-        .await?;
-        if let Repair::MarkApplied(_) = repair {
-            record.last_step = if step == 0 { package.last_step() } else { step };
-            // The package's last step done: the module is at its header's version.
-            if record.last_step == package.last_step() {
-                record.version = Some(package.manifest.version.clone());
+                reason,
+            };
+            let recorded = ledger.remove(module).unwrap_or_default();
+            let Some(mut record) = recorded.record.clone() else {
+                return Err(refused("the module was never installed".into()));
+            };
+            if repair == Repair::AcceptChanged {
+                let plan = plan_module(package, &recorded, self.options);
+                if plan.changed.is_empty() {
+                    return Err(refused(
+                        "no applied step changed since it was applied".into(),
+                    ));
+                }
+                return self.accept_changed(package, &plan).await;
             }
-        }
-        record.status = status;
-        record.updated_at = now;
-        wasmig_store::save_module(&mut tx, &record).await?;
-        wasmig_store::journal_clear(&mut tx, module, step).await?;
-        tx.commit().await?;
-        Ok(format!("{module}: {unfinished} {note}"))
+            if !record.status.is_unfinished() {
+                return Err(refused(format!(
+                    "no step is unfinished (status {}); repair settles a step left running or \
+                 failed after committing part of its work",
+                    record.status
+                )));
+            }
+            let unfinished = plan::unfinished_step(package, &record);
+            let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair else {
+                unreachable!("accepting changes returned above");
+            };
+            let expected = if unfinished == "install" {
+                0
+            } else {
+                record.last_step + 1
+            };
+            if step != expected {
+                return Err(refused(format!(
+                    "step {step:03} is not the unfinished one, which is {unfinished}"
+                )));
+            }
+            let now = wasmig_store::timestamp(std::time::SystemTime::now());
+            let history = wasmig_store::history(&self.db, Some(module)).await?;
+            let last = history.iter().rev().find(|e| e.step == step);
+            let mut tx = self.db.begin().await?;
+            if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
+                let interrupted = HistoryEntry {
+                    outcome: wasmig_store::Outcome::Interrupted,
+                    finished_at: now.clone(),
+                    error: Some("the process running this step stopped before it finished".into()),
+                    ..running.clone()
+                };
+                wasmig_store::finish(&mut tx, &interrupted).await?;
+            }
+            let (outcome, status, note) = match repair {
+                Repair::MarkApplied(_) => (
+                    wasmig_store::Outcome::Applied,
+                    wasmig_store::ModuleStatus::Ok,
+                    "marked applied by `wasmig repair`",
+                ),
+                Repair::MarkFailed(_) | Repair::AcceptChanged => (
+                    wasmig_store::Outcome::Failed,
+                    wasmig_store::ModuleStatus::Failed,
+                    "marked failed by `wasmig repair`",
+                ),
+            };
+            let slug = last.map_or_else(|| unfinished.clone(), |e| e.slug.clone());
+            wasmig_store::record(
+                &mut tx,
+                &HistoryEntry {
+                    module: module.to_owned(),
+                    step,
+                    slug,
+                    sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
+                    version: package.manifest.version.clone(),
+                    started_at: now.clone(),
+                    finished_at: now.clone(),
+                    duration_ms: 0,
+                    outcome,
+                    error: Some(note.to_owned()),
+                },
+            )
+            .await?;
+            if let Repair::MarkApplied(_) = repair {
+                record.last_step = if step == 0 { package.last_step() } else { step };
+                // The package's last step done: the module is at its header's version.
+                if record.last_step == package.last_step() {
+                    record.version = Some(package.manifest.version.clone());
+                }
+            }
+            record.status = status;
+            record.updated_at = now;
+            wasmig_store::save_module(&mut tx, &record).await?;
+            wasmig_store::journal_clear(&mut tx, module, step).await?;
+            tx.commit().await?;
+            Ok(format!("{module}: {unfinished} {note}"))
+        })
+        .await
     }
 
     /// Records the current checksums of a module's changed steps, as accepted.
@@ -470,22 +481,24 @@ impl Host {
         mut on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
         let selected = self.select(modules)?;
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let packages = &selected.packages;
-        if let Some(dir) = &self.backup_dir {
-            let names: Vec<String> = packages.iter().map(|p| p.manifest.name.clone()).collect();
-            let backup = self.backup_locked(&names, dir).await?;
-            on_event(Event::BackedUp {
-                location: &backup.location,
-            });
-        }
-        let mut report = self.run_maintained(packages, resume, &mut on_event).await?;
-        report.modules.extend(
-            self.refuse_unreadable(&selected.unreadable, &mut on_event)
-                .await?,
-        );
-        Ok(report)
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let packages = &selected.packages;
+            if let Some(dir) = &self.backup_dir {
+                let names: Vec<String> = packages.iter().map(|p| p.manifest.name.clone()).collect();
+                let backup = self.backup_locked(&names, dir).await?;
+                on_event(Event::BackedUp {
+                    location: &backup.location,
+                });
+            }
+            let mut report = self.run_maintained(packages, resume, &mut on_event).await?;
+            report.modules.extend(
+                self.refuse_unreadable(&selected.unreadable, &mut on_event)
+                    .await?,
+            );
+            Ok(report)
+        })
+        .await
     }
 
     /// Each module whose package cannot be read, as a failure of its own.

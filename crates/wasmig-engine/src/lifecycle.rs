@@ -18,26 +18,30 @@ impl Host {
         on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
         let package = self.select_one(module)?;
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let mut tx = self.db.begin().await?;
-        wasmig_store::set_active(&mut tx, module, true).await?;
-        tx.commit().await?;
-        self.run_maintained(std::slice::from_ref(&package), false, on_event)
-            .await
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let mut tx = self.db.begin().await?;
+            wasmig_store::set_active(&mut tx, module, true).await?;
+            tx.commit().await?;
+            self.run_maintained(std::slice::from_ref(&package), false, on_event)
+                .await
+        })
+        .await
     }
 
     /// Deactivates `module`: upgrades leave it alone until it is activated again. Its data and
     /// its stored version stay as they are.
     pub async fn deactivate(&self, module: &str) -> Result<String> {
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let mut tx = self.db.begin().await?;
-        wasmig_store::set_active(&mut tx, module, false).await?;
-        tx.commit().await?;
-        Ok(format!(
-            "{module}: deactivated; its data and stored version are kept"
-        ))
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let mut tx = self.db.begin().await?;
+            wasmig_store::set_active(&mut tx, module, false).await?;
+            tx.commit().await?;
+            Ok(format!(
+                "{module}: deactivated; its data and stored version are kept"
+            ))
+        })
+        .await
     }
 
     /// Runs the uninstall step `module` ships (`uninstall.wasm` or `.sql`), in one transaction
@@ -68,85 +72,87 @@ impl Host {
                     .into(),
             ));
         };
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let ledger = self.ledger().await?;
-        let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
-            return Err(refuse("it is not installed".into()));
-        };
-        if record.status.is_unfinished() {
-            return Err(refuse(
-                "a step is unfinished: resume or repair it first".into(),
-            ));
-        }
-        let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
-        if let Some(dependent) = packages
-            .iter()
-            .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
-            .find(|p| !ledger[&p.manifest.name].inactive)
-        {
-            return Err(refuse(format!(
-                "module `{}` depends on it: uninstall or deactivate that one first",
-                dependent.manifest.name
-            )));
-        }
-        if let Some(reason) = self.unenforced().await? {
-            return Err(refuse(reason));
-        }
-        let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
-            .await
-            .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let ledger = self.ledger().await?;
+            let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
+                return Err(refuse("it is not installed".into()));
+            };
+            if record.status.is_unfinished() {
+                return Err(refuse(
+                    "a step is unfinished: resume or repair it first".into(),
+                ));
+            }
+            let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
+            if let Some(dependent) = packages
+                .iter()
+                .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
+                .find(|p| !ledger[&p.manifest.name].inactive)
+            {
+                return Err(refuse(format!(
+                    "module `{}` depends on it: uninstall or deactivate that one first",
+                    dependent.manifest.name
+                )));
+            }
+            if let Some(reason) = self.unenforced().await? {
+                return Err(refuse(reason));
+            }
+            let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
+                .await
+                .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
 
-        let manifest = &package.manifest;
-        let mut tx = self.db.begin().await?;
-        let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
-        let hooks = Hooks {
-            journal: Box::new(NoJournal),
-            gate: Box::new(gate),
-            each_statement_commits: false,
-        };
-        let context = StepContext {
-            module: module.to_owned(),
-            step: "uninstall".into(),
-            from_version: record.version.as_ref().map(ToString::to_string),
-            to_version: manifest.version.to_string(),
-        };
-        let started = SystemTime::now();
-        let run = prepared.run(&self.runtime, tx, context, hooks).await;
-        let mut entry = HistoryEntry {
-            module: module.to_owned(),
-            step: INSTALL_STEP,
-            slug: "uninstall".into(),
-            sha256: artifact.sha256(),
-            version: manifest.version.clone(),
-            started_at: timestamp(started),
-            finished_at: timestamp(SystemTime::now()),
-            duration_ms: u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
-            outcome: Outcome::Applied,
-            error: None,
-        };
-        match run.result {
-            Ok(()) => {
-                let mut tx = run.transaction;
-                wasmig_store::forget_module(&mut tx, module).await?;
-                wasmig_store::set_active(&mut tx, module, false).await?;
-                wasmig_store::record(&mut tx, &entry).await?;
-                tx.commit().await?;
-                Ok(format!(
-                    "{module}: uninstalled (its history is kept; `wasmig activate {module}` \
+            let manifest = &package.manifest;
+            let mut tx = self.db.begin().await?;
+            let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
+            let hooks = Hooks {
+                journal: Box::new(NoJournal),
+                gate: Box::new(gate),
+                each_statement_commits: false,
+            };
+            let context = StepContext {
+                module: module.to_owned(),
+                step: "uninstall".into(),
+                from_version: record.version.as_ref().map(ToString::to_string),
+                to_version: manifest.version.to_string(),
+            };
+            let started = SystemTime::now();
+            let run = prepared.run(&self.runtime, tx, context, hooks).await;
+            let mut entry = HistoryEntry {
+                module: module.to_owned(),
+                step: INSTALL_STEP,
+                slug: "uninstall".into(),
+                sha256: artifact.sha256(),
+                version: manifest.version.clone(),
+                started_at: timestamp(started),
+                finished_at: timestamp(SystemTime::now()),
+                duration_ms: u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
+                outcome: Outcome::Applied,
+                error: None,
+            };
+            match run.result {
+                Ok(()) => {
+                    let mut tx = run.transaction;
+                    wasmig_store::forget_module(&mut tx, module).await?;
+                    wasmig_store::set_active(&mut tx, module, false).await?;
+                    wasmig_store::record(&mut tx, &entry).await?;
+                    tx.commit().await?;
+                    Ok(format!(
+                        "{module}: uninstalled (its history is kept; `wasmig activate {module}` \
                      installs it again)"
-                ))
+                    ))
+                }
+                Err(e) => {
+                    run.transaction.rollback().await?;
+                    entry.outcome = Outcome::Failed;
+                    entry.error = Some(e.to_string());
+                    let mut tx = self.db.begin().await?;
+                    wasmig_store::record(&mut tx, &entry).await?;
+                    tx.commit().await?;
+                    Err(refuse(format!("its uninstall step failed: {e}")))
+                }
             }
-            Err(e) => {
-                run.transaction.rollback().await?;
-                entry.outcome = Outcome::Failed;
-                entry.error = Some(e.to_string());
-                let mut tx = self.db.begin().await?;
-                wasmig_store::record(&mut tx, &entry).await?;
-                tx.commit().await?;
-                Err(refuse(format!("its uninstall step failed: {e}")))
-            }
-        }
+        })
+        .await
     }
 
     /// True while an upgrade started with [`Host::set_maintenance`] runs (or after one was

@@ -39,8 +39,8 @@ impl Host {
             .into_iter()
             .map(|p| p.manifest.name)
             .collect();
-        let _lock = self.db.lock(self.lock_wait).await?;
-        self.backup_locked(&names, dir).await
+        self.locked(async { self.backup_locked(&names, dir).await })
+            .await
     }
 
     /// [`Host::backup`] while the caller holds the upgrade lock.
@@ -77,39 +77,41 @@ impl Host {
                 location.display()
             )));
         }
-        let _lock = self.db.lock(self.lock_wait).await?;
-        wasmig_store::ensure_schema(&self.db).await?;
-        let modules = match self.db.dialect() {
-            Dialect::Sqlite => sqlite::restore(&self.db, location).await?,
-            _ => dump::restore(&self.db, location).await?,
-        };
-        let packages = wasmig_manifest::load_modules(&self.modules_dir)?.packages;
-        let mut tx = self.db.begin().await?;
-        for module in &modules {
-            let now = timestamp(SystemTime::now());
-            let version = packages
-                .iter()
-                .find(|p| p.manifest.name == *module)
-                .map_or_else(
-                    || semver::Version::new(0, 0, 0),
-                    |p| p.manifest.version.clone(),
-                );
-            let entry = HistoryEntry {
-                module: module.clone(),
-                step: INSTALL_STEP,
-                slug: "restore".into(),
-                sha256: String::new(),
-                version,
-                started_at: now.clone(),
-                finished_at: now,
-                duration_ms: 0,
-                outcome: Outcome::Restored,
-                error: Some(format!("restored from {}", location.display())),
+        self.locked(async {
+            wasmig_store::ensure_schema(&self.db).await?;
+            let modules = match self.db.dialect() {
+                Dialect::Sqlite => sqlite::restore(&self.db, location).await?,
+                _ => dump::restore(&self.db, location).await?,
             };
-            wasmig_store::record(&mut tx, &entry).await?;
-        }
-        tx.commit().await?;
-        Ok(modules)
+            let packages = wasmig_manifest::load_modules(&self.modules_dir)?.packages;
+            let mut tx = self.db.begin().await?;
+            for module in &modules {
+                let now = timestamp(SystemTime::now());
+                let version = packages
+                    .iter()
+                    .find(|p| p.manifest.name == *module)
+                    .map_or_else(
+                        || semver::Version::new(0, 0, 0),
+                        |p| p.manifest.version.clone(),
+                    );
+                let entry = HistoryEntry {
+                    module: module.clone(),
+                    step: INSTALL_STEP,
+                    slug: "restore".into(),
+                    sha256: String::new(),
+                    version,
+                    started_at: now.clone(),
+                    finished_at: now,
+                    duration_ms: 0,
+                    outcome: Outcome::Restored,
+                    error: Some(format!("restored from {}", location.display())),
+                };
+                wasmig_store::record(&mut tx, &entry).await?;
+            }
+            tx.commit().await?;
+            Ok(modules)
+        })
+        .await
     }
 }
 
