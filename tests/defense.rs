@@ -31,8 +31,8 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     );
 
     // As if the parser had let these through: the server has the last word.
-    tx.set_guest(true);
-    let error = tx
+    let mut guest = tx.as_guest();
+    let error = guest
         .query("SELECT secret FROM victim_secrets", &[])
         .await
         .unwrap_err();
@@ -43,35 +43,40 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
             .contains("permission denied for table victim_secrets"),
         "{error}"
     );
+    drop(guest);
     tx.rollback().await.unwrap();
 
     let mut tx = db.begin().await.unwrap();
     tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
         .await
         .unwrap();
-    tx.set_guest(true);
-    tx.execute("INSERT INTO blog_posts VALUES (1)", &[])
+    let mut guest = tx.as_guest();
+    guest
+        .execute("INSERT INTO blog_posts VALUES (1)", &[])
         .await
         .expect("its own table");
-    tx.execute("CREATE TABLE blog_more (id INTEGER)", &[])
+    guest
+        .execute("CREATE TABLE blog_more (id INTEGER)", &[])
         .await
         .expect("a new table");
-    let error = tx
+    let error = guest
         .execute("DROP TABLE victim_secrets", &[])
         .await
         .unwrap_err();
     assert!(matches!(error, wasmig_db::Error::Denied(_)), "{error}");
+    drop(guest);
     tx.rollback().await.unwrap();
 
     let mut tx = db.begin().await.unwrap();
     tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
         .await
         .unwrap();
-    tx.set_guest(true);
-    tx.execute("CREATE TABLE blog_more (id INTEGER)", &[])
+    let mut guest = tx.as_guest();
+    guest
+        .execute("CREATE TABLE blog_more (id INTEGER)", &[])
         .await
         .unwrap();
-    tx.set_guest(false);
+    drop(guest);
     let owners = tx
         .query(
             "SELECT tablename::text, tableowner::text FROM pg_tables \
@@ -122,11 +127,12 @@ async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
             .unwrap(),
         "the test server's account may create accounts"
     );
-    tx.set_guest(true);
-    tx.execute("INSERT INTO blog_posts VALUES (?)", &[7.into()])
+    let mut guest = tx.as_guest();
+    guest
+        .execute("INSERT INTO blog_posts VALUES (?)", &[7.into()])
         .await
         .expect("its own table");
-    let mine = tx.query("SELECT id FROM blog_posts", &[]).await.unwrap();
+    let mine = guest.query("SELECT id FROM blog_posts", &[]).await.unwrap();
     assert_eq!(mine.rows, [[wasmig_db::Value::Integer(7)]]);
     for (sql, refusal) in [
         ("SELECT secret FROM victim_secrets", "SELECT command denied"),
@@ -137,18 +143,19 @@ async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
         ),
         ("SELECT user FROM mysql.user", "SELECT command denied"),
     ] {
-        let error = tx.query(sql, &[]).await.unwrap_err();
+        let error = guest.query(sql, &[]).await.unwrap_err();
         assert!(
             matches!(error, wasmig_db::Error::Denied(_)),
             "{sql}: {error}"
         );
         assert!(error.to_string().contains(refusal), "{sql}: {error}");
     }
-    let file = tx
+    let file = guest
         .query("SELECT LOAD_FILE('/etc/passwd') AS f", &[])
         .await
         .unwrap();
     assert_eq!(file.rows, [[wasmig_db::Value::Null]], "no FILE privilege");
+    drop(guest);
     tx.rollback().await.unwrap();
     db.close().await;
 }
@@ -317,15 +324,16 @@ mod differential {
                 }
             }
             let before = protected_rows(&mut tx).await;
-            tx.set_guest(true);
+            let mut guest = tx.as_guest();
             let outcome = if sql.starts_with("SELECT") || sql.starts_with("WITH c") {
-                tx.query(&sql, &[])
+                guest
+                    .query(&sql, &[])
                     .await
                     .map(|rows| format!("{:?}", rows.rows))
             } else {
-                tx.execute(&sql, &[]).await.map(|n| n.to_string())
+                guest.execute(&sql, &[]).await.map(|n| n.to_string())
             };
-            tx.set_guest(false);
+            drop(guest);
             match (&verdict, &outcome) {
                 (Ok(_), Err(wasmig_db::Error::Denied(refusal))) => differences.push(format!(
                     "the database refused what the policy allowed: `{sql}`: {refusal}"
@@ -430,9 +438,9 @@ mod differential {
     async fn copied_secret(tx: &mut Transaction) -> Option<&'static str> {
         let names = tx.object_names().await.ok()?;
         for (name, _) in names.iter().filter(|(n, _)| n.starts_with("blog_")) {
-            tx.set_guest(true);
-            let read = tx.query(&format!("SELECT * FROM {name}"), &[]).await;
-            tx.set_guest(false);
+            let mut guest = tx.as_guest();
+            let read = guest.query(&format!("SELECT * FROM {name}"), &[]).await;
+            drop(guest);
             let Ok(rows) = read else {
                 continue;
             };

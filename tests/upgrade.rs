@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmig_engine::{Action, Repair};
+use wasmig_engine::{Action, FailureKind, Refusal, Repair};
 use wasmig_store::{ModuleStatus, Outcome};
 use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
@@ -192,7 +192,9 @@ async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backe
     let failure = report.failures().next().expect("the upgrade fails");
     assert_eq!(failure.module, "blog");
     assert_eq!(failure.step.as_deref(), Some("004_broken"));
+    assert_eq!(failure.kind, FailureKind::Returned, "{failure}");
     assert!(failure.reason.contains("refusing on purpose"), "{failure}");
+    assert_eq!(failure.unfinished, !backend.has_transactional_ddl());
     assert_eq!(report.modules[0].applied, ["003_more"]);
 
     let tables = sandbox.tables().await;
@@ -219,7 +221,10 @@ async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backe
     }
     // MySQL committed the CREATE TABLE: the module is unfinished until an operator acts.
     assert!(tables.contains(&"blog_004_broken".to_owned()));
-    assert!(failure.reason.contains("`wasmig resume blog`"), "{failure}");
+    assert!(
+        failure.reason.contains("so the module is unfinished"),
+        "{failure}"
+    );
     assert_eq!(
         status[0].action,
         Action::Unfinished {
@@ -229,6 +234,8 @@ async fn a_failing_step_with_ddl_is_rolled_back_where_ddl_is_transactional(backe
     );
     let again = sandbox.upgrade().await;
     let refusal = again.failures().next().expect("refused while unfinished");
+    assert_eq!(refusal.kind, FailureKind::Unfinished);
+    assert!(refusal.unfinished);
     assert!(
         refusal
             .reason
@@ -270,6 +277,7 @@ async fn a_trapping_step_is_contained_and_the_next_module_still_runs(backend: Ba
     let failures: Vec<_> = report.failures().collect();
     assert_eq!(failures.len(), 1, "{report:?}");
     assert_eq!(failures[0].step.as_deref(), Some("002_boom"));
+    assert_eq!(failures[0].kind, FailureKind::Trapped, "{}", failures[0]);
     assert!(failures[0].reason.contains("trapped"), "{}", failures[0]);
     assert!(
         failures[0]
@@ -317,6 +325,11 @@ async fn an_older_header_is_refused_and_nothing_changes(backend: Backend) {
     let report = sandbox.upgrade().await;
     let failure = report.failures().next().expect("refused");
     assert_eq!(failure.step, None);
+    let downgrade = Refusal::Downgrade {
+        installed: "2.0.0".parse().unwrap(),
+        header: "1.0.0".parse().unwrap(),
+    };
+    assert_eq!(failure.kind, FailureKind::Refused { refusal: downgrade });
     assert!(
         failure
             .reason
@@ -335,6 +348,11 @@ async fn a_step_added_without_a_version_bump_is_refused(backend: Backend) {
         .write();
     let report = sandbox.upgrade().await;
     let failure = report.failures().next().expect("refused");
+    assert!(
+        matches!(&failure.kind, FailureKind::Refused {
+            refusal: Refusal::StepAddedWithoutBump { step, .. } } if step == "003_index_status"),
+        "{failure:?}"
+    );
     assert!(
         failure.reason.contains("step 003_index_status was added"),
         "{failure}"
@@ -404,7 +422,8 @@ async fn a_malformed_package_fails_only_itself(backend: Backend) {
             .find(|p| p.module == "zeta")
             .expect("zeta is listed");
         assert!(
-            matches!(&zeta.action, Action::Refused { reason } if reason.contains(expected)),
+            matches!(&zeta.action, Action::Refused { refusal: Refusal::Unreadable { error } }
+                if error.contains(expected)),
             "{zeta:?} lacks `{expected}`"
         );
         let report = sandbox.upgrade().await;
@@ -415,7 +434,8 @@ async fn a_malformed_package_fails_only_itself(backend: Backend) {
             ("zeta", None)
         );
         assert!(
-            failures[0].reason.contains(expected),
+            matches!(&failures[0].kind, FailureKind::Refused { refusal: Refusal::Unreadable { error } }
+                if error.contains(expected)),
             "`{}` lacks `{expected}`",
             failures[0].reason
         );
@@ -450,6 +470,7 @@ async fn a_tampered_component_is_refused_before_it_runs(backend: Backend) {
     let report = sandbox.upgrade().await;
     let failure = report.failures().next().expect("refused");
     assert_eq!(failure.step.as_deref(), Some("002_add_status"));
+    assert_eq!(failure.kind, FailureKind::Invalid);
     assert!(
         failure.reason.contains("not a valid migration component"),
         "{failure}"

@@ -1,5 +1,6 @@
 //! The `wasmig` command line, as a library so that tests can build it under another name.
 
+mod hints;
 mod output;
 
 use std::io::Write;
@@ -377,7 +378,12 @@ pub fn main() -> ExitCode {
 }
 
 fn fail(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    match error.downcast_ref::<wasmig_engine::Error>() {
+        Some(wasmig_engine::Error::Refused { module, refusal }) => {
+            eprintln!("error: {module}: {}", hints::refusal(module, refusal));
+        }
+        _ => eprintln!("error: {error:#}"),
+    }
     ExitCode::FAILURE
 }
 
@@ -456,7 +462,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             debug_assert!(accept_changed || mark_applied.is_some() || mark_failed.is_some());
             let step = mark_applied.as_ref().or(mark_failed.as_ref());
             let repair = repair_of(&host, &module, step, mark_applied.is_some()).await?;
-            writeln!(stdout, "{}", host.repair(&module, repair).await?)?;
+            let repaired = host.repair(&module, repair).await?;
+            writeln!(stdout, "{}", output::repaired(&module, &repaired))?;
         }
         Command::History { module, json } => {
             let entries = open(Limits::default())
@@ -487,7 +494,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deactivate { module, lock } => {
             let mut host = open(Limits::default()).await?;
             host.set_lock_wait(Duration::from_secs(lock.wait));
-            writeln!(stdout, "{}", host.deactivate(&module).await?)?;
+            host.deactivate(&module).await?;
+            writeln!(
+                stdout,
+                "{module}: deactivated; its data and stored version are kept"
+            )?;
         }
         Command::Uninstall {
             module,
@@ -504,7 +515,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut host = open(Limits::default()).await?;
             host.set_lock_wait(Duration::from_secs(lock.wait));
             host.set_policy_only(policy_only);
-            writeln!(stdout, "{}", host.uninstall(&module).await?)?;
+            host.uninstall(&module).await?;
+            writeln!(
+                stdout,
+                "{module}: uninstalled (its history is kept; `wasmig activate {module}` installs \
+                 it again)"
+            )?;
         }
         Command::Restore { backup, lock } => {
             let mut host = open(Limits::default()).await?;
@@ -603,7 +619,7 @@ fn finish_steps(
     drop(progress);
     if !report.is_success() {
         for failure in report.failures() {
-            eprintln!("error: {failure}");
+            eprintln!("error: {}", hints::failure(failure));
         }
         return Ok(ExitCode::FAILURE);
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wasmig_engine::{Action, DryRun, Event, ModulePlan, UpgradeReport, Verification};
+use wasmig_engine::{Action, DryRun, Event, ModulePlan, Repaired, UpgradeReport, Verification};
 use wasmig_manifest::Kind;
 use wasmig_store::HistoryEntry;
 
@@ -48,11 +48,9 @@ fn pending(plan: &ModulePlan, modules_dir: &Path) -> String {
             format!("{count} {noun}: {}", plan.pending.join(", "))
         }
         Action::UpToDate => "none".to_owned(),
-        Action::Refused { reason } => format!("refused: {reason}"),
-        Action::Unfinished { step, status } => format!(
-            "unfinished: {}",
-            Action::unfinished_reason(&plan.module, step, *status)
-        ),
+        Action::Refused { .. } | Action::Unfinished { .. } => {
+            crate::hints::blocked(plan).unwrap_or_default()
+        }
         Action::Absent => format!("not in {}", modules_dir.display()),
         Action::Inactive => format!(
             "inactive (deactivated; `wasmig activate {}` brings it back)",
@@ -161,11 +159,12 @@ fn module_line(plan: &ModulePlan) -> Option<String> {
             }
         }
         Action::UpToDate => format!("{module}: up to date at {header}"),
-        Action::Refused { reason } => format!("{module}: refused: {reason}"),
-        Action::Unfinished { step, status } => format!(
-            "{module}: unfinished: {}",
-            Action::unfinished_reason(module, step, *status)
-        ),
+        Action::Refused { .. } | Action::Unfinished { .. } => {
+            format!(
+                "{module}: {}",
+                crate::hints::blocked(plan).unwrap_or_default()
+            )
+        }
         Action::Inactive => format!("{module}: inactive, left alone"),
         Action::Absent => return None,
     })
@@ -348,5 +347,22 @@ fn shortened(literal: &str) -> String {
             literal.chars().count()
         ),
         None => literal.to_owned(),
+    }
+}
+
+/// What `repair` prints once it settled a step or accepted changed files.
+pub fn repaired(module: &str, repaired: &Repaired) -> String {
+    match repaired {
+        Repaired::Settled { step, applied } => {
+            let verdict = if *applied { "applied" } else { "failed" };
+            format!("{module}: {step} marked {verdict} by `wasmig repair`")
+        }
+        Repaired::Accepted { steps } => {
+            format!(
+                "{module}: accepted the changed files of {}",
+                steps.join(", ")
+            )
+        }
+        other => format!("{module}: {other:?}"),
     }
 }

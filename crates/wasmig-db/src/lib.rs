@@ -19,6 +19,7 @@ macro_rules! each_backend {
 pub mod authorizer;
 mod backend;
 mod deadline;
+mod denial;
 mod dump;
 mod lock;
 mod mysql;
@@ -34,9 +35,10 @@ use std::time::Duration;
 
 pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
+pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
 pub use recovery::Intent;
-pub use transaction::Transaction;
+pub use transaction::{AsGuest, Transaction};
 pub use value::{RowSet, Value};
 
 /// The SQL dialect of a database.

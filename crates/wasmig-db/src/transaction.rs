@@ -161,6 +161,33 @@ impl Database {
     }
 }
 
+/// A [`Transaction`] whose statements are a guest's while the guard lives (see
+/// [`Transaction::as_guest`]).
+#[derive(Debug)]
+pub struct AsGuest<'t> {
+    transaction: &'t mut Transaction,
+}
+
+impl std::ops::Deref for AsGuest<'_> {
+    type Target = Transaction;
+
+    fn deref(&self) -> &Transaction {
+        self.transaction
+    }
+}
+
+impl std::ops::DerefMut for AsGuest<'_> {
+    fn deref_mut(&mut self) -> &mut Transaction {
+        self.transaction
+    }
+}
+
+impl Drop for AsGuest<'_> {
+    fn drop(&mut self) {
+        self.transaction.guest.store(false, Ordering::Release);
+    }
+}
+
 impl Transaction {
     /// The dialect of the database this transaction runs on.
     pub fn dialect(&self) -> Dialect {
@@ -514,10 +541,12 @@ impl Transaction {
         self.changed.step_lock = held;
     }
 
-    /// Marks the statements that follow as a guest's (`true`) or the host's (`false`): a
-    /// guest's statements are prepared afresh each time and checked by the authorizer.
-    pub fn set_guest(&mut self, guest: bool) {
-        self.guest.store(guest, Ordering::Release);
+    /// The transaction as a guest's: statements sent through the returned guard are prepared
+    /// afresh each time and checked by the authorizer. Dropping the guard (also when the
+    /// future holding it is cancelled) makes statements the host's again.
+    pub fn as_guest(&mut self) -> AsGuest<'_> {
+        self.guest.store(true, Ordering::Release);
+        AsGuest { transaction: self }
     }
 
     fn mode<'b>(&self, budget: Option<&'b mut Budget>) -> backend::Mode<'b> {
@@ -953,11 +982,10 @@ mod tests {
             assert!(!enabled(
                 tx.query("PRAGMA foreign_keys", &[]).await.unwrap()
             ));
-            tx.set_guest(true);
-            tx.execute("CREATE TABLE IF NOT EXISTS t (a INT)", &[])
+            tx.as_guest()
+                .execute("CREATE TABLE IF NOT EXISTS t (a INT)", &[])
                 .await
                 .unwrap();
-            tx.set_guest(false);
             // Turning the checks back on at the end is what the host does anyway.
             tx.change_setting("PRAGMA foreign_keys = ON").await.unwrap();
             assert!(!enabled(
@@ -973,9 +1001,10 @@ mod tests {
         }
         // Switching them off after the step did work would silently not happen: refused.
         let mut tx = db.begin().await.expect("no transaction was left open");
-        tx.set_guest(true);
-        tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
-        tx.set_guest(false);
+        tx.as_guest()
+            .execute("INSERT INTO t VALUES (1)", &[])
+            .await
+            .unwrap();
         let late = tx.change_setting("PRAGMA foreign_keys = OFF").await;
         assert!(matches!(late, Err(Error::Denied(_))), "{late:?}");
         tx.rollback().await.unwrap();

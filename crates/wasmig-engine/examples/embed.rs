@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
-use wasmig_engine::{Database, Event, Host, Limits, Runtime};
+use wasmig_engine::{Database, Event, FailureKind, Host, Limits, Runtime, UpgradeReport};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -80,19 +80,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {}
         })
         .await?;
-    for failure in report.failures() {
-        eprintln!("failed: {failure}");
-    }
+    report_failures(&report);
     println!(
         "under maintenance now: {}",
         host.is_under_maintenance().await?
     );
 
-    println!("{}", host.deactivate("blog").await?);
+    host.deactivate("blog").await?;
+    println!("deactivated: blog");
     let report = host.activate("blog", |_| {}).await?;
     println!("activated: blog at {:?}", report.modules[0].to);
     if !report.is_success() {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// What went wrong, told apart by kind: a host reacts to a denial (a module that needs a
+/// grant, or a hostile one) differently from a refusal (a package to fix) or a guest error.
+fn report_failures(report: &UpgradeReport) {
+    for failure in report.failures() {
+        match &failure.kind {
+            FailureKind::Denied { denial } => eprintln!(
+                "{}: denied by rule {:?} on {}: {}",
+                failure.module,
+                denial.rule,
+                denial.object.as_deref().unwrap_or("-"),
+                denial.statement
+            ),
+            FailureKind::Refused { refusal } => {
+                eprintln!(
+                    "{}: refused before running ({})",
+                    failure.module,
+                    refusal.kind()
+                )
+            }
+            _ => eprintln!("failed: {failure}"),
+        }
+    }
 }

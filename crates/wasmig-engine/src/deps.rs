@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use semver::Version;
 use wasmig_manifest::Package;
 
-use crate::{Action, ModulePlan, Recorded};
+use crate::{Action, ModulePlan, Recorded, Refusal};
 
 /// The version each module is at, as an upgrade goes along.
 #[derive(Debug, Default)]
@@ -57,10 +57,7 @@ impl Versions {
             .collect();
         if !unmet.is_empty() {
             plan.action = Action::Refused {
-                reason: format!(
-                    "{}: upgrade what it depends on first (in the same run, dependencies go first)",
-                    unmet.join("; ")
-                ),
+                refusal: Refusal::Dependency { unmet },
             };
             plan.pending.clear();
         }

@@ -10,10 +10,12 @@
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use wasmig_db::{Authorizer, Dialect, Transaction, Value};
+use wasmig_db::{Authorizer, Denial, Dialect, Transaction, Value};
 use wasmig_guard::Policy;
 use wasmig_manifest::{Kind, Package};
-use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Hooks, NoJournal, Route, StepContext};
+use wasmig_runtime::{
+    BoxFuture, Gate, GuestStatement, Hooks, HostFailure, NoJournal, Route, StepContext,
+};
 
 use crate::gate::GuardGate;
 use crate::run::{Unit, install_unit, prepare, step_units};
@@ -361,7 +363,7 @@ struct Recording {
 }
 
 impl Gate for Recording {
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String> {
+    fn check(&mut self, statement: &GuestStatement<'_>) -> std::result::Result<Route, Denial> {
         self.seen
             .lock()
             .expect("the recording lock")
@@ -380,14 +382,14 @@ impl Gate for Recording {
     fn claim<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, std::result::Result<(), HostFailure>> {
         self.inner.claim(transaction)
     }
 
     fn ran<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, std::result::Result<(), HostFailure>> {
         self.inner.ran(transaction)
     }
 

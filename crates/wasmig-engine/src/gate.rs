@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use wasmig_db::{Authorizer, Transaction};
+use wasmig_db::{Authorizer, Denial, Rule, Transaction};
 use wasmig_guard::authorizer::SharedPolicy;
 use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy};
 use wasmig_manifest::Manifest;
-use wasmig_runtime::{BoxFuture, Gate, GuestStatement, Route};
+use wasmig_runtime::{BoxFuture, Gate, GuestStatement, HostFailure, Route};
 
 /// What an operator decides about the policy of every module.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub(crate) struct GuardGate {
     pending: Vec<Effect>,
     /// Verdicts by statement text (a batch sends the same text many times); cleared whenever
     /// ownership changes.
-    verdicts: HashMap<String, Result<Vec<Effect>, String>>,
+    verdicts: HashMap<String, Result<Vec<Effect>, Denial>>,
 }
 
 impl GuardGate {
@@ -154,12 +154,16 @@ impl GuardGate {
 
 impl GuardGate {
     /// How the statement last checked runs, from what it does.
-    fn route(&self) -> Result<Route, String> {
+    fn route(&self, sql: &str) -> Result<Route, Denial> {
         for effect in &self.pending {
             match effect {
                 Effect::Setting { .. } => return Ok(Route::Setting),
                 Effect::Extension { .. } => return Ok(Route::Host),
-                Effect::Block { body } => return self.block(body).map(Route::Instead),
+                Effect::Block { body } => {
+                    let statements = self.block(body);
+                    let refused = |reason| Denial::new(Rule::Code, sql, reason);
+                    return statements.map(Route::Instead).map_err(refused);
+                }
                 Effect::Catalog { confined } => return Ok(Route::Rewritten(confined.clone())),
                 Effect::Skipped => return Ok(Route::Instead(Vec::new())),
                 _ => {}
@@ -197,25 +201,25 @@ impl GuardGate {
     /// (`SECURITY DEFINER`, inside which PostgreSQL forbids `SET ROLE`) with a pinned
     /// `search_path`, callable by that role only: a trigger that fires it for someone else
     /// still runs with the module's rights.
-    async fn confine_function(&self, tx: &mut Transaction, name: &str) -> Result<(), String> {
+    async fn confine_function(&self, tx: &mut Transaction, name: &str) -> Result<(), HostFailure> {
         let builtin = tx
             .query(
                 "SELECT count(*)::int8 FROM pg_catalog.pg_proc \
                  WHERE proname = $1 AND pronamespace = 'pg_catalog'::regnamespace",
                 &[name.into()],
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if builtin.rows.first().and_then(|r| r[0].as_integer()) != Some(0) {
             return Err(format!(
                 "`{name}` is the name of a function of PostgreSQL's own catalog: a module's \
                  function of that name would be called instead of it by whoever passes \
                  matching arguments; name it after the module"
-            ));
+            )
+            .into());
         }
         self.alter_function(tx, name)
             .await
-            .map_err(|e| format!("confining the function `{name}` failed: {e}"))
+            .map_err(|e| format!("confining the function `{name}` failed: {e}").into())
     }
 
     /// Makes the functions named `name` `SECURITY DEFINER` with the pinned search path, and
@@ -282,29 +286,24 @@ impl Gate for GuardGate {
         Policy::touched(&self.pending)
     }
 
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String> {
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, Denial> {
         let (policy, sql) = (&self.policy, statement.sql);
         let verdict = self
             .verdicts
             .entry(sql.to_owned())
-            .or_insert_with(|| {
-                policy
-                    .lock()
-                    .check(sql)
-                    .map_err(|denial| denial.to_string())
-            })
+            .or_insert_with(|| policy.lock().check(sql))
             .clone();
         // A denied statement changes nothing, whatever the one before it would have.
         let denied = verdict.as_ref().err().cloned();
         self.pending = verdict.unwrap_or_default();
         self.policy.statement_starts(&self.pending);
         match denied {
-            Some(reason) => Err(reason),
-            None => self.route(),
+            Some(denial) => Err(denial),
+            None => self.route(sql),
         }
     }
 
-    fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+    fn claim<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
         Box::pin(async move {
             for effect in &self.pending {
                 let claimed = match effect {
@@ -316,7 +315,7 @@ impl Gate for GuardGate {
                     }
                     _ => Ok(()),
                 };
-                claimed.map_err(|e| e.to_string())?;
+                claimed?;
                 // MariaDB/MySQL: the module's account may use what the statement makes.
                 let made = match effect {
                     Effect::Created {
@@ -327,21 +326,17 @@ impl Gate for GuardGate {
                     _ => None,
                 };
                 if let Some(name) = made {
-                    tx.grant_to_guest(name, true)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    tx.grant_to_guest(name, true).await?;
                 }
                 if let Effect::Refers { name } = effect {
-                    tx.grant_to_guest(name, false)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    tx.grant_to_guest(name, false).await?;
                 }
             }
             Ok(())
         })
     }
 
-    fn ran<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+    fn ran<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
         Box::pin(async move {
             let effects = std::mem::take(&mut self.pending);
             if effects.is_empty() {
@@ -358,7 +353,7 @@ impl Gate for GuardGate {
                     Effect::Renamed { from, to } => wasmig_store::rename(tx, from, to).await,
                     _ => Ok(()),
                 };
-                recorded.map_err(|e| e.to_string())?;
+                recorded?;
                 if let Effect::Created {
                     name,
                     kind: ObjectKind::Function,

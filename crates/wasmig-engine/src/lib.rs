@@ -21,6 +21,7 @@ mod deps;
 mod dry_run;
 mod gate;
 mod lifecycle;
+mod outcome;
 mod plan;
 mod run;
 mod security;
@@ -39,13 +40,17 @@ use wasmig_store::HistoryEntry;
 
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
+pub use outcome::{FailureKind, Refusal};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
 pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
+pub use wasmig_db::{Denial, Rule};
 pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};
 
-/// Why the engine could not do what it was asked.
+/// Why the engine could not do what it was asked. New kinds may be added: match with a
+/// wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A module package is malformed.
     #[error(transparent)]
@@ -74,6 +79,14 @@ pub enum Error {
         module: String,
         /// Why not, and what to do.
         reason: String,
+    },
+    /// The module is refused for what was asked; nothing of it ran.
+    #[error("{module}: {refusal}")]
+    Refused {
+        /// The module.
+        module: String,
+        /// Why.
+        refusal: Refusal,
     },
     /// A backup could not be taken or restored.
     #[error("backup: {0}")]
@@ -134,8 +147,28 @@ pub struct Failure {
     pub module: String,
     /// The step that failed; `None` when the module was refused before anything ran.
     pub step: Option<String>,
-    /// What went wrong.
+    /// What kind of failure it was.
+    #[serde(flatten)]
+    pub kind: FailureKind,
+    /// What went wrong, in words.
     pub reason: String,
+    /// True when the module is left with an unfinished step (statements of the failed step
+    /// had committed, or it was unfinished before): a resume replays it, a repair settles
+    /// it by hand.
+    pub unfinished: bool,
+}
+
+impl Failure {
+    /// The failure of a module the planner refused: nothing of it ran.
+    pub fn refused(module: &str, refusal: Refusal) -> Self {
+        Failure {
+            module: module.to_owned(),
+            step: None,
+            reason: refusal.to_string(),
+            kind: FailureKind::Refused { refusal },
+            unfinished: false,
+        }
+    }
 }
 
 impl fmt::Display for Failure {
@@ -179,6 +212,25 @@ impl UpgradeReport {
     pub fn is_success(&self) -> bool {
         self.failures().next().is_none()
     }
+}
+
+/// What [`Host::repair`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "repaired", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Repaired {
+    /// The unfinished step was recorded as applied (`applied`) or failed, as asked.
+    Settled {
+        /// The step (`NNN_slug` or `install`).
+        step: String,
+        /// True when marked applied, false when marked failed (it runs again).
+        applied: bool,
+    },
+    /// The current checksums of these changed steps were recorded as accepted.
+    Accepted {
+        /// The steps (`NNN_slug`).
+        steps: Vec<String>,
+    },
 }
 
 /// How an operator settles a step left unfinished, or accepts changed files (see
@@ -341,7 +393,7 @@ impl Host {
 
     /// Settles an unfinished step by hand, after the operator checked the schema, or accepts
     /// the current files of applied steps that changed.
-    pub async fn repair(&self, module: &str, repair: Repair) -> Result<String> {
+    pub async fn repair(&self, module: &str, repair: Repair) -> Result<Repaired> {
         let package = &self.select_one(module)?;
         self.locked(async {
             wasmig_store::ensure_schema(&self.db).await?;
@@ -438,13 +490,16 @@ impl Host {
             wasmig_store::save_module(&mut tx, &record).await?;
             wasmig_store::journal_clear(&mut tx, module, step).await?;
             tx.commit().await?;
-            Ok(format!("{module}: {unfinished} {note}"))
+            Ok(Repaired::Settled {
+                step: unfinished,
+                applied: matches!(repair, Repair::MarkApplied(_)),
+            })
         })
         .await
     }
 
     /// Records the current checksums of a module's changed steps, as accepted.
-    async fn accept_changed(&self, package: &Package, plan: &ModulePlan) -> Result<String> {
+    async fn accept_changed(&self, package: &Package, plan: &ModulePlan) -> Result<Repaired> {
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
         let mut tx = self.db.begin().await?;
         for step in package
@@ -467,11 +522,9 @@ impl Host {
             wasmig_store::record(&mut tx, &entry).await?;
         }
         tx.commit().await?;
-        Ok(format!(
-            "{}: accepted the changed files of {}",
-            plan.module,
-            plan.changed.join(", ")
-        ))
+        Ok(Repaired::Accepted {
+            steps: plan.changed.clone(),
+        })
     }
 
     async fn run(
@@ -518,11 +571,12 @@ impl Host {
                 from: plan.installed_version.clone(),
                 to: plan.installed_version,
                 applied: Vec::new(),
-                failure: Some(Failure {
-                    module: module.name.clone(),
-                    step: None,
-                    reason: plan::unreadable_reason(module),
-                }),
+                failure: Some(Failure::refused(
+                    &module.name,
+                    Refusal::Unreadable {
+                        error: module.error.to_string(),
+                    },
+                )),
             });
         }
         Ok(reports)

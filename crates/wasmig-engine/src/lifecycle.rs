@@ -31,15 +31,12 @@ impl Host {
 
     /// Deactivates `module`: upgrades leave it alone until it is activated again. Its data and
     /// its stored version stay as they are.
-    pub async fn deactivate(&self, module: &str) -> Result<String> {
+    pub async fn deactivate(&self, module: &str) -> Result<()> {
         self.locked(async {
             wasmig_store::ensure_schema(&self.db).await?;
             let mut tx = self.db.begin().await?;
             wasmig_store::set_active(&mut tx, module, false).await?;
-            tx.commit().await?;
-            Ok(format!(
-                "{module}: deactivated; its data and stored version are kept"
-            ))
+            Ok(tx.commit().await?)
         })
         .await
     }
@@ -49,7 +46,7 @@ impl Host {
     /// inactive so that no upgrade installs it again unasked. Refused when the package ships
     /// no uninstall step, when the module is not installed, has an unfinished step, or when an
     /// installed module depends on it.
-    pub async fn uninstall(&self, module: &str) -> Result<String> {
+    pub async fn uninstall(&self, module: &str) -> Result<()> {
         let refuse = |reason: String| Error::Lifecycle {
             module: module.to_owned(),
             reason,
@@ -94,8 +91,11 @@ impl Host {
                     dependent.manifest.name
                 )));
             }
-            if let Some(reason) = self.unenforced().await? {
-                return Err(refuse(reason));
+            if let Some(refusal) = self.unenforced().await? {
+                return Err(Error::Refused {
+                    module: module.to_owned(),
+                    refusal,
+                });
             }
             let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
                 .await
@@ -135,11 +135,7 @@ impl Host {
                     wasmig_store::forget_module(&mut tx, module).await?;
                     wasmig_store::set_active(&mut tx, module, false).await?;
                     wasmig_store::record(&mut tx, &entry).await?;
-                    tx.commit().await?;
-                    Ok(format!(
-                        "{module}: uninstalled (its history is kept; `wasmig activate {module}` \
-                     installs it again)"
-                    ))
+                    Ok(tx.commit().await?)
                 }
                 Err(e) => {
                     run.transaction.rollback().await?;

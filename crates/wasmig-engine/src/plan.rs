@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use semver::Version;
 use serde::Serialize;
 use wasmig_manifest::{Package, Unreadable};
+
+use crate::Refusal;
 use wasmig_runtime::HOST_API_VERSION;
 use wasmig_store::{ModuleRecord, ModuleStatus};
 
@@ -43,8 +45,9 @@ pub enum Action {
     UpToDate,
     /// The module cannot be upgraded as it is; nothing will run.
     Refused {
-        /// Why, and what the operator can do.
-        reason: String,
+        /// Why.
+        #[serde(flatten)]
+        refusal: Refusal,
     },
     /// A step neither completed nor rolled back (MySQL: a crash, or a failure after DDL had
     /// committed); only `resume` or `repair` continue from here.
@@ -62,17 +65,14 @@ pub enum Action {
 }
 
 impl Action {
-    /// The operator-facing explanation of an unfinished step.
-    pub fn unfinished_reason(module: &str, step: &str, status: ModuleStatus) -> String {
+    /// What happened to an unfinished step; a resume replays it (statements already
+    /// committed are skipped), a repair settles it by hand.
+    pub fn unfinished_reason(step: &str, status: ModuleStatus) -> String {
         let what = match status {
             ModuleStatus::Running => "was left running (the process stopped, or is still running)",
             _ => "failed after some of its statements had committed (DDL commits implicitly)",
         };
-        format!(
-            "step {step} {what}: run `wasmig resume {module}` to replay it (statements already \
-             committed are skipped), or check the schema and run \
-             `wasmig repair {module} --mark-applied STEP` or `--mark-failed STEP`"
-        )
+        format!("step {step} {what}")
     }
 }
 
@@ -130,14 +130,13 @@ pub fn plan_module(package: &Package, recorded: &Recorded, options: Options) -> 
         },
         _ if recorded.inactive => Action::Inactive,
         _ if incompatible && !options.force => Action::Refused {
-            reason: format!(
-                "needs host API {host_api}, but this host implements {HOST_API_VERSION} \
-                 (it runs components built for ^{HOST_API_VERSION}); upgrade wasmig, or run \
-                 with --force at your own risk"
-            ),
+            refusal: Refusal::HostApi {
+                required: host_api.clone(),
+                host: HOST_API_VERSION,
+            },
         },
         _ if !changed.is_empty() => Action::Refused {
-            reason: changed_reason(package, &changed, &recorded.applied),
+            refusal: changed_refusal(package, &changed, &recorded.applied),
         },
         _ => decide(package, installed_version.as_ref(), last_step),
     };
@@ -188,13 +187,13 @@ fn changed_steps<'p>(
         .collect()
 }
 
-fn changed_reason(
+fn changed_refusal(
     package: &Package,
     changed: &[&wasmig_manifest::Step],
     applied: &BTreeMap<u32, String>,
-) -> String {
+) -> Refusal {
     let module = &package.manifest.name;
-    let list: Vec<String> = changed
+    let changes: Vec<String> = changed
         .iter()
         .map(|s| {
             format!(
@@ -205,11 +204,10 @@ fn changed_reason(
             )
         })
         .collect();
-    format!(
-        "{}: restore the file as it was applied, or, once you have checked that the change is \
-         harmless, run `wasmig repair {module} --accept-changed`",
-        list.join("; ")
-    )
+    Refusal::StepChanged {
+        steps: changed.iter().map(|s| s.name()).collect(),
+        changes,
+    }
 }
 
 /// Plans a module the ledger knows but the modules directory does not hold.
@@ -240,17 +238,14 @@ pub fn plan_unreadable(unreadable: &Unreadable, recorded: &Recorded) -> ModulePl
         header_version: None,
         package_steps: 0,
         action: Action::Refused {
-            reason: unreadable_reason(unreadable),
+            refusal: Refusal::Unreadable {
+                error: unreadable.error.to_string(),
+            },
         },
         pending: Vec::new(),
         changed: Vec::new(),
         warnings: Vec::new(),
     }
-}
-
-/// Why a module whose package cannot be read is refused.
-pub(crate) fn unreadable_reason(unreadable: &Unreadable) -> String {
-    format!("its package cannot be read: {}", unreadable.error)
 }
 
 /// The step an unfinished module was running: the install component if the module was being
@@ -267,13 +262,12 @@ pub fn unfinished_step(package: &Package, record: &ModuleRecord) -> String {
 
 fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Action {
     let manifest = &package.manifest;
-    let refuse = |reason: String| Action::Refused { reason };
+    let refuse = |refusal: Refusal| Action::Refused { refusal };
     if last_step > package.last_step() {
-        return refuse(format!(
-            "the database has step {last_step:03} applied but the package's steps end at {:03}; \
-             steps must never be removed from a package",
-            package.last_step()
-        ));
+        return refuse(Refusal::StepRemoved {
+            applied: last_step,
+            last: package.last_step(),
+        });
     }
     let header = &manifest.version;
     match installed {
@@ -281,17 +275,17 @@ fn decide(package: &Package, installed: Option<&Version>, last_step: u32) -> Act
         None => Action::Apply {
             first: last_step + 1,
         },
-        Some(installed) if header < installed => refuse(format!(
-            "the database is at {installed} but the package is {header}; wasmig has no down(): \
-             install the package of version {installed} or newer"
-        )),
+        Some(installed) if header < installed => refuse(Refusal::Downgrade {
+            installed: installed.clone(),
+            header: header.clone(),
+        }),
         Some(installed) if header == installed => {
             if last_step < package.last_step() {
                 let added = &package.steps[last_step as usize];
-                refuse(format!(
-                    "step {} was added but the version stayed {header}: raise `version` in module.toml",
-                    added.name()
-                ))
+                refuse(Refusal::StepAddedWithoutBump {
+                    step: added.name(),
+                    version: header.clone(),
+                })
             } else {
                 Action::UpToDate
             }
@@ -360,11 +354,15 @@ mod tests {
         plan_module(package, record).action
     }
 
-    fn reason(action: Action) -> String {
+    fn refusal(action: Action) -> Refusal {
         match action {
-            Action::Refused { reason } => reason,
+            Action::Refused { refusal } => refusal,
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    fn version(text: &str) -> Version {
+        text.parse().unwrap()
     }
 
     #[test]
@@ -409,9 +407,17 @@ mod tests {
             action(&package("1.0.0", 2, false), Some(&r)),
             Action::UpToDate
         );
-        let why = reason(action(&package("1.0.0", 3, false), Some(&r)));
+        let why = refusal(action(&package("1.0.0", 3, false), Some(&r)));
+        assert_eq!(
+            why,
+            Refusal::StepAddedWithoutBump {
+                step: "003_s3".into(),
+                version: version("1.0.0")
+            }
+        );
         assert!(
-            why.contains("step 003_s3 was added but the version stayed 1.0.0"),
+            why.to_string()
+                .contains("step 003_s3 was added but the version stayed 1.0.0"),
             "{why}"
         );
     }
@@ -432,28 +438,49 @@ mod tests {
         r.status = ModuleStatus::Running;
         let plan = plan_module(&package("1.1.0", 4, true), Some(&r));
         assert_eq!(plan.pending, ["install"]);
-        let why = Action::unfinished_reason("blog", "003_s3", ModuleStatus::Running);
-        assert!(why.contains("`wasmig resume blog`"), "{why}");
+        let why = Action::unfinished_reason("003_s3", ModuleStatus::Running);
+        assert_eq!(
+            why,
+            "step 003_s3 was left running (the process stopped, or is still running)"
+        );
     }
 
     #[test]
     fn older_headers_removed_steps_and_foreign_host_apis_are_refused() {
         let r = record(Some("1.2.0"), 2);
-        let why = reason(action(&package("1.1.0", 2, false), Some(&r)));
+        let why = refusal(action(&package("1.1.0", 2, false), Some(&r)));
+        assert_eq!(
+            why,
+            Refusal::Downgrade {
+                installed: version("1.2.0"),
+                header: version("1.1.0")
+            }
+        );
         assert!(
-            why.contains("database is at 1.2.0 but the package is 1.1.0"),
+            why.to_string()
+                .contains("database is at 1.2.0 but the package is 1.1.0"),
             "{why}"
         );
-        let why = reason(action(&package("1.3.0", 1, false), Some(&r)));
+        let why = refusal(action(&package("1.3.0", 1, false), Some(&r)));
+        assert_eq!(
+            why,
+            Refusal::StepRemoved {
+                applied: 2,
+                last: 1
+            }
+        );
         assert!(
-            why.contains("step 002 applied but the package's steps end at 001"),
+            why.to_string()
+                .contains("step 002 applied but the package's steps end at 001"),
             "{why}"
         );
         let mut p = package("1.0.0", 1, false);
         p.manifest.host_api = Some("^0.2".parse().unwrap());
-        let why = reason(action(&p, None));
+        let why = refusal(action(&p, None));
+        assert!(matches!(why, Refusal::HostApi { .. }), "{why:?}");
         assert!(
-            why.contains("needs host API ^0.2, but this host implements 0.1"),
+            why.to_string()
+                .contains("needs host API ^0.2, but this host implements 0.1"),
             "{why}"
         );
         let forced = super::plan_module(&p, &Recorded::default(), Options { force: true });
@@ -479,13 +506,14 @@ mod tests {
         };
         let plan = super::plan_module(&p, &recorded, Options::default());
         assert_eq!(plan.changed, ["002_s2"]);
-        let why = reason(plan.action);
+        let why = refusal(plan.action);
         assert!(
-            why.contains("step 002_s2 of blog changed after it was applied"),
-            "{why}"
+            matches!(&why, Refusal::StepChanged { steps, .. } if steps == &["002_s2"]),
+            "{why:?}"
         );
         assert!(
-            why.contains("`wasmig repair blog --accept-changed`"),
+            why.to_string()
+                .contains("step 002_s2 of blog changed after it was applied"),
             "{why}"
         );
     }

@@ -21,7 +21,8 @@ use wasmig_store::{
 };
 
 use crate::gate::{GuardGate, PolicySettings};
-use crate::{Action, Event, Failure, ModulePlan, ModuleReport, Result};
+use crate::outcome::StepError;
+use crate::{Action, Event, Failure, FailureKind, ModulePlan, ModuleReport, Result};
 
 /// One component to run: the install component or a numbered step.
 pub(crate) struct Unit<'p> {
@@ -88,19 +89,20 @@ impl Upgrade<'_> {
         };
         let (units, replay) = match &self.plan.action {
             Action::UpToDate | Action::Absent | Action::Inactive => return Ok(report),
-            Action::Refused { reason } => {
-                report.failure = Some(self.failure(None, reason.clone()));
+            Action::Refused { refusal } => {
+                report.failure = Some(Failure::refused(&self.plan.module, refusal.clone()));
                 return Ok(report);
             }
             Action::Unfinished { step, status } if !self.resume => {
-                let reason = Action::unfinished_reason(&self.plan.module, step, *status);
-                report.failure = Some(self.failure(None, reason));
+                let reason = Action::unfinished_reason(step, *status);
+                let error = StepError::new(FailureKind::Unfinished, reason);
+                report.failure = Some(self.failure(None, error, true));
                 return Ok(report);
             }
             Action::Unfinished { step, .. } => match self.unfinished_units(step).await? {
                 Ok(found) => found,
-                Err(reason) => {
-                    report.failure = Some(self.failure(Some(step), reason));
+                Err(error) => {
+                    report.failure = Some(self.failure(Some(step), error, true));
                     return Ok(report);
                 }
             },
@@ -118,7 +120,8 @@ impl Upgrade<'_> {
                 match prepare(self.runtime, self.db.dialect(), unit.artifact).await {
                     Ok(step) => slot.insert(step),
                     Err(reason) => {
-                        report.failure = Some(self.failure(Some(&unit.name), reason));
+                        let error = StepError::new(FailureKind::Invalid, reason);
+                        report.failure = Some(self.failure(Some(&unit.name), error, false));
                         return Ok(report);
                     }
                 };
@@ -155,8 +158,8 @@ impl Upgrade<'_> {
                 .await?
             {
                 Ok(()) => report.applied.push(unit.name.clone()),
-                Err(reason) => {
-                    report.failure = Some(self.failure(Some(&unit.name), reason));
+                Err((error, unfinished)) => {
+                    report.failure = Some(self.failure(Some(&unit.name), error, unfinished));
                     break;
                 }
             }
@@ -170,27 +173,28 @@ impl Upgrade<'_> {
     async fn unfinished_units(
         &self,
         step: &str,
-    ) -> Result<Result<(Vec<Unit<'_>>, Vec<JournalEntry>), String>> {
+    ) -> Result<Result<(Vec<Unit<'_>>, Vec<JournalEntry>), StepError>> {
         let units = if step == "install" {
             install_unit(self.package)
         } else {
             let first = self.plan.last_step + 1;
             step_units(self.package, first)
         };
+        let not_started = |reason: String| Ok(Err(StepError::new(FailureKind::NotStarted, reason)));
         let Some(unit) = units.first() else {
-            return Ok(Err("the package no longer has this step".into()));
+            return not_started("the package no longer has this step".into());
         };
         let history = wasmig_store::history(self.db, Some(&self.plan.module)).await?;
         let Some(last) = history.iter().rev().find(|e| e.step == unit.number) else {
-            return Ok(Err("the ledger has no record of this step".into()));
+            return not_started("the ledger has no record of this step".into());
         };
         if last.sha256 != unit.artifact.sha256() {
-            return Ok(Err(format!(
+            return not_started(format!(
                 "the component changed since the step was left unfinished (sha256 {} then, {} \
-                 now): replaying it could run different statements; use `wasmig repair`",
+                 now): replaying it could run different statements",
                 short(&last.sha256),
                 short(&unit.artifact.sha256())
-            )));
+            ));
         }
         if last.outcome == Outcome::Running {
             // The process that ran it is gone (we hold the upgrade lock).
@@ -208,8 +212,9 @@ impl Upgrade<'_> {
         Ok(Ok((units, journal)))
     }
 
-    /// Runs one step in its own transaction (or, journaled, in pieces). `Ok(Err(reason))` is
-    /// a step failure (recorded); `Err` is a failure of the host or the ledger.
+    /// Runs one step in its own transaction (or, journaled, in pieces). `Ok(Err((error,
+    /// unfinished)))` is a step failure (recorded; `unfinished` when statements of it had
+    /// committed); `Err` is a failure of the host or the ledger.
     async fn run_unit(
         &self,
         unit: &Unit<'_>,
@@ -218,7 +223,7 @@ impl Upgrade<'_> {
         is_last: bool,
         replay: Vec<JournalEntry>,
         on_event: &mut impl FnMut(Event<'_>),
-    ) -> Result<Result<(), String>> {
+    ) -> Result<Result<(), (StepError, bool)>> {
         let module = self.plan.module.as_str();
         let each_statement_commits = step.is_non_transactional(unit, &self.package.manifest);
         let journaled = !self.db.dialect().has_transactional_ddl() || each_statement_commits;
@@ -243,9 +248,9 @@ impl Upgrade<'_> {
             .await?
         {
             Ok(run) => run,
-            Err(reason) => {
+            Err(error) => {
                 let failed = Failed {
-                    reason,
+                    error,
                     duration: Duration::ZERO,
                     journaled,
                     resumed,
@@ -287,9 +292,9 @@ impl Upgrade<'_> {
                 });
                 Ok(Ok(()))
             }
-            Err(reason) => {
+            Err(error) => {
                 let failed = Failed {
-                    reason,
+                    error,
                     duration,
                     journaled,
                     resumed,
@@ -337,17 +342,18 @@ impl Upgrade<'_> {
         step: &Prepared,
         journal: Box<dyn Journal>,
         each_statement_commits: bool,
-    ) -> Result<Result<StepRun, String>> {
+    ) -> Result<Result<StepRun, StepError>> {
         let mut transaction = self.db.begin().await?;
         if journal.is_active() {
             // A statement an earlier upgrader left running on the server finishes first.
             match transaction.hold_step_lock(self.lock_wait).await {
                 Err(wasmig_db::Error::Locked { holder }) => {
-                    return Ok(Err(format!(
-                        "{}: waited {} s; run `wasmig resume` again once it finished",
+                    let reason = format!(
+                        "{}: waited {} s",
                         holder.unwrap_or_else(|| "another upgrader holds the step lock".into()),
                         self.lock_wait.as_secs()
-                    )));
+                    );
+                    return Ok(Err(StepError::new(FailureKind::Locked, reason)));
                 }
                 other => other?,
             }
@@ -424,13 +430,13 @@ impl Upgrade<'_> {
         mut entry: HistoryEntry,
         state: &mut ModuleRecord,
         on_event: &mut impl FnMut(Event<'_>),
-    ) -> Result<Result<(), String>> {
+    ) -> Result<Result<(), (StepError, bool)>> {
         let module = self.plan.module.as_str();
         if let Some(transaction) = transaction {
             transaction.rollback().await?;
         }
         let Failed {
-            mut reason,
+            mut error,
             duration,
             journaled,
             resumed,
@@ -442,20 +448,20 @@ impl Upgrade<'_> {
                     .await?
                     .is_empty());
         if committed {
-            reason.push_str(&format!(
+            error.reason.push_str(&format!(
                 "; statements of this step had already committed, so the module is \
                  unfinished: {}",
-                Action::unfinished_reason(module, &unit.name, ModuleStatus::Dirty)
+                Action::unfinished_reason(&unit.name, ModuleStatus::Dirty)
             ));
         }
         on_event(Event::StepFinished {
             module,
             step: &unit.name,
             duration,
-            error: Some(&reason),
+            error: Some(&error.reason),
         });
         entry.outcome = Outcome::Failed;
-        entry.error = Some(reason.clone());
+        entry.error = Some(error.reason.clone());
         entry.finished_at = timestamp(SystemTime::now());
         state.status = if committed {
             ModuleStatus::Dirty
@@ -471,14 +477,16 @@ impl Upgrade<'_> {
         }
         wasmig_store::save_module(&mut tx, state).await?;
         tx.commit().await?;
-        Ok(Err(reason))
+        Ok(Err((error, committed)))
     }
 
-    fn failure(&self, step: Option<&str>, reason: String) -> Failure {
+    fn failure(&self, step: Option<&str>, error: StepError, unfinished: bool) -> Failure {
         Failure {
             module: self.plan.module.clone(),
             step: step.map(str::to_owned),
-            reason,
+            kind: error.kind,
+            reason: error.reason,
+            unfinished,
         }
     }
 }
@@ -489,21 +497,22 @@ fn replay_complete(
     result: wasmig_runtime::Result<()>,
     statements: u64,
     replay: &[JournalEntry],
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let replayed = replay.iter().filter(|e| e.intent.is_none()).count();
-    let result = result.map_err(|e| e.to_string());
+    let result = result.map_err(StepError::from);
     if result.is_ok() && (statements as usize) < replayed {
-        return Err(format!(
+        let reason = format!(
             "the replay diverged from the journal: the step finished after {statements} \
              statements but the journal recorded {replayed} that had committed"
-        ));
+        );
+        return Err(StepError::new(FailureKind::Diverged, reason));
     }
     result
 }
 
 /// How a step failed, for its record.
 struct Failed {
-    reason: String,
+    error: StepError,
     duration: Duration,
     /// The step was journaled (it commits in pieces).
     journaled: bool,

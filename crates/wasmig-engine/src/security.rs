@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use wasmig_db::Dialect;
 
-use crate::{Action, Host, ModulePlan, Result};
+use crate::{Action, Host, ModulePlan, Refusal, Result};
 
 /// Who has the last word on what a module's steps may touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,30 +82,27 @@ impl Host {
 
     /// Why steps may not run here, when only the policy would check them and the operator
     /// did not accept that.
-    pub(crate) async fn unenforced(&self) -> Result<Option<String>> {
+    pub(crate) async fn unenforced(&self) -> Result<Option<Refusal>> {
         if self.policy_only {
             return Ok(None);
         }
         Ok(match self.enforcement().await? {
-            Enforcement::PolicyOnly { reason } => Some(format!(
-                "only wasmig's SQL policy would check its steps on this database: {reason}. \
-                 Accept that explicitly to run them (`--policy-only`)"
-            )),
+            Enforcement::PolicyOnly { reason } => Some(Refusal::Unenforced { reason }),
             _ => None,
         })
     }
 }
 
 /// Refuses `plan` when it would run steps and `refusal` says they may not run here.
-pub(crate) fn refuse_unenforced(plan: &mut ModulePlan, refusal: Option<&String>) {
+pub(crate) fn refuse_unenforced(plan: &mut ModulePlan, refusal: Option<&Refusal>) {
     let runs_steps = match plan.action {
         Action::Install | Action::Unfinished { .. } => true,
         Action::Apply { .. } => !plan.pending.is_empty(),
         _ => false,
     };
-    if let (true, Some(reason)) = (runs_steps, refusal) {
+    if let (true, Some(refusal)) = (runs_steps, refusal) {
         plan.action = Action::Refused {
-            reason: reason.clone(),
+            refusal: refusal.clone(),
         };
     }
 }

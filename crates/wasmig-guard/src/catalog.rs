@@ -13,6 +13,8 @@ use sqlparser::ast::{
 use sqlparser::parser::Parser;
 use wasmig_db::Dialect;
 
+use crate::{Refusal, Rule};
+
 use crate::rules;
 
 /// `statement` with every catalog relation it reads limited to the rows of `visible` (the
@@ -22,7 +24,7 @@ pub(crate) fn confine(
     dialect: Dialect,
     statement: &Statement,
     visible: &BTreeSet<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Refusal> {
     let mut confined = statement.clone();
     let mut confiner = Confiner {
         dialect,
@@ -32,7 +34,10 @@ pub(crate) fn confine(
     };
     let _ = VisitMut::visit(&mut confined, &mut confiner);
     if confiner.failed {
-        return Err("this catalog query cannot be limited to the module's objects".into());
+        return Err(Refusal::new(
+            Rule::Catalog,
+            "this catalog query cannot be limited to the module's objects",
+        ));
     }
     Ok(confiner.changed.then(|| confined.to_string()))
 }

@@ -585,13 +585,14 @@ pub fn is_sqlite_internal(name: &str) -> bool {
 }
 
 /// Why a step may not call `name`.
-pub fn refusal(name: &str) -> String {
-    format!(
+pub(crate) fn refusal(name: &str) -> crate::Refusal {
+    let reason = format!(
         "the function `{name}` is not one a step may call: steps may use the string, date and \
          time, math, JSON, UUID, aggregate and window functions migrations need, not functions \
          that run SQL given as text, read files, the server's state or other objects' \
          definitions"
-    )
+    );
+    crate::Refusal::new(crate::Rule::Function, reason).about(name)
 }
 
 #[cfg(test)]

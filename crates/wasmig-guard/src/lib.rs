@@ -23,7 +23,6 @@ mod rules;
 mod script;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
@@ -33,8 +32,9 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use wasmig_db::Dialect;
+pub use wasmig_db::{Denial, Rule};
 
-pub use names::Name;
+use names::Name;
 pub use script::{
     NO_TRANSACTION_MARKER, ScriptStatement, TOLERANT_MARKER, is_non_transactional, split_script,
 };
@@ -152,18 +152,33 @@ impl Effect {
     }
 }
 
-/// Why a statement was refused.
+/// A rule a statement broke, before [`Policy::check`] quotes the statement in a [`Denial`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    /// The statement (shortened), as the guest sent it.
-    pub statement: String,
-    /// The rule it broke, in words.
-    pub reason: String,
+pub(crate) struct Refusal {
+    rule: Rule,
+    object: Option<String>,
+    reason: String,
 }
 
-impl fmt::Display for Denial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (in `{}`)", self.reason, self.statement)
+impl Refusal {
+    pub(crate) fn new(rule: Rule, reason: impl Into<String>) -> Self {
+        Refusal {
+            rule,
+            object: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// The same refusal, about `object` (a normalised name).
+    pub(crate) fn about(mut self, object: impl Into<String>) -> Self {
+        self.object = Some(object.into());
+        self
+    }
+
+    /// The same refusal, its reason put in context (`in the trigger's body: …`).
+    fn within(mut self, context: &str) -> Self {
+        self.reason = format!("{context}: {}", self.reason);
+        self
     }
 }
 
@@ -318,13 +333,10 @@ impl Policy {
     /// Checks every statement in `sql`; on success returns the ownership changes they make.
     pub fn check(&self, sql: &str) -> Result<Vec<Effect>, Denial> {
         if self.dialect == Dialect::MySql && rules::has_executable_comment(sql) {
-            return Err(self.deny(
-                sql,
-                "executable comments (`/*! … */`, `/*M! … */`) and optimizer hints (`/*+ … */`) \
-                 are read by the server while they look like comments: write the statement \
-                 plainly"
-                    .into(),
-            ));
+            let reason = "executable comments (`/*! … */`, `/*M! … */`) and optimizer hints \
+                 (`/*+ … */`) are read by the server while they look like comments: write the \
+                 statement plainly";
+            return Err(self.deny(sql, Refusal::new(Rule::Unreadable, reason)));
         }
         let statements = match self.parse(sql) {
             Ok(statements) => statements,
@@ -361,14 +373,13 @@ impl Policy {
                     .map_err(|r| self.deny(sql, r));
             }
             Err(e) => {
-                return Err(self.deny(
-                    sql,
-                    format!("the statement cannot be parsed ({e}); unparsable SQL is refused"),
-                ));
+                let reason =
+                    format!("the statement cannot be parsed ({e}); unparsable SQL is refused");
+                return Err(self.deny(sql, Refusal::new(Rule::Unreadable, reason)));
             }
         };
         if statements.is_empty() {
-            return Err(self.deny(sql, "no statement".into()));
+            return Err(self.deny(sql, Refusal::new(Rule::Unreadable, "no statement")));
         }
         let mut effects = Vec::new();
         // Later statements of the same string may use what earlier ones create.
@@ -381,12 +392,9 @@ impl Policy {
             scratch.apply(&made);
             let runs_apart = made.iter().any(Effect::runs_apart);
             if runs_apart && statements.len() > 1 {
-                return Err(self.deny(
-                    &text,
-                    "a setting, an extension or a DO block runs apart from other statements: \
-                     send it as a statement of its own"
-                        .into(),
-                ));
+                let reason = "a setting, an extension or a DO block runs apart from other \
+                     statements: send it as a statement of its own";
+                return Err(self.deny(&text, Refusal::new(Rule::Statement, reason)));
             }
             effects.extend(made);
         }
@@ -424,13 +432,12 @@ impl Policy {
             for (pragma, target) in catalog::pragma_targets(statement) {
                 let shown = target.as_ref().is_some_and(|name| visible.contains(name));
                 if !shown {
-                    return Err(self.deny(
-                        sql,
-                        format!(
-                            "{pragma}(…) may describe only the module's own tables and those \
-                             it was granted, named as a string"
-                        ),
-                    ));
+                    let reason = format!(
+                        "{pragma}(…) may describe only the module's own tables and those it was \
+                         granted, named as a string"
+                    );
+                    let refusal = Refusal::new(Rule::Catalog, reason);
+                    return Err(self.deny(sql, refusal.about(target.unwrap_or_default())));
                 }
             }
             let text = catalog::confine(self.dialect, statement, &visible)
@@ -442,9 +449,11 @@ impl Policy {
             (Some(text), 1) => Ok(Some(text)),
             (Some(_), _) => Err(self.deny(
                 sql,
-                "a query of the schema catalog runs apart from other statements: send it as \
-                 a statement of its own"
-                    .into(),
+                Refusal::new(
+                    Rule::Catalog,
+                    "a query of the schema catalog runs apart from other statements: send it \
+                     as a statement of its own",
+                ),
             )),
         }
     }
@@ -494,14 +503,8 @@ impl Policy {
         }
     }
 
-    fn deny(&self, statement: &str, reason: String) -> Denial {
-        const SHOWN: usize = 160;
-        let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-        let statement = match statement.char_indices().nth(SHOWN) {
-            Some((end, _)) => format!("{}…", &statement[..end]),
-            None => statement,
-        };
-        Denial { statement, reason }
+    fn deny(&self, statement: &str, refusal: Refusal) -> Denial {
+        Denial::new(refusal.rule, statement, refusal.reason).about(refusal.object)
     }
 
     /// `ALTER TABLE table <options>`: the table must be the module's, the options ones a
@@ -509,8 +512,8 @@ impl Policy {
     fn check_table_options(
         &self,
         table: &[String],
-        options: Result<(), String>,
-    ) -> Result<Vec<Effect>, String> {
+        options: Result<(), Refusal>,
+    ) -> Result<Vec<Effect>, Refusal> {
         let name = ObjectName::from(
             table
                 .iter()
@@ -525,7 +528,7 @@ impl Policy {
     }
 
     /// The rules for one parsed statement.
-    fn check_statement(&self, statement: &Statement) -> Result<Vec<Effect>, String> {
+    fn check_statement(&self, statement: &Statement) -> Result<Vec<Effect>, Refusal> {
         let mut access = Access::default();
         let mut effects = Vec::new();
         match statement {
@@ -538,7 +541,12 @@ impl Policy {
             }
             Statement::Insert(insert) => match &insert.table {
                 TableObject::TableName(name) => access.write.push(name.clone()),
-                _ => return Err("INSERT into a table function is not allowed".into()),
+                _ => {
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "INSERT into a table function is not allowed",
+                    ));
+                }
             },
             Statement::Update(update) => {
                 access.write.extend(names::update_targets(update)?);
@@ -562,19 +570,23 @@ impl Policy {
             }
             Statement::CreateTable(create) => {
                 if create.temporary {
-                    return Err("temporary tables are not allowed: they outlive the step on a pooled connection".into());
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "temporary tables are not allowed: they outlive the step on a pooled connection",
+                    ));
                 }
                 if create.inherits.is_some() || create.partition_of.is_some() {
-                    return Err(
-                        "INHERITS and PARTITION OF make the new table part of another \
-                                one (its rows show up there): create a table of its own"
-                            .into(),
-                    );
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "INHERITS and PARTITION OF make the new table part of another one (its \
+                         rows show up there): create a table of its own",
+                    ));
                 }
                 if create.like.is_some() || create.clone.is_some() {
-                    return Err(
-                        "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns".into(),
-                    );
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns",
+                    ));
                 }
                 if self.dialect == Dialect::MySql {
                     rules::check_create_table_options(create_table_options(&create.table_options))?;
@@ -588,7 +600,10 @@ impl Policy {
             }
             Statement::CreateView(view) => {
                 if view.temporary {
-                    return Err("temporary views are not allowed".into());
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "temporary views are not allowed",
+                    ));
                 }
                 let name = self.name(&view.name)?;
                 let kind = match view.materialized {
@@ -600,7 +615,10 @@ impl Policy {
             }
             Statement::CreateIndex(index) => {
                 let Some(index_name) = &index.name else {
-                    return Err("an index must be named, so that its owner is known".into());
+                    return Err(Refusal::new(
+                        Rule::Name,
+                        "an index must be named, so that its owner is known",
+                    ));
                 };
                 let name = self.name(index_name)?;
                 effects.push(self.create(&name, ObjectKind::Index)?);
@@ -616,12 +634,14 @@ impl Policy {
                     access.own.push(exec.func_desc.name.clone());
                     access.created.push(trigger.name.clone());
                 } else {
-                    let body = trigger
-                        .statements
-                        .as_ref()
-                        .ok_or("a trigger without a body cannot be checked")?;
+                    let body = trigger.statements.as_ref().ok_or_else(|| {
+                        Refusal::new(
+                            Rule::Unreadable,
+                            "a trigger without a body cannot be checked",
+                        )
+                    })?;
                     self.check_trigger_body(body.statements())
-                        .map_err(|why| format!("in the trigger's body: {why}"))?;
+                        .map_err(|refusal| refusal.within("in the trigger's body"))?;
                 }
             }
             Statement::AlterTable(alter) => {
@@ -676,7 +696,10 @@ impl Policy {
                 ..
             } => {
                 if *temporary {
-                    return Err("temporary objects are not allowed".into());
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "temporary objects are not allowed",
+                    ));
                 }
                 if !matches!(
                     object_type,
@@ -687,7 +710,10 @@ impl Policy {
                         | ObjectType::Sequence
                         | ObjectType::Type
                 ) {
-                    return Err(format!("DROP {object_type} is not allowed in a migration"));
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        format!("DROP {object_type} is not allowed in a migration"),
+                    ));
                 }
                 for name in dropped {
                     // `IF EXISTS` of a name nobody holds and that does not exist: a no-op.
@@ -729,7 +755,10 @@ impl Policy {
             other => effects = self.check_object_statement(other, &mut access)?,
         }
         if selects_into(statement) {
-            return Err("SELECT … INTO is not allowed (it creates tables or writes files); use CREATE TABLE and INSERT".into());
+            return Err(Refusal::new(
+                Rule::Statement,
+                "SELECT … INTO is not allowed (it creates tables or writes files); use CREATE TABLE and INSERT",
+            ));
         }
         self.check_functions(statement)?;
         self.check_relations(statement, &access)?;
@@ -779,7 +808,7 @@ impl Policy {
         &self,
         statement: &Statement,
         access: &mut Access,
-    ) -> Result<Vec<Effect>, String> {
+    ) -> Result<Vec<Effect>, Refusal> {
         let mut effects = Vec::new();
         match statement {
             Statement::CreateType { name, .. } => {
@@ -804,7 +833,10 @@ impl Policy {
                 ..
             } => {
                 if *temporary {
-                    return Err("temporary sequences are not allowed".into());
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "temporary sequences are not allowed",
+                    ));
                 }
                 effects.push(self.create(&self.name(name)?, ObjectKind::Sequence)?);
                 access.created.push(name.clone());
@@ -843,7 +875,12 @@ impl Policy {
                     | CommentObject::Sequence
                     | CommentObject::Type
                     | CommentObject::Function => object_name.clone(),
-                    other => return Err(format!("COMMENT ON {other} is not allowed")),
+                    other => {
+                        return Err(Refusal::new(
+                            Rule::Statement,
+                            format!("COMMENT ON {other} is not allowed"),
+                        ));
+                    }
                 };
                 access.own.push(target);
             }
@@ -856,10 +893,13 @@ impl Policy {
     }
 
     /// A function a module may create: PL/pgSQL or SQL, on a database that confines it.
-    fn check_function(&self, function: &sqlparser::ast::CreateFunction) -> Result<Effect, String> {
+    fn check_function(&self, function: &sqlparser::ast::CreateFunction) -> Result<Effect, Refusal> {
         self.may_run_code("a function")?;
         if function.temporary {
-            return Err("temporary functions are not allowed".into());
+            return Err(Refusal::new(
+                Rule::Statement,
+                "temporary functions are not allowed",
+            ));
         }
         let language = function
             .language
@@ -867,8 +907,11 @@ impl Policy {
             .map(|l| l.value.to_lowercase())
             .unwrap_or_else(|| "sql".to_owned());
         if !matches!(language.as_str(), "plpgsql" | "sql") {
-            return Err(format!(
-                "functions in LANGUAGE {language} are not allowed; a step may write plpgsql or sql"
+            return Err(Refusal::new(
+                Rule::Code,
+                format!(
+                    "functions in LANGUAGE {language} are not allowed; a step may write plpgsql or sql"
+                ),
             ));
         }
         let name = self.name(&function.name)?;
@@ -887,7 +930,7 @@ impl Policy {
     fn check_extension(
         &self,
         extension: &sqlparser::ast::CreateExtension,
-    ) -> Result<Effect, String> {
+    ) -> Result<Effect, Refusal> {
         let name = extension.name.value.to_lowercase();
         if !self.rules_only && !self.extensions.contains(&name) {
             let allowed = if self.extensions.is_empty() {
@@ -902,14 +945,20 @@ impl Policy {
                         .join(", ")
                 )
             };
-            return Err(format!(
-                "CREATE EXTENSION {name}: extensions load code into the database server; {allowed} \
+            return Err(Refusal::new(
+                Rule::Extension,
+                format!(
+                    "CREATE EXTENSION {name}: extensions load code into the database server; {allowed} \
                  (an operator allows one with `--allow-extension {name}`)"
+                ),
             ));
         }
         if extension.schema.is_some() || extension.version.is_some() || extension.cascade {
-            return Err(format!(
-                "CREATE EXTENSION {name}: the host creates it as is (no SCHEMA, VERSION or CASCADE)"
+            return Err(Refusal::new(
+                Rule::Extension,
+                format!(
+                    "CREATE EXTENSION {name}: the host creates it as is (no SCHEMA, VERSION or CASCADE)"
+                ),
             ));
         }
         Ok(Effect::Extension { name })
@@ -917,24 +966,27 @@ impl Policy {
 
     /// Code the database runs later (functions, triggers executing them, `DO` blocks) is
     /// allowed only where the database confines it to the module's role.
-    fn may_run_code(&self, what: &str) -> Result<(), String> {
+    fn may_run_code(&self, what: &str) -> Result<(), Refusal> {
         if self.confined {
             return Ok(());
         }
-        Err(match self.dialect {
-            Dialect::Postgres => format!(
-                "{what} runs code the policy cannot read; it is allowed only where the database \
+        Err(Refusal::new(
+            Rule::Code,
+            match self.dialect {
+                Dialect::Postgres => format!(
+                    "{what} runs code the policy cannot read; it is allowed only where the database \
                  confines it to the module's own role, and wasmig's account here may not create \
                  roles (grant it CREATEROLE)"
-            ),
-            _ => format!("{what} runs code the policy cannot read"),
-        })
+                ),
+                _ => format!("{what} runs code the policy cannot read"),
+            },
+        ))
     }
 
     /// The rules for a PostgreSQL statement sqlparser does not read (see `postgres`).
-    fn check_recognised(&self, recognised: postgres::Recognised) -> Result<Vec<Effect>, String> {
+    fn check_recognised(&self, recognised: postgres::Recognised) -> Result<Vec<Effect>, Refusal> {
         use postgres::Recognised;
-        let own = |parts: &[String]| -> Result<Effect, String> {
+        let own = |parts: &[String]| -> Result<Effect, Refusal> {
             let name = self.name(&names::from_parts(parts))?;
             if self.holds(&name.key()) {
                 Ok(Effect::Altered { name: name.key() })
@@ -946,8 +998,11 @@ impl Policy {
             Recognised::Do { language, body } => {
                 self.may_run_code("a DO block")?;
                 if language != "plpgsql" {
-                    return Err(format!(
-                        "DO blocks in LANGUAGE {language} are not allowed; a step may write plpgsql"
+                    return Err(Refusal::new(
+                        Rule::Code,
+                        format!(
+                            "DO blocks in LANGUAGE {language} are not allowed; a step may write plpgsql"
+                        ),
                     ));
                 }
                 Ok(vec![Effect::Block { body }])
@@ -970,11 +1025,17 @@ impl Policy {
                 Ok(effects)
             }
             Recognised::WithoutData(text) => {
-                let statements = Parser::parse_sql(self.sql_dialect().as_ref(), &text)
-                    .map_err(|e| format!("the statement cannot be parsed ({e})"))?;
+                let statements =
+                    Parser::parse_sql(self.sql_dialect().as_ref(), &text).map_err(|e| {
+                        let reason = format!("the statement cannot be parsed ({e})");
+                        Refusal::new(Rule::Unreadable, reason)
+                    })?;
                 match statements.as_slice() {
                     [statement @ Statement::CreateView(_)] => self.check_statement(statement),
-                    _ => Err("the statement cannot be parsed".into()),
+                    _ => Err(Refusal::new(
+                        Rule::Unreadable,
+                        "the statement cannot be parsed",
+                    )),
                 }
             }
         }
@@ -982,7 +1043,7 @@ impl Policy {
 
     /// The statements of a trigger's body: what a step may run, plus the flow a trigger
     /// needs (`IF … THEN … END IF`, MySQL's `SET NEW.column = …`). It creates nothing.
-    fn check_trigger_body(&self, statements: &[Statement]) -> Result<(), String> {
+    fn check_trigger_body(&self, statements: &[Statement]) -> Result<(), Refusal> {
         for statement in statements {
             match statement {
                 Statement::If(branches) => {
@@ -1002,7 +1063,10 @@ impl Policy {
                 other => {
                     let effects = self.check_statement(other)?;
                     if !effects.is_empty() {
-                        return Err("a trigger may not create, drop or rename objects".into());
+                        return Err(Refusal::new(
+                            Rule::Statement,
+                            "a trigger may not create, drop or rename objects",
+                        ));
                     }
                     continue;
                 }
@@ -1014,7 +1078,7 @@ impl Policy {
         Ok(())
     }
 
-    fn check_functions(&self, statement: &Statement) -> Result<(), String> {
+    fn check_functions(&self, statement: &Statement) -> Result<(), Refusal> {
         let prefixes = match self.dialect {
             Dialect::MySql => functions::index_prefixes(statement),
             _ => Vec::new(),
@@ -1045,7 +1109,7 @@ impl Policy {
     /// Why the module may not call the function named `parts` (lower case, unquoted): a
     /// built-in only from the dialect's allow-list (qualified at most by `pg_catalog` or the
     /// home schema), or on PostgreSQL one of the module's own functions.
-    fn function_refusal(&self, parts: &[String]) -> Option<String> {
+    fn function_refusal(&self, parts: &[String]) -> Option<Refusal> {
         let (schema, name) = match parts {
             [name] => (None, name),
             [schema, name] => (Some(schema.as_str()), name),
@@ -1064,7 +1128,11 @@ impl Policy {
 
     /// PostgreSQL's sequence functions change or read a sequence named by a string: only the
     /// module's own (`nextval('x_seq')`), never by an expression the policy cannot read.
-    fn sequence_function(&self, name: &str, function: &sqlparser::ast::Function) -> Option<String> {
+    fn sequence_function(
+        &self,
+        name: &str,
+        function: &sqlparser::ast::Function,
+    ) -> Option<Refusal> {
         let function_name = name.rsplit('.').next().unwrap_or(name);
         if self.dialect != Dialect::Postgres
             || !matches!(function_name, "nextval" | "setval" | "currval")
@@ -1073,10 +1141,11 @@ impl Policy {
         }
         let argument = rules::first_string_argument(function);
         let Some(sequence) = argument else {
-            return Some(format!(
+            let reason = format!(
                 "{function_name}(…) takes the sequence by its name written as a string here, so \
                  that the policy can tell whose it is"
-            ));
+            );
+            return Some(Refusal::new(Rule::Function, reason));
         };
         let key = sequence
             .rsplit('.')
@@ -1084,19 +1153,23 @@ impl Policy {
             .unwrap_or(&sequence)
             .trim_matches('"')
             .to_lowercase();
-        (!self.holds(&key) && !self.unknown(&key))
-            .then(|| format!("{function_name}('{sequence}'): the sequence is not the module's"))
+        (!self.holds(&key) && !self.unknown(&key)).then(|| {
+            let reason = format!("{function_name}('{sequence}'): the sequence is not the module's");
+            Refusal::new(Rule::Access, reason).about(key)
+        })
     }
 
     /// Every relation the statement names: created names must be creatable, write targets
     /// writable, altered ones owned, every other one readable.
-    fn check_relations(&self, statement: &Statement, access: &Access) -> Result<(), String> {
+    fn check_relations(&self, statement: &Statement, access: &Access) -> Result<(), Refusal> {
         let ctes = cte_names(statement);
         for cte in &ctes {
             if self.owned.contains(cte) || self.foreign.contains_key(cte) {
-                return Err(format!(
-                    "the common table expression `{cte}` has the name of an existing object; rename it"
-                ));
+                let reason = format!(
+                    "the common table expression `{cte}` has the name of an existing object; \
+                     rename it"
+                );
+                return Err(Refusal::new(Rule::Name, reason).about(cte));
             }
         }
         for name in &access.own {
@@ -1204,7 +1277,7 @@ impl Policy {
                 .is_none_or(|prefix| key.starts_with(prefix))
     }
 
-    fn not_owned(&self, name: &Name, what: &str) -> String {
+    fn not_owned(&self, name: &Name, what: &str) -> Refusal {
         let key = name.key();
         let holder = if key.starts_with(rules::HOST_PREFIX) {
             "it belongs to the host".to_owned()
@@ -1219,38 +1292,41 @@ impl Policy {
         } else {
             ""
         };
-        format!("may not {what} `{}`: {holder}{grant}", name.display())
+        let reason = format!("may not {what} `{}`: {holder}{grant}", name.display());
+        Refusal::new(Rule::Access, reason).about(key)
     }
 
     /// Checks that `name` may be created, and returns the effect.
-    fn create(&self, name: &Name, kind: ObjectKind) -> Result<Effect, String> {
+    fn create(&self, name: &Name, kind: ObjectKind) -> Result<Effect, Refusal> {
         let key = name.key();
-        if key.starts_with(rules::HOST_PREFIX) {
-            return Err(format!(
-                "may not create `{}`: names starting with `{}` are the host's",
-                name.display(),
-                rules::HOST_PREFIX
-            ));
+        let (shown, module) = (name.display(), &self.module);
+        let taken = if key.starts_with(rules::HOST_PREFIX) {
+            let prefix = rules::HOST_PREFIX;
+            Some(format!(
+                "may not create `{shown}`: names starting with `{prefix}` are the host's"
+            ))
+        } else if let Some(owner) = self.foreign.get(&key) {
+            Some(format!(
+                "may not create `{shown}`: the name belongs to {owner}"
+            ))
+        } else {
+            self.required_prefix
+                .as_deref()
+                .filter(|prefix| !key.starts_with(prefix))
+                .map(|prefix| {
+                    format!(
+                        "may not create `{shown}`: this host requires module `{module}` to name \
+                         its objects `{prefix}…`"
+                    )
+                })
+        };
+        match taken {
+            Some(reason) => Err(Refusal::new(Rule::Name, reason).about(key)),
+            None => Ok(Effect::Created { name: key, kind }),
         }
-        if let Some(owner) = self.foreign.get(&key) {
-            return Err(format!(
-                "may not create `{}`: the name belongs to {owner}",
-                name.display()
-            ));
-        }
-        if let Some(prefix) = &self.required_prefix
-            && !key.starts_with(prefix.as_str())
-        {
-            return Err(format!(
-                "may not create `{}`: this host requires module `{}` to name its objects `{prefix}…`",
-                name.display(),
-                self.module
-            ));
-        }
-        Ok(Effect::Created { name: key, kind })
     }
 
-    fn name(&self, name: &ObjectName) -> Result<Name, String> {
+    fn name(&self, name: &ObjectName) -> Result<Name, Refusal> {
         Name::resolve(name, self.dialect, self.home_schema.as_deref())
     }
 }

@@ -9,6 +9,8 @@ use sqlparser::ast::{
 };
 use wasmig_db::Dialect;
 
+use crate::{Refusal, Rule};
+
 /// A resolved object name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {
@@ -25,7 +27,7 @@ impl Name {
         name: &ObjectName,
         dialect: Dialect,
         home: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Refusal> {
         let parts: Vec<String> = name
             .0
             .iter()
@@ -39,11 +41,17 @@ impl Name {
             [object] => object.to_lowercase(),
             [schema, object] if is_home(schema, dialect, home) => object.to_lowercase(),
             [schema, _] => {
-                return Err(format!(
-                    "`{written}` lies in schema `{schema}`, outside this module's reach"
+                return Err(Refusal::new(
+                    Rule::Access,
+                    format!("`{written}` lies in schema `{schema}`, outside this module's reach"),
                 ));
             }
-            _ => return Err(format!("`{written}` names another database or catalog")),
+            _ => {
+                return Err(Refusal::new(
+                    Rule::Access,
+                    format!("`{written}` names another database or catalog"),
+                ));
+            }
         };
         Ok(Name { written, key })
     }
@@ -108,12 +116,15 @@ pub fn is_dual(name: &ObjectName) -> bool {
 }
 
 /// The table a `FROM`-like factor names (UPDATE and DELETE targets must be plain tables).
-pub fn table_of(factor: &TableFactor) -> Result<ObjectName, String> {
+pub fn table_of(factor: &TableFactor) -> Result<ObjectName, Refusal> {
     match factor {
         TableFactor::Table {
             name, args: None, ..
         } => Ok(name.clone()),
-        other => Err(format!("`{other}` is not a plain table")),
+        other => Err(Refusal::new(
+            Rule::Statement,
+            format!("`{other}` is not a plain table"),
+        )),
     }
 }
 
@@ -127,7 +138,7 @@ pub fn from_tables(from: &FromTable) -> &[TableWithJoins] {
 /// The tables an `UPDATE` writes: its target, and on MySQL (`UPDATE a JOIN b … SET b.x = …`)
 /// every joined table an assignment names, or all of them when an assignment names a column
 /// without its table.
-pub fn update_targets(update: &Update) -> Result<Vec<ObjectName>, String> {
+pub fn update_targets(update: &Update) -> Result<Vec<ObjectName>, Refusal> {
     let mut tables: Vec<(ObjectName, Option<String>)> = Vec::new();
     for factor in std::iter::once(&update.table.relation)
         .chain(update.table.joins.iter().map(|join| &join.relation))

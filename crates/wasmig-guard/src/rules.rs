@@ -3,6 +3,8 @@
 use sqlparser::ast::{ContextModifier, Expr, ObjectName, Set, Statement, Value, ValueWithSpan};
 use wasmig_db::Dialect;
 
+use crate::{Refusal, Rule};
+
 use crate::Effect;
 
 /// Names the host keeps for itself (the ledger).
@@ -101,24 +103,28 @@ fn table_functions(dialect: Dialect) -> &'static [&'static str] {
 }
 
 /// Checks a set-returning function called in `FROM` against [`table_functions`].
-pub fn check_table_function(dialect: Dialect, name: &ObjectName) -> Result<(), String> {
+pub fn check_table_function(dialect: Dialect, name: &ObjectName) -> Result<(), Refusal> {
     let parts = lowered_parts(name);
     let function = match parts.as_slice() {
         [function] => function.as_str(),
         [schema, function] if schema == "pg_catalog" => function.as_str(),
         _ => {
-            return Err(format!(
-                "the function `{name}` is not one a step may call in FROM"
+            return Err(Refusal::new(
+                Rule::Function,
+                format!("the function `{name}` is not one a step may call in FROM"),
             ));
         }
     };
     if table_functions(dialect).contains(&function) {
         Ok(())
     } else {
-        Err(format!(
-            "the function `{function}` in FROM is not one a step may call there; a step may \
+        Err(Refusal::new(
+            Rule::Function,
+            format!(
+                "the function `{function}` in FROM is not one a step may call there; a step may \
              call {}",
-            table_functions(dialect).join(", ")
+                table_functions(dialect).join(", ")
+            ),
         ))
     }
 }
@@ -128,29 +134,35 @@ pub fn check_pragma(
     dialect: Dialect,
     name: &ObjectName,
     _value: Option<&ValueWithSpan>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     if dialect != Dialect::Sqlite {
-        return Err("PRAGMA is not a statement of this database".into());
+        return Err(Refusal::new(
+            Rule::Statement,
+            "PRAGMA is not a statement of this database",
+        ));
     }
     let parts: Vec<String> = name.0.iter().map(|part| part.to_string()).collect();
     check_pragma_name(&parts)
 }
 
 /// Checks a PRAGMA's (possibly schema-qualified) name against the safe list.
-pub fn check_pragma_name(parts: &[String]) -> Result<(), String> {
+pub fn check_pragma_name(parts: &[String]) -> Result<(), Refusal> {
     let pragma = parts.last().map(|p| p.to_lowercase()).unwrap_or_default();
     if parts.len() > 1 && !parts[0].eq_ignore_ascii_case("main") {
-        return Err(format!(
-            "PRAGMA `{}` targets another schema",
-            parts.join(".")
+        return Err(Refusal::new(
+            Rule::Setting,
+            format!("PRAGMA `{}` targets another schema", parts.join(".")),
         ));
     }
     if SAFE_PRAGMAS.contains(&pragma.as_str()) {
         Ok(())
     } else {
-        Err(format!(
-            "PRAGMA {pragma} is not allowed; a step may use only {}",
-            SAFE_PRAGMAS.join(", ")
+        Err(Refusal::new(
+            Rule::Setting,
+            format!(
+                "PRAGMA {pragma} is not allowed; a step may use only {}",
+                SAFE_PRAGMAS.join(", ")
+            ),
         ))
     }
 }
@@ -179,7 +191,7 @@ fn allowed_settings(dialect: Dialect) -> &'static [&'static str] {
 
 /// Checks a `SET` statement: only the settings of [`allowed_settings`], for the session or
 /// the transaction, to a plain value.
-pub fn check_setting(dialect: Dialect, set: &Set) -> Result<Vec<Effect>, String> {
+pub fn check_setting(dialect: Dialect, set: &Set) -> Result<Vec<Effect>, Refusal> {
     let assignments: Vec<(Option<ContextModifier>, &ObjectName, &[Expr])> = match set {
         Set::SingleAssignment {
             scope,
@@ -197,8 +209,11 @@ pub fn check_setting(dialect: Dialect, set: &Set) -> Result<Vec<Effect>, String>
     for (scope, variable, values) in assignments {
         let name = setting_name(dialect, scope, variable)?;
         if !values.iter().all(is_plain_value) {
-            return Err(format!(
-                "SET {name}: a setting takes a plain value here (a number, a word or a string)"
+            return Err(Refusal::new(
+                Rule::Setting,
+                format!(
+                    "SET {name}: a setting takes a plain value here (a number, a word or a string)"
+                ),
             ));
         }
         effects.push(Effect::Setting { name });
@@ -212,7 +227,7 @@ fn setting_name(
     dialect: Dialect,
     scope: Option<ContextModifier>,
     variable: &ObjectName,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let written = variable.to_string();
     if written.starts_with('@') && !written.starts_with("@@") {
         return Err(dynamic_sql_reason());
@@ -232,9 +247,12 @@ fn setting_name(
         } else {
             allowed.join(", ")
         };
-        return Err(format!(
-            "SET {written}: changing session or server settings is the host's business; a \
+        return Err(Refusal::new(
+            Rule::Setting,
+            format!(
+                "SET {written}: changing session or server settings is the host's business; a \
              step may change only {list}, for itself"
+            ),
         ));
     }
     Ok(name.to_owned())
@@ -272,16 +290,18 @@ pub fn is_set_constraints(sql: &str) -> bool {
             && (mode == "deferred" || mode == "immediate"))
 }
 
-fn dynamic_sql_reason() -> String {
-    "dynamic SQL (user variables, PREPARE and EXECUTE) builds statements the policy cannot \
+fn dynamic_sql_reason() -> Refusal {
+    Refusal::new(
+        Rule::Unreadable,
+        "dynamic SQL (user variables, PREPARE and EXECUTE) builds statements the policy cannot \
      read; write this step as a component, which can look at the schema (`db.has_column`, \
-     `db.query`) and send the statement it decides on"
-        .to_owned()
+     `db.query`) and send the statement it decides on",
+    )
 }
 
 /// Why `sql` is refused when it is MySQL's dynamic SQL (`PREPARE`, `EXECUTE`, `DEALLOCATE`,
 /// `SET @var`), which sqlparser may not read.
-pub fn dynamic_sql(dialect: Dialect, sql: &str) -> Option<String> {
+pub fn dynamic_sql(dialect: Dialect, sql: &str) -> Option<Refusal> {
     if dialect != Dialect::MySql {
         return None;
     }
@@ -308,7 +328,7 @@ const TABLE_ENGINES: &[&str] = &["innodb", "aria", "myisam"];
 /// `CONVERT TO CHARACTER SET …`, `COMMENT='…'`), which sqlparser does not read: the table's
 /// name parts, and whether every option is one a step may set. `None` when `sql` is not
 /// such a statement.
-pub fn mysql_table_options(sql: &str) -> Option<(Vec<String>, Result<(), String>)> {
+pub fn mysql_table_options(sql: &str) -> Option<(Vec<String>, Result<(), Refusal>)> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens: Vec<Token> = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
         .tokenize()
@@ -343,7 +363,7 @@ pub fn mysql_table_options(sql: &str) -> Option<(Vec<String>, Result<(), String>
 fn check_table_options(
     options: &[sqlparser::tokenizer::Token],
     word: &dyn Fn(&sqlparser::tokenizer::Token) -> Option<String>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     const SETTABLE: &[&str] = &[
         "engine",
         "charset",
@@ -377,9 +397,12 @@ fn check_table_options(
                 other => other.to_string(),
             };
             if !TABLE_ENGINES.contains(&engine.as_str()) {
-                return Err(format!(
-                    "ENGINE={engine}: a step may keep its tables only in {}",
-                    TABLE_ENGINES.join(", ")
+                return Err(Refusal::new(
+                    Rule::Statement,
+                    format!(
+                        "ENGINE={engine}: a step may keep its tables only in {}",
+                        TABLE_ENGINES.join(", ")
+                    ),
                 ));
             }
             previous = None;
@@ -394,15 +417,23 @@ fn check_table_options(
                     Some("charset" | "collate" | "row_format" | "set")
                 );
                 if !after_name && !SETTABLE.contains(&value.as_str()) {
-                    return Err(format!(
-                        "ALTER TABLE … {}: a step may set only its tables' engine, character \
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        format!(
+                            "ALTER TABLE … {}: a step may set only its tables' engine, character \
                          set, collation, comment, row format and counters",
-                        value.to_uppercase()
+                            value.to_uppercase()
+                        ),
                     ));
                 }
                 previous = Some(value);
             }
-            other => return Err(format!("`{other}` is not a table option")),
+            other => {
+                return Err(Refusal::new(
+                    Rule::Statement,
+                    format!("`{other}` is not a table option"),
+                ));
+            }
         }
     }
     Ok(())
@@ -410,7 +441,7 @@ fn check_table_options(
 
 /// Checks the options of a MySQL `CREATE TABLE` as those of an `ALTER TABLE`: an engine from
 /// the allow-list, never `UNION=`, `DATA DIRECTORY`, `CONNECTION` and the like.
-pub fn check_create_table_options(options: &[sqlparser::ast::SqlOption]) -> Result<(), String> {
+pub fn check_create_table_options(options: &[sqlparser::ast::SqlOption]) -> Result<(), Refusal> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let word = |t: &Token| match t {
         Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
@@ -420,12 +451,19 @@ pub fn check_create_table_options(options: &[sqlparser::ast::SqlOption]) -> Resu
         let written = option.to_string();
         let tokens: Vec<Token> = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, &written)
             .tokenize()
-            .map_err(|e| format!("the table option `{written}` cannot be read: {e}"))?
+            .map_err(|e| {
+                Refusal::new(
+                    Rule::Unreadable,
+                    format!("the table option `{written}` cannot be read: {e}"),
+                )
+            })?
             .into_iter()
             .filter(|t| !matches!(t, Token::Whitespace(_)))
             .collect();
-        check_table_options(&tokens, &word)
-            .map_err(|reason| reason.replace("ALTER TABLE …", "CREATE TABLE …"))?;
+        check_table_options(&tokens, &word).map_err(|refusal| Refusal {
+            reason: refusal.reason.replace("ALTER TABLE …", "CREATE TABLE …"),
+            ..refusal
+        })?;
     }
     Ok(())
 }
@@ -472,12 +510,13 @@ pub fn has_executable_comment(sql: &str) -> bool {
 
 /// Why `… CASCADE` is refused: it also drops (or empties) what others built on the module's
 /// object, whoever owns it (PostgreSQL does not ask).
-pub fn refuse_cascade(what: &str) -> String {
-    format!(
+pub fn refuse_cascade(what: &str) -> Refusal {
+    let reason = format!(
         "{what} … CASCADE would also drop or empty what others built on the module's object \
          (their views, foreign keys, rows), whoever owns it: drop the module's own dependent \
          objects first, then this one without CASCADE"
-    )
+    );
+    Refusal::new(Rule::Statement, reason)
 }
 
 /// The first argument of a function call when it is a string literal (possibly cast, as in
@@ -504,30 +543,41 @@ pub fn first_string_argument(function: &sqlparser::ast::Function) -> Option<Stri
 }
 
 /// Why a statement kind outside the allowed set is refused.
-pub fn not_allowed(statement: &Statement) -> String {
-    let why = match statement {
+pub fn not_allowed(statement: &Statement) -> Refusal {
+    let (rule, why) = match statement {
         Statement::StartTransaction { .. }
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
         | Statement::Savepoint { .. }
-        | Statement::ReleaseSavepoint { .. } => {
-            "transaction control belongs to the host, which runs each step in its own transaction"
-        }
+        | Statement::ReleaseSavepoint { .. } => (
+            Rule::TransactionControl,
+            "transaction control belongs to the host, which runs each step in its own transaction",
+        ),
         Statement::AttachDatabase { .. }
         | Statement::AttachDuckDBDatabase { .. }
-        | Statement::DetachDuckDBDatabase { .. } => "attaching databases reaches outside this one",
-        Statement::Set(_) | Statement::Reset(_) | Statement::AlterSession { .. } => {
-            "changing session or server settings is the host's business"
-        }
+        | Statement::DetachDuckDBDatabase { .. } => (
+            Rule::Statement,
+            "attaching databases reaches outside this one",
+        ),
+        Statement::Set(_) | Statement::Reset(_) | Statement::AlterSession { .. } => (
+            Rule::Setting,
+            "changing session or server settings is the host's business",
+        ),
         Statement::Grant(_)
         | Statement::Deny(_)
         | Statement::Revoke(_)
         | Statement::CreateRole(_)
         | Statement::AlterRole { .. }
         | Statement::CreateUser(_)
-        | Statement::AlterUser(_) => "privileges, roles and users are the host's business",
+        | Statement::AlterUser(_) => (
+            Rule::Statement,
+            "privileges, roles and users are the host's business",
+        ),
         Statement::CreateExtension(_) | Statement::DropExtension(_) | Statement::Install { .. } => {
-            "extensions load code into the database server"
+            (
+                Rule::Extension,
+                "extensions load code into the database server",
+            )
         }
         Statement::CreateFunction(_)
         | Statement::CreateProcedure { .. }
@@ -536,21 +586,31 @@ pub fn not_allowed(statement: &Statement) -> String {
         | Statement::DropProcedure { .. }
         | Statement::Call(_)
         | Statement::Execute { .. }
-        | Statement::Prepare { .. } => "stored and dynamic code runs outside the policy",
-        Statement::Copy { .. } | Statement::LoadData { .. } | Statement::Unload { .. } => {
-            "COPY and LOAD DATA read or write files and programs"
-        }
-        Statement::Vacuum(_) => "VACUUM rewrites the whole database",
-        Statement::CreateDatabase { .. } | Statement::CreateSchema { .. } | Statement::Use(_) => {
-            "databases and schemas are the host's business"
-        }
-        Statement::LockTables { .. } | Statement::UnlockTables | Statement::Lock(_) => {
-            "table locks interfere with the host's transaction"
-        }
-        Statement::Kill { .. } | Statement::Flush { .. } => {
-            "server administration is the host's business"
-        }
-        _ => "this kind of statement is not allowed in a migration",
+        | Statement::Prepare { .. } => (
+            Rule::Code,
+            "stored and dynamic code runs outside the policy",
+        ),
+        Statement::Copy { .. } | Statement::LoadData { .. } | Statement::Unload { .. } => (
+            Rule::Statement,
+            "COPY and LOAD DATA read or write files and programs",
+        ),
+        Statement::Vacuum(_) => (Rule::Statement, "VACUUM rewrites the whole database"),
+        Statement::CreateDatabase { .. } | Statement::CreateSchema { .. } | Statement::Use(_) => (
+            Rule::Statement,
+            "databases and schemas are the host's business",
+        ),
+        Statement::LockTables { .. } | Statement::UnlockTables | Statement::Lock(_) => (
+            Rule::Statement,
+            "table locks interfere with the host's transaction",
+        ),
+        Statement::Kill { .. } | Statement::Flush { .. } => (
+            Rule::Statement,
+            "server administration is the host's business",
+        ),
+        _ => (
+            Rule::Statement,
+            "this kind of statement is not allowed in a migration",
+        ),
     };
     let kind = statement.to_string();
     let kind: String = kind
@@ -558,7 +618,7 @@ pub fn not_allowed(statement: &Statement) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
-    format!("{kind}: {why}")
+    Refusal::new(rule, format!("{kind}: {why}"))
 }
 
 /// The name of a PRAGMA when `sql` is exactly one `PRAGMA [schema.]name [= word | (word)]`.

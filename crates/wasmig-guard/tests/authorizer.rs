@@ -51,8 +51,8 @@ async fn a_read_that_slips_past_the_parser_is_refused_by_sqlite() {
     tx.install_authorizer(Arc::new(policy.clone()))
         .await
         .unwrap();
-    tx.set_guest(true);
-    let error = tx.query(sneaky, &[]).await.unwrap_err();
+    let mut guest = tx.as_guest();
+    let error = guest.query(sneaky, &[]).await.unwrap_err();
     assert!(matches!(error, wasmig_db::Error::Denied(_)), "{error}");
     assert!(
         error
@@ -61,16 +61,30 @@ async fn a_read_that_slips_past_the_parser_is_refused_by_sqlite() {
         "{error}"
     );
     // The module's own table stays usable, and so does the host between guest statements.
-    tx.query("SELECT title FROM blog_posts", &[]).await.unwrap();
+    guest
+        .query("SELECT title FROM blog_posts", &[])
+        .await
+        .unwrap();
     let index = "CREATE INDEX blog_posts_title ON blog_posts (title)";
     policy.statement_starts(&policy.lock().check(index).unwrap());
-    tx.execute(index, &[])
+    guest
+        .execute(index, &[])
         .await
         .expect("an index on an owned table");
-    tx.set_guest(false);
+    drop(guest);
     tx.query(sneaky, &[])
         .await
         .expect("the host reads what it likes");
+    // A guest scope ends with the future that holds it, even one cancelled mid-await.
+    let cancelled = async {
+        let _guest = tx.as_guest();
+        std::future::pending::<()>().await;
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(20), cancelled).await;
+    assert!(waited.is_err(), "the guest's future was cancelled");
+    tx.query(sneaky, &[])
+        .await
+        .expect("the host's again after a cancelled guest scope");
     tx.commit().await.unwrap();
 }
 
@@ -82,7 +96,7 @@ async fn attach_pragmas_temp_objects_and_trigger_bodies_are_refused_by_sqlite() 
     tx.install_authorizer(Arc::new(policy.clone()))
         .await
         .unwrap();
-    tx.set_guest(true);
+    let mut guest = tx.as_guest();
     for sql in [
         "ATTACH DATABASE ':memory:' AS other",
         "PRAGMA writable_schema = ON",
@@ -91,7 +105,7 @@ async fn attach_pragmas_temp_objects_and_trigger_bodies_are_refused_by_sqlite() 
         "DROP TABLE victim_secrets",
         "SELECT load_extension('evil')",
     ] {
-        let error = tx.execute(sql, &[]).await.unwrap_err();
+        let error = guest.execute(sql, &[]).await.unwrap_err();
         assert!(
             matches!(error, wasmig_db::Error::Denied(_)),
             "{sql}: {error}"
@@ -103,17 +117,18 @@ async fn attach_pragmas_temp_objects_and_trigger_bodies_are_refused_by_sqlite() 
         name: "blog_spy".into(),
         kind: ObjectKind::Trigger,
     }]);
-    tx.execute(
+    guest.execute(
         "CREATE TRIGGER blog_spy AFTER INSERT ON blog_posts BEGIN DELETE FROM victim_secrets; END",
         &[],
     )
     .await
     .expect("creating a trigger on an owned table is allowed");
-    let error = tx
+    let error = guest
         .execute("INSERT INTO blog_posts (title) VALUES ('x')", &[])
         .await
         .unwrap_err();
     assert!(matches!(error, wasmig_db::Error::Denied(_)), "{error}");
+    drop(guest);
     tx.rollback().await.unwrap();
     let left = db
         .query("SELECT COUNT(*) FROM victim_secrets", &[])
@@ -147,9 +162,9 @@ async fn run_checked(
 ) -> Result<(), String> {
     let effects = policy.lock().check(sql).map_err(|d| d.to_string())?;
     policy.statement_starts(&effects);
-    tx.set_guest(true);
-    let result = tx.execute(sql, &[]).await;
-    tx.set_guest(false);
+    let mut guest = tx.as_guest();
+    let result = guest.execute(sql, &[]).await;
+    drop(guest);
     result.map_err(|e| e.to_string())?;
     policy.lock().apply(&effects);
     Ok(())
@@ -220,9 +235,9 @@ async fn what_ddl_may_touch_stays_out_of_reach_of_other_statements() {
         ("DROP TABLE victim_secrets", "drop `victim_secrets`"),
     ] {
         policy.statement_starts(&[]);
-        tx.set_guest(true);
-        let error = tx.execute(sql, &[]).await.unwrap_err();
-        tx.set_guest(false);
+        let mut guest = tx.as_guest();
+        let error = guest.execute(sql, &[]).await.unwrap_err();
+        drop(guest);
         assert!(
             matches!(error, wasmig_db::Error::Denied(_)),
             "{sql}: {error}"

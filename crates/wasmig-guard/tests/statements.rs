@@ -1120,3 +1120,126 @@ fn a_host_can_require_a_name_prefix() {
         "{denial}"
     );
 }
+
+/// Every refusal names the rule it applies and, where one is concerned, the object: a host
+/// tells an access violation from an unreadable statement without reading the message.
+#[test]
+fn each_refusal_names_its_rule_and_object() {
+    use wasmig_guard::Rule;
+    let cases: &[(Dialect, &str, Rule, Option<&str>)] = &[
+        (
+            Dialect::Sqlite,
+            "SELECT * FROM victim_secrets",
+            Rule::Access,
+            Some("victim_secrets"),
+        ),
+        (
+            Dialect::Sqlite,
+            "UPDATE users SET name = 'x'",
+            Rule::Access,
+            Some("users"),
+        ),
+        (
+            Dialect::Postgres,
+            "SELECT * FROM other.blog_posts",
+            Rule::Access,
+            None,
+        ),
+        (
+            Dialect::Sqlite,
+            "CREATE TABLE victim_secrets (id INTEGER)",
+            Rule::Name,
+            Some("victim_secrets"),
+        ),
+        (
+            Dialect::Sqlite,
+            "CREATE TABLE wasmig_x (id INTEGER)",
+            Rule::Name,
+            Some("wasmig_x"),
+        ),
+        (
+            Dialect::Sqlite,
+            "WITH users AS (SELECT 1) SELECT * FROM users",
+            Rule::Name,
+            Some("users"),
+        ),
+        (
+            Dialect::Sqlite,
+            "SELECT load_extension('x')",
+            Rule::Function,
+            Some("load_extension"),
+        ),
+        (
+            Dialect::Postgres,
+            "SELECT setval('users_id_seq', 1)",
+            Rule::Access,
+            Some("users_id_seq"),
+        ),
+        (Dialect::Sqlite, "COMMIT", Rule::TransactionControl, None),
+        (
+            Dialect::Postgres,
+            "SET search_path = x",
+            Rule::Setting,
+            None,
+        ),
+        (
+            Dialect::Sqlite,
+            "PRAGMA writable_schema = 1",
+            Rule::Setting,
+            None,
+        ),
+        (
+            Dialect::Sqlite,
+            "SELEC * FROM blog_posts",
+            Rule::Unreadable,
+            None,
+        ),
+        (
+            Dialect::MySql,
+            "/*!50000 DROP TABLE users */ SELECT 1",
+            Rule::Unreadable,
+            None,
+        ),
+        (Dialect::MySql, "SET @q = 'x'", Rule::Unreadable, None),
+        (
+            Dialect::Sqlite,
+            "CREATE TEMP TABLE blog_t (id INTEGER)",
+            Rule::Statement,
+            None,
+        ),
+        (
+            Dialect::Postgres,
+            "COPY blog_posts TO '/tmp/x'",
+            Rule::Statement,
+            None,
+        ),
+        (
+            Dialect::Postgres,
+            "CREATE EXTENSION IF NOT EXISTS plpython3u",
+            Rule::Extension,
+            None,
+        ),
+        (
+            Dialect::Postgres,
+            "DO $$ BEGIN END $$ LANGUAGE plperl",
+            Rule::Code,
+            None,
+        ),
+        (
+            Dialect::MySql,
+            "ALTER TABLE blog_posts ENGINE=MRG_MyISAM",
+            Rule::Statement,
+            None,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (dialect, sql, rule, object) in cases {
+        match policy(*dialect).check(sql) {
+            Err(denial) if denial.rule == *rule && denial.object.as_deref() == *object => {}
+            other => wrong.push(format!(
+                "{dialect}: `{sql}` expected {rule:?} about {object:?}, got {other:?}"
+            )),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

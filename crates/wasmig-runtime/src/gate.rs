@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wasmig_db::{Authorizer, Transaction, Value};
+use wasmig_db::{Authorizer, Denial, Transaction, Value};
 
 use crate::journal::{BoxFuture, Journal, NoJournal};
 
@@ -39,10 +39,13 @@ pub enum Route {
     Rewritten(String),
 }
 
+/// Why the host could not record what a statement did (a ledger or privilege write failed).
+pub type HostFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The engine's side of the SQL policy.
 pub trait Gate: Send {
     /// Decides about a statement before it runs: how to run it, or (`Err`) why it is denied.
-    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, String>;
+    fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, Denial>;
 
     /// The names of the objects the statement last checked creates, drops, renames or
     /// alters (a journal fingerprints them).
@@ -54,12 +57,14 @@ pub trait Gate: Send {
     fn claim<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), HostFailure>>;
 
     /// Called after the statement last checked succeeded, inside the step's transaction
     /// (where the engine records what the statement created, renamed or dropped).
-    fn ran<'a>(&'a mut self, transaction: &'a mut Transaction)
-    -> BoxFuture<'a, Result<(), String>>;
+    fn ran<'a>(
+        &'a mut self,
+        transaction: &'a mut Transaction,
+    ) -> BoxFuture<'a, Result<(), HostFailure>>;
 
     /// The database-side check to install for the step (SQLite's authorizer), if any.
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>>;
@@ -70,7 +75,7 @@ pub trait Gate: Send {
 pub struct OpenGate;
 
 impl Gate for OpenGate {
-    fn check(&mut self, _: &GuestStatement<'_>) -> Result<Route, String> {
+    fn check(&mut self, _: &GuestStatement<'_>) -> Result<Route, Denial> {
         Ok(Route::Guest)
     }
 
@@ -78,11 +83,11 @@ impl Gate for OpenGate {
         Vec::new()
     }
 
-    fn claim<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+    fn claim<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
         Box::pin(async { Ok(()) })
     }
 
-    fn ran<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), String>> {
+    fn ran<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
         Box::pin(async { Ok(()) })
     }
 

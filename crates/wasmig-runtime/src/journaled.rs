@@ -2,7 +2,7 @@
 //! step that declares itself non-transactional): journaled in the transaction that makes them
 //! durable, so that a step cut short at any moment resumes without a human.
 
-use wasmig_db::Value;
+use wasmig_db::{Denial, Rule, Value};
 
 use crate::Error;
 use crate::gate::Route;
@@ -27,11 +27,11 @@ impl Session {
         let outside = dialect.runs_outside_transactions(sql);
         let commits = *route == Route::Guest && dialect.commits_implicitly(sql);
         if outside && !self.each_statement_commits {
-            return Err(self.stop(Error::Denied(format!(
-                "`{sql}` cannot run inside the step's transaction: declare the step \
+            let reason = "cannot run inside the step's transaction: declare the step \
                  non-transactional (a first line `-- wasmig:no-transaction` in a SQL step, \
-                 `no-transaction = [\"NNN_slug\"]` in module.toml for a component)"
-            ))));
+                 `no-transaction = [\"NNN_slug\"]` in module.toml for a component)";
+            let denial = Denial::new(Rule::NonTransactional, sql, reason);
+            return Err(self.stop(Error::Denied(denial)));
         }
         if !(self.journal.is_active() && (commits || outside)) {
             return Ok((self.run_routed(route, mode, sql, params).await?, false));

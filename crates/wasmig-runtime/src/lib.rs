@@ -28,8 +28,9 @@ use wasmtime::{Config, Engine, Store};
 use crate::host::{Migration, MigrationPre, StepState};
 use crate::session::{Mode, Session, Stopped};
 
-pub use gate::{Gate, GuestStatement, Hooks, OpenGate, Route};
+pub use gate::{Gate, GuestStatement, Hooks, HostFailure, OpenGate, Route};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
+pub use wasmig_db::{Denial, Rule};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
 pub const HOST_API_VERSION: Version = Version::new(0, 1, 1);
@@ -83,8 +84,10 @@ pub struct StepContext {
     pub to_version: String,
 }
 
-/// Why a component could not be prepared, or why a step failed.
+/// Why a component could not be prepared, or why a step failed. New kinds may be added:
+/// match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes are not a component of the `wasmig:migration` world this host serves.
     #[error("not a valid migration component: {0:#}")]
@@ -103,9 +106,9 @@ pub enum Error {
     /// On a replay, the step sent a statement other than the one its journal recorded.
     #[error("the replay diverged from the journal: {0}")]
     Diverged(String),
-    /// The policy refused a statement; the step was stopped.
+    /// The policy or the database refused a statement; the step was stopped.
     #[error("denied: {0}")]
-    Denied(String),
+    Denied(Denial),
     /// The step exceeded one of its limits (statements, rows, bytes returned).
     #[error("quota exceeded: {0}")]
     Quota(String),

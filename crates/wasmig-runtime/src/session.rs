@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use wasmig_db::{Budget, Transaction, Value};
+use wasmig_db::{Budget, Denial, Rule, Transaction, Value};
 
 use crate::gate::{Gate, GuestStatement, Hooks, Route};
 use crate::journal::{Admission, Journal, Statement};
@@ -253,13 +253,9 @@ impl Session {
     /// A refusal stops the step.
     async fn change_setting(&mut self, sql: &str) -> Result<Result<Output, DbFailure>, Stopped> {
         // The guest's text runs as the guest's: confined, and checked by SQLite's authorizer.
-        self.transaction.set_guest(true);
-        let changed = self.transaction.change_setting(sql).await;
-        self.transaction.set_guest(false);
+        let changed = self.transaction.as_guest().change_setting(sql).await;
         match changed {
-            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
-                "the database refused `{sql}`: {reason}"
-            )))),
+            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(database_denial(sql, reason))),
             other => Ok(other.map(Output::Affected)),
         }
     }
@@ -277,54 +273,20 @@ impl Session {
         let savepoint = mode == Mode::Tolerant
             && self.transaction.dialect() == wasmig_db::Dialect::Postgres
             && self.transaction.is_open();
-        self.transaction.set_guest(true);
-        let result = self.guest_statement(mode, sql, params, savepoint).await;
-        self.transaction.set_guest(false);
+        let mut guest = self.transaction.as_guest();
+        let result = guest_statement(&mut guest, &mut self.budget, mode, sql, params, savepoint);
+        let result = result.await;
+        drop(guest);
         let result = result.map_err(|e| {
             self.stop(Error::Host(wasmtime::Error::msg(format!(
                 "the savepoint around a tolerant statement failed: {e}"
             ))))
         })?;
         match result {
-            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(Error::Denied(format!(
-                "the database refused `{sql}`: {reason}"
-            )))),
+            Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(database_denial(sql, reason))),
             Err(wasmig_db::Error::Quota(reason)) => Err(self.stop(Error::Quota(reason))),
             other => Ok(other),
         }
-    }
-
-    /// Runs the statement in guest mode, inside a savepoint when asked: taken after the switch
-    /// to the module's role, so that rolling back to it keeps that role. The outer error is the
-    /// savepoint's own.
-    async fn guest_statement(
-        &mut self,
-        mode: Mode,
-        sql: &str,
-        params: &[Value],
-        savepoint: bool,
-    ) -> wasmig_db::Result<wasmig_db::Result<Output>> {
-        if savepoint {
-            self.transaction.savepoint(TOLERANT_SAVEPOINT).await?;
-        }
-        let result = match mode {
-            Mode::Query => self
-                .transaction
-                .query_within(sql, params, &mut self.budget)
-                .await
-                .map(Output::Rows),
-            Mode::Execute | Mode::Tolerant => self
-                .transaction
-                .execute(sql, params)
-                .await
-                .map(Output::Affected),
-        };
-        if savepoint {
-            self.transaction
-                .end_savepoint(TOLERANT_SAVEPOINT, result.is_err())
-                .await?;
-        }
-        Ok(result)
     }
 
     /// The step's outcome once what the database can only check at the end is checked: a
@@ -364,4 +326,40 @@ impl Session {
         };
         prepared.map_err(|e| self.stop(Error::Host(wasmtime::Error::msg(e.to_string()))))
     }
+}
+
+/// The database's own layer refused `sql` (SQLite's authorizer, a role, an account).
+fn database_denial(sql: &str, reason: String) -> Error {
+    Error::Denied(Denial::new(Rule::Database, sql, reason))
+}
+
+/// Runs the statement in guest mode, inside a savepoint when asked: taken after the switch to
+/// the module's role, so that rolling back to it keeps that role. The outer error is the
+/// savepoint's own.
+async fn guest_statement(
+    transaction: &mut Transaction,
+    budget: &mut Budget,
+    mode: Mode,
+    sql: &str,
+    params: &[Value],
+    savepoint: bool,
+) -> wasmig_db::Result<wasmig_db::Result<Output>> {
+    if savepoint {
+        transaction.savepoint(TOLERANT_SAVEPOINT).await?;
+    }
+    let result = match mode {
+        Mode::Query => transaction
+            .query_within(sql, params, budget)
+            .await
+            .map(Output::Rows),
+        Mode::Execute | Mode::Tolerant => {
+            transaction.execute(sql, params).await.map(Output::Affected)
+        }
+    };
+    if savepoint {
+        transaction
+            .end_savepoint(TOLERANT_SAVEPOINT, result.is_err())
+            .await?;
+    }
+    Ok(result)
 }
