@@ -10,6 +10,7 @@ on_every_backend!(
     a_failing_step_exits_non_zero_with_a_one_line_cause,
     plan_and_history_print_text_and_json,
     a_non_transactional_step_that_fails_stays_unfinished_until_repaired,
+    ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -499,4 +500,107 @@ async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
     assert!(upgrade.success(), "{upgrade:?}");
     assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
     sandbox.sql(&format!("DROP USER '{account}'@'%'")).await;
+}
+
+/// Ctrl-C while a step runs (here one that would sleep an hour): the step is interrupted and
+/// rolled back, recorded as failed, nothing after it runs, the maintenance flag is cleared and
+/// the lock released; the exit code is 130, as a shell reports SIGINT.
+async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(backend: Backend) {
+    use std::io::Read;
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("slow", "1.0.0")
+        .step("001_ok", "testing/create_table")
+        .step("002_sleep", "hostile/sleep")
+        .step("003_after", "testing/create_table")
+        .write();
+    let mut child = sandbox
+        .cli_command(WASMIG, &["upgrade", "--maintenance"])
+        .env(
+            "WASMIG_POLICY_ONLY",
+            if sandbox.policy_only() { "1" } else { "0" },
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the CLI starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0_u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("002_sleep ... ") {
+        let read = stdout
+            .read(&mut chunk)
+            .expect("the CLI prints its progress");
+        assert!(
+            read > 0,
+            "the CLI ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..read]);
+    }
+    // The step is running: the flag is up, as `--maintenance` promises.
+    assert!(sandbox.host().await.is_under_maintenance().await.unwrap());
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the CLI did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    let out = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(130), "{out}\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(out.contains("002_sleep ... FAILED"), "{out}");
+
+    let tables = sandbox.tables().await;
+    assert!(tables.contains(&"slow_001_ok".to_owned()), "{tables:?}");
+    assert!(!tables.contains(&"slow_003_after".to_owned()), "{tables:?}");
+    assert!(
+        !tables.contains(&"evil_after_sleep".to_owned()),
+        "{tables:?}"
+    );
+    let host = sandbox.host().await;
+    assert!(!host.is_under_maintenance().await.unwrap(), "flag cleared");
+    let lock = sandbox
+        .database()
+        .await
+        .lock(std::time::Duration::ZERO)
+        .await;
+    assert!(lock.is_ok(), "the lock is free: {:?}", lock.err());
+    let history = host.history(Some("slow")).await.unwrap();
+    let last = history.last().expect("the interrupted step is recorded");
+    assert_eq!(
+        (last.step, last.outcome),
+        (2, wasmig_store::Outcome::Failed)
+    );
+    assert!(
+        last.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("stopped"),
+        "{last:?}"
+    );
+    let status = host.status().await.unwrap();
+    assert_eq!(
+        status[0].action,
+        Action::Apply { first: 2 },
+        "it runs again next time"
+    );
 }

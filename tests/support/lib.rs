@@ -240,18 +240,25 @@ impl Sandbox {
 
     /// Like [`Sandbox::cli`], with `WASMIG_POLICY_ONLY` set as `policy_only` says.
     pub fn cli_accepting(&self, policy_only: bool, program: &str, args: &[&str]) -> CliOutput {
+        let mut command = self.cli_command(program, args);
+        if policy_only {
+            command.env("WASMIG_POLICY_ONLY", "1");
+        }
+        let output = command.output().expect("the CLI starts");
+        CliOutput(output)
+    }
+
+    /// The command [`Sandbox::cli`] runs, to spawn it instead.
+    pub fn cli_command(&self, program: &str, args: &[&str]) -> Command {
         let mut command = Command::new(program);
         command
             .current_dir(self.dir.path())
             .env("DATABASE_URL", self.database_url())
             .env("WASMIG_MODULES", self.modules_dir())
             .env_remove("WASMIG_POLICY_ONLY")
-            .env_remove("WASMIG_LOG");
-        if policy_only {
-            command.env("WASMIG_POLICY_ONLY", "1");
-        }
-        let output = command.args(args).output().expect("the CLI starts");
-        CliOutput(output)
+            .env_remove("WASMIG_LOG")
+            .args(args);
+        command
     }
 
     /// The sandbox's directory.

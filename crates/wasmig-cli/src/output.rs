@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wasmig_engine::{Action, DryRun, Event, ModulePlan, Repaired, UpgradeReport, Verification};
-use wasmig_manifest::Kind;
-use wasmig_store::HistoryEntry;
+use wasmig_engine::{
+    Action, DryRun, Event, HistoryEntry, Kind, ModulePlan, Repaired, UpgradeReport, Verification,
+};
 
 /// Writes rows under headers, each column as wide as its widest cell.
 fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
@@ -365,4 +365,10 @@ pub fn repaired(module: &str, repaired: &Repaired) -> String {
         }
         other => format!("{module}: {other:?}"),
     }
+}
+
+/// Prints `value` as pretty JSON, with a final newline.
+pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
 }

@@ -192,8 +192,8 @@ unsafe extern "C" fn callback(
     if !state.guest.load(Ordering::Acquire) {
         return ffi::SQLITE_OK;
     }
-    // SAFETY: SQLite passes NUL-terminated strings or null.
     let text = |p: *const c_char| {
+        // SAFETY: SQLite passes NUL-terminated strings or null.
         unsafe { (!p.is_null()).then(|| CStr::from_ptr(p)) }.and_then(|s| s.to_str().ok())
     };
     let (first, second, mut database) = (text(first), text(second), text(database));

@@ -25,6 +25,7 @@ pub(crate) struct RawSqlite(pub(crate) *mut ffi::sqlite3);
 // bundled SQLite is built thread-safe (serialized), so calls from any thread are serialised on
 // the connection's mutex (`sqlite3_interrupt` is meant to be called from another thread).
 unsafe impl Send for RawSqlite {}
+// SAFETY: as for `Send`: every call through the handle is serialised by SQLite itself.
 unsafe impl Sync for RawSqlite {}
 
 /// How to stop the statement running on one connection, from outside it.

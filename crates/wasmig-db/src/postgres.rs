@@ -1,5 +1,6 @@
 //! PostgreSQL: strictly typed, so values are read by the column's type.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use sqlx::encode::IsNull;
@@ -177,6 +178,18 @@ pub(crate) async fn confine(
     read: &[String],
     write: &[String],
 ) -> Result<bool, crate::Error> {
+    let Some(superuser) = role_rights(tx).await? else {
+        return Ok(false);
+    };
+    let quoted = quote(role);
+    create_role(tx, db, &quoted, superuser).await?;
+    let relations = hand_over(tx, role, owned).await?;
+    grant(tx, &quoted, read, write, &relations).await?;
+    Ok(true)
+}
+
+/// Whether wasmig's account may create roles: `Some(superuser)` when it may.
+async fn role_rights(tx: &mut crate::Transaction) -> Result<Option<bool>, crate::Error> {
     let me = tx
         .query(
             "SELECT rolsuper::int4, rolcreaterole::int4 FROM pg_roles WHERE rolname = current_user",
@@ -185,17 +198,23 @@ pub(crate) async fn confine(
         .await?;
     let Some([superuser, createrole]) = me.rows.first().map(|r| [r[0].clone(), r[1].clone()])
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let (superuser, createrole) = (
         superuser == Value::Integer(1),
         createrole == Value::Integer(1),
     );
-    if !superuser && !createrole {
-        return Ok(false);
-    }
-    let quoted = quote(role);
-    // Created outside the step's transaction, tolerating a concurrent creator.
+    Ok((superuser || createrole).then_some(superuser))
+}
+
+/// Creates the module's role (outside the step's transaction, tolerating a concurrent
+/// creator), lets wasmig's account switch to it, and lets it use and create in the schema.
+async fn create_role(
+    tx: &mut crate::Transaction,
+    db: &crate::Database,
+    quoted: &str,
+    superuser: bool,
+) -> Result<(), crate::Error> {
     db.execute(
         &format!(
             "DO $$ BEGIN CREATE ROLE {quoted} NOLOGIN; \
@@ -223,7 +242,17 @@ pub(crate) async fn confine(
         &[],
     )
     .await?;
-    // What the module owns, the role owns (objects created under the role already are).
+    Ok(())
+}
+
+/// The schema's relations by name (kind, owner), after handing the module's own over to its
+/// role (objects created under the role already are its).
+async fn hand_over(
+    tx: &mut crate::Transaction,
+    role: &str,
+    owned: &[(String, String)],
+) -> Result<BTreeMap<String, (String, String)>, crate::Error> {
+    let quoted = quote(role);
     let existing = tx
         .query(
             "SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text \
@@ -232,7 +261,7 @@ pub(crate) async fn confine(
             &[],
         )
         .await?;
-    let mut relations = std::collections::BTreeMap::new();
+    let mut relations = BTreeMap::new();
     for row in &existing.rows {
         if let (Some(name), Some(kind), Some(owner)) =
             (row[0].as_text(), row[1].as_text(), row[2].as_text())
@@ -257,6 +286,18 @@ pub(crate) async fn confine(
             .await?;
         }
     }
+    Ok(relations)
+}
+
+/// Grants the role what the module's manifest grants, on the relations that exist, and the
+/// sequences behind the `serial` columns of what it may write.
+async fn grant(
+    tx: &mut crate::Transaction,
+    quoted: &str,
+    read: &[String],
+    write: &[String],
+    relations: &BTreeMap<String, (String, String)>,
+) -> Result<(), crate::Error> {
     for (names, privileges) in [
         (read, "SELECT, REFERENCES"),
         (write, "SELECT, INSERT, UPDATE, DELETE, REFERENCES"),
@@ -289,7 +330,7 @@ pub(crate) async fn confine(
             .await?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// What a PostgreSQL session is like apart from its transaction: the settings set in it (not

@@ -131,29 +131,9 @@ impl Host {
                     Action::Apply { first } => step_units(package, first),
                     _ => Vec::new(),
                 };
-                let mut steps: Vec<StepPreview> = Vec::new();
-                // Once a step of the module cannot run here, the ones after it cannot either:
-                // they are checked against the policy as written.
-                let mut statically: Option<Policy> = None;
-                for unit in &units {
-                    let failed = steps.iter().any(|s| s.error.is_some());
-                    if statically.is_none() && (transaction.is_none() || runs_alone(unit, package))
-                    {
-                        statically = Some(self.policy_now(transaction.as_mut(), package).await?);
-                    }
-                    let preview = match (transaction.take(), statically.as_mut()) {
-                        (Some(tx), None) if !failed => {
-                            let (tx, preview) = self.preview(tx, package, &plan, unit).await?;
-                            transaction = Some(tx);
-                            preview
-                        }
-                        (tx, policy) => {
-                            transaction = tx;
-                            as_written(unit, dialect, failed, policy)
-                        }
-                    };
-                    steps.push(preview);
-                }
+                let steps = self
+                    .preview_units(package, &plan, &units, &mut transaction)
+                    .await?;
                 let failed = steps.iter().any(|s| s.error.is_some());
                 let reached = match plan.action {
                     Action::UpToDate => plan.header_version.clone(),
@@ -184,6 +164,40 @@ impl Host {
             Ok(dry_run)
         })
         .await
+    }
+
+    /// Previews the units of one module: run in the dry run's transaction where they can be,
+    /// else checked against the policy as written. Once a step cannot run here, the ones after
+    /// it cannot either.
+    async fn preview_units(
+        &self,
+        package: &Package,
+        plan: &ModulePlan,
+        units: &[Unit<'_>],
+        transaction: &mut Option<Transaction>,
+    ) -> Result<Vec<StepPreview>> {
+        let dialect = self.db.dialect();
+        let mut steps: Vec<StepPreview> = Vec::new();
+        let mut statically: Option<Policy> = None;
+        for unit in units {
+            let failed = steps.iter().any(|s| s.error.is_some());
+            if statically.is_none() && (transaction.is_none() || runs_alone(unit, package)) {
+                statically = Some(self.policy_now(transaction.as_mut(), package).await?);
+            }
+            let preview = match (transaction.take(), statically.as_mut()) {
+                (Some(tx), None) if !failed => {
+                    let (tx, preview) = self.preview(tx, package, plan, unit).await?;
+                    *transaction = Some(tx);
+                    preview
+                }
+                (tx, policy) => {
+                    *transaction = tx;
+                    as_written(unit, dialect, failed, policy)
+                }
+            };
+            steps.push(preview);
+        }
+        Ok(steps)
     }
 
     /// The module's policy as the database is now: read in the dry run's transaction, or in

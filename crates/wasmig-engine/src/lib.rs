@@ -36,7 +36,6 @@ use semver::Version;
 use serde::Serialize;
 pub use wasmig_db::{Database, Pool};
 use wasmig_manifest::{Modules, Package, Unreadable};
-use wasmig_store::HistoryEntry;
 
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
@@ -45,7 +44,31 @@ pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, 
 pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_db::{Denial, Rule};
-pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime};
+pub use wasmig_manifest::Kind;
+pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime, Stop};
+pub use wasmig_store::{HistoryEntry, ModuleStatus, Outcome};
+
+/// How a host runs: the sandbox's limits and the operator's decisions, in one place (see
+/// [`Host::open_with`]). The default is what [`Host::open`] gives.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The limits every step runs under.
+    pub limits: Limits,
+    /// How long to wait for another upgrader to let go of the lock (default: not at all).
+    pub lock_wait: Duration,
+    /// Requires every object a module creates to be named `<module>_…`.
+    pub require_prefix: bool,
+    /// Lets steps run where only the SQL policy checks them (see [`Host::enforcement`]).
+    pub policy_only: bool,
+    /// PostgreSQL extensions modules may ask for.
+    pub allowed_extensions: Vec<String>,
+    /// Runs modules whose `host-api` range excludes this host.
+    pub force: bool,
+    /// Sets the maintenance flag while steps run.
+    pub maintenance: bool,
+    /// Backs the modules about to run up into this directory first.
+    pub backup_dir: Option<PathBuf>,
+}
 
 /// Why the engine could not do what it was asked. New kinds may be added: match with a
 /// wildcard arm.
@@ -272,6 +295,48 @@ impl Host {
         Ok(Host::new(db, modules_dir, Runtime::new(limits)?))
     }
 
+    /// Connects to `database_url` and serves the modules below `modules_dir`, configured by
+    /// `settings` (what [`Host::open`] does with default settings and `limits`).
+    pub async fn open_with(
+        database_url: &str,
+        modules_dir: impl Into<PathBuf>,
+        settings: Settings,
+    ) -> Result<Self> {
+        let db = Database::connect(database_url).await?;
+        let mut host = Host::new(db, modules_dir, Runtime::new(settings.limits)?);
+        host.configure(settings);
+        Ok(host)
+    }
+
+    /// Applies `settings` (their limits apply to runtimes created from them: see
+    /// [`Host::open_with`]).
+    pub fn configure(&mut self, settings: Settings) {
+        let Settings {
+            limits: _,
+            lock_wait,
+            require_prefix,
+            policy_only,
+            allowed_extensions,
+            force,
+            maintenance,
+            backup_dir,
+        } = settings;
+        self.set_lock_wait(lock_wait);
+        self.set_require_prefix(require_prefix);
+        self.set_policy_only(policy_only);
+        self.set_allowed_extensions(allowed_extensions);
+        self.set_force(force);
+        self.set_maintenance(maintenance);
+        self.set_backup_dir(backup_dir);
+    }
+
+    /// The handle that stops a running upgrade: the running step is interrupted and rolled
+    /// back, no other step or module starts, and the upgrade returns its report (the
+    /// maintenance flag cleared, the lock released).
+    pub fn stop_handle(&self) -> Stop {
+        self.runtime.stop_handle()
+    }
+
     /// Serves the modules below `modules_dir` on an open database with a given runtime.
     pub fn new(db: Database, modules_dir: impl Into<PathBuf>, runtime: Runtime) -> Self {
         Host {
@@ -403,7 +468,7 @@ impl Host {
                 reason,
             };
             let recorded = ledger.remove(module).unwrap_or_default();
-            let Some(mut record) = recorded.record.clone() else {
+            let Some(record) = recorded.record.clone() else {
                 return Err(refused("the module was never installed".into()));
             };
             if repair == Repair::AcceptChanged {
@@ -436,66 +501,81 @@ impl Host {
                     "step {step:03} is not the unfinished one, which is {unfinished}"
                 )));
             }
-            let now = wasmig_store::timestamp(std::time::SystemTime::now());
-            let history = wasmig_store::history(&self.db, Some(module)).await?;
-            let last = history.iter().rev().find(|e| e.step == step);
-            let mut tx = self.db.begin().await?;
-            if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
-                let interrupted = HistoryEntry {
-                    outcome: wasmig_store::Outcome::Interrupted,
-                    finished_at: now.clone(),
-                    error: Some("the process running this step stopped before it finished".into()),
-                    ..running.clone()
-                };
-                wasmig_store::finish(&mut tx, &interrupted).await?;
-            }
-            let (outcome, status, note) = match repair {
-                Repair::MarkApplied(_) => (
-                    wasmig_store::Outcome::Applied,
-                    wasmig_store::ModuleStatus::Ok,
-                    "marked applied by `wasmig repair`",
-                ),
-                Repair::MarkFailed(_) | Repair::AcceptChanged => (
-                    wasmig_store::Outcome::Failed,
-                    wasmig_store::ModuleStatus::Failed,
-                    "marked failed by `wasmig repair`",
-                ),
-            };
-            let slug = last.map_or_else(|| unfinished.clone(), |e| e.slug.clone());
-            wasmig_store::record(
-                &mut tx,
-                &HistoryEntry {
-                    module: module.to_owned(),
-                    step,
-                    slug,
-                    sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
-                    version: package.manifest.version.clone(),
-                    started_at: now.clone(),
-                    finished_at: now.clone(),
-                    duration_ms: 0,
-                    outcome,
-                    error: Some(note.to_owned()),
-                },
-            )
-            .await?;
-            if let Repair::MarkApplied(_) = repair {
-                record.last_step = if step == 0 { package.last_step() } else { step };
-                // The package's last step done: the module is at its header's version.
-                if record.last_step == package.last_step() {
-                    record.version = Some(package.manifest.version.clone());
-                }
-            }
-            record.status = status;
-            record.updated_at = now;
-            wasmig_store::save_module(&mut tx, &record).await?;
-            wasmig_store::journal_clear(&mut tx, module, step).await?;
-            tx.commit().await?;
-            Ok(Repaired::Settled {
-                step: unfinished,
-                applied: matches!(repair, Repair::MarkApplied(_)),
-            })
+            let applied = matches!(repair, Repair::MarkApplied(_));
+            self.settle(package, record, &unfinished, step, applied)
+                .await
         })
         .await
+    }
+
+    /// Records the unfinished `step` of `record`'s module as applied or failed, as the
+    /// operator decided.
+    async fn settle(
+        &self,
+        package: &Package,
+        mut record: wasmig_store::ModuleRecord,
+        unfinished: &str,
+        step: u32,
+        applied: bool,
+    ) -> Result<Repaired> {
+        let now = wasmig_store::timestamp(std::time::SystemTime::now());
+        let history = wasmig_store::history(&self.db, Some(&record.module)).await?;
+        let last = history.iter().rev().find(|e| e.step == step);
+        let mut tx = self.db.begin().await?;
+        if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
+            let interrupted = HistoryEntry {
+                outcome: wasmig_store::Outcome::Interrupted,
+                finished_at: now.clone(),
+                error: Some("the process running this step stopped before it finished".into()),
+                ..running.clone()
+            };
+            wasmig_store::finish(&mut tx, &interrupted).await?;
+        }
+        let (outcome, status, note) = match applied {
+            true => (
+                wasmig_store::Outcome::Applied,
+                wasmig_store::ModuleStatus::Ok,
+                "marked applied by `wasmig repair`",
+            ),
+            false => (
+                wasmig_store::Outcome::Failed,
+                wasmig_store::ModuleStatus::Failed,
+                "marked failed by `wasmig repair`",
+            ),
+        };
+        let slug = last.map_or_else(|| unfinished.to_owned(), |e| e.slug.clone());
+        wasmig_store::record(
+            &mut tx,
+            &HistoryEntry {
+                module: record.module.clone(),
+                step,
+                slug,
+                sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
+                version: package.manifest.version.clone(),
+                started_at: now.clone(),
+                finished_at: now.clone(),
+                duration_ms: 0,
+                outcome,
+                error: Some(note.to_owned()),
+            },
+        )
+        .await?;
+        if applied {
+            record.last_step = if step == 0 { package.last_step() } else { step };
+            // The package's last step done: the module is at its header's version.
+            if record.last_step == package.last_step() {
+                record.version = Some(package.manifest.version.clone());
+            }
+        }
+        record.status = status;
+        record.updated_at = now;
+        wasmig_store::save_module(&mut tx, &record).await?;
+        wasmig_store::journal_clear(&mut tx, &record.module, step).await?;
+        tx.commit().await?;
+        Ok(Repaired::Settled {
+            step: unfinished.to_owned(),
+            applied,
+        })
     }
 
     /// Records the current checksums of a module's changed steps, as accepted.
@@ -616,6 +696,14 @@ impl Host {
         let mut report = UpgradeReport::default();
         let refusal = self.unenforced().await?;
         for package in packages {
+            if self.runtime.stop_handle().is_stopped() {
+                let record = ledger
+                    .get(&package.manifest.name)
+                    .and_then(|r| r.record.as_ref());
+                let installed = record.and_then(|r| r.version.clone());
+                report.modules.push(stopped_before(package, installed));
+                continue;
+            }
             let recorded = ledger.remove(&package.manifest.name).unwrap_or_default();
             let mut plan = plan_module(package, &recorded, self.options);
             versions.block_unmet(&mut plan, package);
@@ -698,5 +786,23 @@ impl Host {
             return Err(error.into());
         }
         Ok(found.packages.remove(0))
+    }
+}
+
+/// The report of a module that did not start because the upgrade was asked to stop.
+fn stopped_before(package: &Package, installed: Option<Version>) -> ModuleReport {
+    let module = package.manifest.name.clone();
+    ModuleReport {
+        failure: Some(Failure {
+            module: module.clone(),
+            step: None,
+            kind: FailureKind::Stopped,
+            reason: run::STOPPED_BEFORE.to_owned(),
+            unfinished: false,
+        }),
+        module,
+        from: installed.clone(),
+        to: installed,
+        applied: Vec::new(),
     }
 }

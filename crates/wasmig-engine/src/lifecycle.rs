@@ -3,8 +3,9 @@
 
 use std::time::SystemTime;
 
+use wasmig_manifest::{Artifact, Package};
 use wasmig_runtime::{Hooks, NoJournal, StepContext};
-use wasmig_store::{HistoryEntry, INSTALL_STEP, Outcome, timestamp};
+use wasmig_store::{HistoryEntry, INSTALL_STEP, ModuleRecord, Outcome, timestamp};
 
 use crate::gate::GuardGate;
 use crate::{Error, Event, Host, Result, UpgradeReport};
@@ -47,10 +48,6 @@ impl Host {
     /// no uninstall step, when the module is not installed, has an unfinished step, or when an
     /// installed module depends on it.
     pub async fn uninstall(&self, module: &str) -> Result<()> {
-        let refuse = |reason: String| Error::Lifecycle {
-            module: module.to_owned(),
-            reason,
-        };
         let mut modules = self.select(&[])?;
         if let Some(error) = modules.take_unreadable(module) {
             return Err(error.into());
@@ -63,92 +60,117 @@ impl Host {
             });
         };
         let Some(artifact) = &package.uninstall else {
-            return Err(refuse(
+            return Err(refused(
+                module,
                 "its package ships no uninstall step (uninstall.wasm or uninstall.sql), and \
-                 wasmig never drops a module's data on its own"
-                    .into(),
+                 wasmig never drops a module's data on its own",
             ));
         };
         self.locked(async {
             wasmig_store::ensure_schema(&self.db).await?;
-            let ledger = self.ledger().await?;
-            let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
-                return Err(refuse("it is not installed".into()));
-            };
-            if record.status.is_unfinished() {
-                return Err(refuse(
-                    "a step is unfinished: resume or repair it first".into(),
-                ));
-            }
-            let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
-            if let Some(dependent) = packages
-                .iter()
-                .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
-                .find(|p| !ledger[&p.manifest.name].inactive)
-            {
-                return Err(refuse(format!(
-                    "module `{}` depends on it: uninstall or deactivate that one first",
-                    dependent.manifest.name
-                )));
-            }
-            if let Some(refusal) = self.unenforced().await? {
-                return Err(Error::Refused {
-                    module: module.to_owned(),
-                    refusal,
-                });
-            }
-            let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
-                .await
-                .map_err(|reason| refuse(format!("its uninstall step cannot run: {reason}")))?;
-
-            let manifest = &package.manifest;
-            let mut tx = self.db.begin().await?;
-            let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
-            let hooks = Hooks {
-                journal: Box::new(NoJournal),
-                gate: Box::new(gate),
-                each_statement_commits: false,
-            };
-            let context = StepContext {
-                module: module.to_owned(),
-                step: "uninstall".into(),
-                from_version: record.version.as_ref().map(ToString::to_string),
-                to_version: manifest.version.to_string(),
-            };
-            let started = SystemTime::now();
-            let run = prepared.run(&self.runtime, tx, context, hooks).await;
-            let mut entry = HistoryEntry {
-                module: module.to_owned(),
-                step: INSTALL_STEP,
-                slug: "uninstall".into(),
-                sha256: artifact.sha256(),
-                version: manifest.version.clone(),
-                started_at: timestamp(started),
-                finished_at: timestamp(SystemTime::now()),
-                duration_ms: u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
-                outcome: Outcome::Applied,
-                error: None,
-            };
-            match run.result {
-                Ok(()) => {
-                    let mut tx = run.transaction;
-                    wasmig_store::forget_module(&mut tx, module).await?;
-                    wasmig_store::set_active(&mut tx, module, false).await?;
-                    wasmig_store::record(&mut tx, &entry).await?;
-                    Ok(tx.commit().await?)
-                }
-                Err(e) => {
-                    run.transaction.rollback().await?;
-                    entry.outcome = Outcome::Failed;
-                    entry.error = Some(e.to_string());
-                    let mut tx = self.db.begin().await?;
-                    wasmig_store::record(&mut tx, &entry).await?;
-                    tx.commit().await?;
-                    Err(refuse(format!("its uninstall step failed: {e}")))
-                }
-            }
+            let record = self.uninstallable(module, &packages).await?;
+            self.run_uninstall(package, artifact, &record).await
         })
         .await
+    }
+
+    /// The ledger row of `module` when it may be uninstalled now: installed, nothing
+    /// unfinished, no active module depending on it, on a database that enforces the policy
+    /// (or where the operator accepted the policy alone).
+    async fn uninstallable(&self, module: &str, packages: &[Package]) -> Result<ModuleRecord> {
+        let ledger = self.ledger().await?;
+        let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
+            return Err(refused(module, "it is not installed"));
+        };
+        if record.status.is_unfinished() {
+            return Err(refused(
+                module,
+                "a step is unfinished: resume or repair it first",
+            ));
+        }
+        let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
+        if let Some(dependent) = packages
+            .iter()
+            .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
+            .find(|p| !ledger[&p.manifest.name].inactive)
+        {
+            return Err(refused(
+                module,
+                format!(
+                    "module `{}` depends on it: uninstall or deactivate that one first",
+                    dependent.manifest.name
+                ),
+            ));
+        }
+        if let Some(refusal) = self.unenforced().await? {
+            return Err(Error::Refused {
+                module: module.to_owned(),
+                refusal,
+            });
+        }
+        Ok(record)
+    }
+
+    /// Runs the uninstall step in one transaction through the module's policy and records it;
+    /// on success the module is forgotten and left inactive.
+    async fn run_uninstall(
+        &self,
+        package: &Package,
+        artifact: &Artifact,
+        record: &ModuleRecord,
+    ) -> Result<()> {
+        let manifest = &package.manifest;
+        let module = manifest.name.as_str();
+        let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
+            .await
+            .map_err(|reason| {
+                refused(module, format!("its uninstall step cannot run: {reason}"))
+            })?;
+        let mut tx = self.db.begin().await?;
+        let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
+        let hooks = Hooks {
+            journal: Box::new(NoJournal),
+            gate: Box::new(gate),
+            each_statement_commits: false,
+        };
+        let context = StepContext {
+            module: module.to_owned(),
+            step: "uninstall".into(),
+            from_version: record.version.as_ref().map(ToString::to_string),
+            to_version: manifest.version.to_string(),
+        };
+        let started = SystemTime::now();
+        let run = prepared.run(&self.runtime, tx, context, hooks).await;
+        let mut entry = HistoryEntry {
+            module: module.to_owned(),
+            step: INSTALL_STEP,
+            slug: "uninstall".into(),
+            sha256: artifact.sha256(),
+            version: manifest.version.clone(),
+            started_at: timestamp(started),
+            finished_at: timestamp(SystemTime::now()),
+            duration_ms: u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
+            outcome: Outcome::Applied,
+            error: None,
+        };
+        match run.result {
+            Ok(()) => {
+                let mut tx = run.transaction;
+                wasmig_store::forget_module(&mut tx, module).await?;
+                wasmig_store::set_active(&mut tx, module, false).await?;
+                wasmig_store::record(&mut tx, &entry).await?;
+                Ok(tx.commit().await?)
+            }
+            Err(e) => {
+                run.transaction.rollback().await?;
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(e.to_string());
+                let mut tx = self.db.begin().await?;
+                wasmig_store::record(&mut tx, &entry).await?;
+                tx.commit().await?;
+                Err(refused(module, format!("its uninstall step failed: {e}")))
+            }
+        }
     }
 
     /// True while an upgrade started with [`Host::set_maintenance`] runs (or after one was
@@ -166,5 +188,13 @@ impl Host {
     pub async fn set_maintenance_flag(&self, reason: Option<&str>) -> Result<()> {
         wasmig_store::ensure_schema(&self.db).await?;
         Ok(wasmig_store::set_maintenance(&self.db, reason).await?)
+    }
+}
+
+/// Why a lifecycle operation on `module` cannot be done.
+fn refused(module: &str, reason: impl Into<String>) -> Error {
+    Error::Lifecycle {
+        module: module.to_owned(),
+        reason: reason.into(),
     }
 }

@@ -149,6 +149,9 @@ pub enum FailureKind {
     /// An unfinished step can no longer be replayed safely (its file changed, or the package
     /// or the ledger no longer has it).
     NotStarted,
+    /// The upgrade was asked to stop (see [`crate::Stop`]): the step was interrupted and
+    /// rolled back, or it never started.
+    Stopped,
     /// The host failed around the step (its journal or ledger could not be written).
     Host,
 }
@@ -165,6 +168,7 @@ impl From<&wasmig_runtime::Error> for FailureKind {
             Error::Trapped { .. } => FailureKind::Trapped,
             Error::Diverged(_) => FailureKind::Diverged,
             Error::Invalid(_) => FailureKind::Invalid,
+            Error::Stopped => FailureKind::Stopped,
             _ => FailureKind::Host,
         }
     }

@@ -63,6 +63,9 @@ pub(crate) fn step_units(package: &Package, first: u32) -> Vec<Unit<'_>> {
         .collect()
 }
 
+/// Why a module or a step did not start.
+pub(crate) const STOPPED_BEFORE: &str = "not started: the upgrade was asked to stop";
+
 /// The upgrade of one module, as planned.
 pub(crate) struct Upgrade<'a> {
     pub db: &'a Database,
@@ -110,24 +113,13 @@ impl Upgrade<'_> {
             Action::Apply { first } => (step_units(self.package, *first), Vec::new()),
         };
 
-        // Compile and check every component, split every script, before the first one runs
-        // (identical files are prepared once).
-        let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
-        let mut prepared = Vec::with_capacity(units.len());
-        for unit in &units {
-            let digest = unit.artifact.digest;
-            if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
-                match prepare(self.runtime, self.db.dialect(), unit.artifact).await {
-                    Ok(step) => slot.insert(step),
-                    Err(reason) => {
-                        let error = StepError::new(FailureKind::Invalid, reason);
-                        report.failure = Some(self.failure(Some(&unit.name), error, false));
-                        return Ok(report);
-                    }
-                };
+        let prepared = match self.prepare_all(&units).await {
+            Ok(prepared) => prepared,
+            Err(failure) => {
+                report.failure = Some(failure);
+                return Ok(report);
             }
-            prepared.push(compiled[&digest].clone());
-        }
+        };
 
         let mut state = self.record.clone().unwrap_or_else(|| ModuleRecord {
             module: self.plan.module.clone(),
@@ -139,18 +131,18 @@ impl Upgrade<'_> {
         });
         if units.is_empty() {
             // Only the version changes.
-            state.version = Some(self.package.manifest.version.clone());
-            state.status = ModuleStatus::Ok;
-            state.updated_at = timestamp(SystemTime::now());
-            let mut tx = self.db.begin().await?;
-            wasmig_store::save_module(&mut tx, &state).await?;
-            tx.commit().await?;
+            self.record_version(&mut state).await?;
             report.to = state.version;
             return Ok(report);
         }
 
         let mut replay = Some(replay);
         for (index, (unit, step)) in units.iter().zip(&prepared).enumerate() {
+            if self.runtime.stop_handle().is_stopped() {
+                let error = StepError::new(FailureKind::Stopped, STOPPED_BEFORE);
+                report.failure = Some(self.failure(Some(&unit.name), error, false));
+                break;
+            }
             let is_last = index + 1 == units.len();
             let replay = replay.take().unwrap_or_default();
             match self
@@ -166,6 +158,38 @@ impl Upgrade<'_> {
         }
         report.to = state.version;
         Ok(report)
+    }
+
+    /// Compiles and checks every component and splits every script before the first one
+    /// runs (identical files are prepared once); the failure of the first that cannot run.
+    async fn prepare_all(&self, units: &[Unit<'_>]) -> Result<Vec<Prepared>, Failure> {
+        let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
+        let mut prepared = Vec::with_capacity(units.len());
+        for unit in units {
+            let digest = unit.artifact.digest;
+            if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
+                match prepare(self.runtime, self.db.dialect(), unit.artifact).await {
+                    Ok(step) => slot.insert(step),
+                    Err(reason) => {
+                        let error = StepError::new(FailureKind::Invalid, reason);
+                        return Err(self.failure(Some(&unit.name), error, false));
+                    }
+                };
+            }
+            prepared.push(compiled[&digest].clone());
+        }
+        Ok(prepared)
+    }
+
+    /// Brings the stored version to the package's when no step is left to run.
+    async fn record_version(&self, state: &mut ModuleRecord) -> Result<()> {
+        state.version = Some(self.package.manifest.version.clone());
+        state.status = ModuleStatus::Ok;
+        state.updated_at = timestamp(SystemTime::now());
+        let mut tx = self.db.begin().await?;
+        wasmig_store::save_module(&mut tx, state).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The units a resume runs (the unfinished one, then the rest) and the unfinished one's
@@ -261,17 +285,7 @@ impl Upgrade<'_> {
             }
         };
         let duration = run.report.duration;
-        entry.finished_at = timestamp(SystemTime::now());
-        entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(
-            module,
-            step = %unit.name,
-            statements = run.report.statements,
-            fuel = run.report.fuel_used,
-            ?duration,
-            ok = run.result.is_ok(),
-            "step finished"
-        );
+        finished(&mut entry, &run);
         let result = replay_complete(run.result, run.report.statements, &replay);
         match result {
             Ok(()) => {
@@ -489,6 +503,22 @@ impl Upgrade<'_> {
             unfinished,
         }
     }
+}
+
+/// Completes the history row of a step that ran, and logs it.
+fn finished(entry: &mut HistoryEntry, run: &StepRun) {
+    let duration = run.report.duration;
+    entry.finished_at = timestamp(SystemTime::now());
+    entry.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        module = %entry.module,
+        step = %entry.slug,
+        statements = run.report.statements,
+        fuel = run.report.fuel_used,
+        ?duration,
+        ok = run.result.is_ok(),
+        "step finished"
+    );
 }
 
 /// A step's result, failed when it finished before sending every statement its journal

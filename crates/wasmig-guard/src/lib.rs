@@ -532,6 +532,247 @@ impl Policy {
         let mut access = Access::default();
         let mut effects = Vec::new();
         match statement {
+            Statement::Query(_)
+            | Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::Truncate(_) => self.check_writes(statement, &mut access)?,
+            Statement::CreateTable(create) => {
+                effects = self.check_create_table(create, &mut access)?
+            }
+            Statement::CreateView(view) => {
+                if view.temporary {
+                    return Err(Refusal::new(
+                        Rule::Statement,
+                        "temporary views are not allowed",
+                    ));
+                }
+                let name = self.name(&view.name)?;
+                let kind = match view.materialized {
+                    true => ObjectKind::MaterializedView,
+                    false => ObjectKind::View,
+                };
+                effects.push(self.create(&name, kind)?);
+                access.created.push(view.name.clone());
+            }
+            Statement::CreateIndex(index) => {
+                let Some(index_name) = &index.name else {
+                    return Err(Refusal::new(
+                        Rule::Name,
+                        "an index must be named, so that its owner is known",
+                    ));
+                };
+                let name = self.name(index_name)?;
+                effects.push(self.create(&name, ObjectKind::Index)?);
+                access.created.push(index_name.clone());
+                access.own.push(index.table_name.clone());
+            }
+            Statement::CreateTrigger(trigger) => {
+                effects = self.check_create_trigger(trigger, &mut access)?
+            }
+            Statement::AlterTable(alter) => effects = self.check_alter_table(alter, &mut access)?,
+            Statement::RenameTable(renames) => {
+                for rename in renames {
+                    access.own.push(rename.old_name.clone());
+                    let to = self.name(&rename.new_name)?;
+                    self.create(&to, ObjectKind::Table)?;
+                    effects.push(Effect::Renamed {
+                        from: self.name(&rename.old_name)?.key(),
+                        to: to.key(),
+                    });
+                }
+            }
+            Statement::Drop { .. } => effects = self.check_drop(statement, &mut access)?,
+            Statement::DropTrigger(drop) => {
+                let key = self.name(&drop.trigger_name)?.key();
+                if drop.if_exists && self.unknown(&key) {
+                    access.absent.push(drop.trigger_name.clone());
+                    effects.push(Effect::Skipped);
+                } else {
+                    access.own.push(drop.trigger_name.clone());
+                    effects.push(Effect::Dropped { name: key });
+                    access.own.extend(drop.table_name.iter().cloned());
+                }
+            }
+            Statement::Pragma { name, value, .. } => {
+                rules::check_pragma(self.dialect, name, value.as_ref())?;
+                let parts: Vec<String> = name.0.iter().map(|part| part.to_string()).collect();
+                return Ok(rules::pragma_effects(&parts));
+            }
+            Statement::Set(set) => return rules::check_setting(self.dialect, set),
+            other => effects = self.check_object_statement(other, &mut access)?,
+        }
+        self.check_access(statement, &access, effects)
+    }
+
+    /// `CREATE TABLE`: a name nobody holds, plain options, foreign keys to readable tables.
+    fn check_create_table(
+        &self,
+        create: &sqlparser::ast::CreateTable,
+        access: &mut Access,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let mut effects = Vec::new();
+        if create.temporary {
+            return Err(Refusal::new(
+                Rule::Statement,
+                "temporary tables are not allowed: they outlive the step on a pooled connection",
+            ));
+        }
+        if create.inherits.is_some() || create.partition_of.is_some() {
+            return Err(Refusal::new(
+                Rule::Statement,
+                "INHERITS and PARTITION OF make the new table part of another one (its \
+                 rows show up there): create a table of its own",
+            ));
+        }
+        if create.like.is_some() || create.clone.is_some() {
+            return Err(Refusal::new(
+                Rule::Statement,
+                "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns",
+            ));
+        }
+        if self.dialect == Dialect::MySql {
+            rules::check_create_table_options(create_table_options(&create.table_options))?;
+        }
+        let name = self.name(&create.name)?;
+        effects.push(self.create(&name, ObjectKind::Table)?);
+        access.created.push(create.name.clone());
+        access
+            .read
+            .extend(foreign_keys(&create.columns, &create.constraints));
+        Ok(effects)
+    }
+
+    /// `CREATE TRIGGER`: on an owned table, with a body a step could send itself.
+    fn check_create_trigger(
+        &self,
+        trigger: &sqlparser::ast::CreateTrigger,
+        access: &mut Access,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let mut effects = Vec::new();
+        let name = self.name(&trigger.name)?;
+        effects.push(self.create(&name, ObjectKind::Trigger)?);
+        access.own.push(trigger.table_name.clone());
+        if let Some(exec) = &trigger.exec_body {
+            self.may_run_code("a trigger that executes a function")?;
+            access.own.push(exec.func_desc.name.clone());
+            access.created.push(trigger.name.clone());
+        } else {
+            let body = trigger.statements.as_ref().ok_or_else(|| {
+                Refusal::new(
+                    Rule::Unreadable,
+                    "a trigger without a body cannot be checked",
+                )
+            })?;
+            self.check_trigger_body(body.statements())
+                .map_err(|refusal| refusal.within("in the trigger's body"))?;
+        }
+        Ok(effects)
+    }
+
+    /// `ALTER TABLE`: an owned table; a rename takes a name nobody holds.
+    fn check_alter_table(
+        &self,
+        alter: &sqlparser::ast::AlterTable,
+        access: &mut Access,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let mut effects = Vec::new();
+        access.own.push(alter.name.clone());
+        for operation in &alter.operations {
+            if operation.to_string().to_uppercase().ends_with(" CASCADE") {
+                return Err(rules::refuse_cascade("ALTER TABLE … DROP"));
+            }
+            match operation {
+                AlterTableOperation::RenameTable { table_name } => {
+                    let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) = table_name;
+                    let to = self.name(to)?;
+                    self.create(&to, ObjectKind::Table)?;
+                    effects.push(Effect::Renamed {
+                        from: self.name(&alter.name)?.key(),
+                        to: to.key(),
+                    });
+                }
+                AlterTableOperation::AddColumn { column_def, .. } => {
+                    access
+                        .read
+                        .extend(foreign_keys(std::slice::from_ref(column_def), &[]));
+                }
+                AlterTableOperation::AddConstraint { constraint, .. } => {
+                    access
+                        .read
+                        .extend(foreign_keys(&[], std::slice::from_ref(constraint)));
+                }
+                _ => {}
+            }
+        }
+        Ok(effects)
+    }
+
+    /// `DROP`: only kinds of object a step makes, only what it owns; `IF EXISTS` of a
+    /// name nobody holds does nothing.
+    fn check_drop(
+        &self,
+        statement: &Statement,
+        access: &mut Access,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let Statement::Drop {
+            object_type,
+            if_exists,
+            cascade,
+            names: dropped,
+            table,
+            temporary,
+            ..
+        } = statement
+        else {
+            return Err(rules::not_allowed(statement));
+        };
+        let mut effects = Vec::new();
+        if *temporary {
+            return Err(Refusal::new(
+                Rule::Statement,
+                "temporary objects are not allowed",
+            ));
+        }
+        if !matches!(
+            object_type,
+            ObjectType::Table
+                | ObjectType::View
+                | ObjectType::Index
+                | ObjectType::MaterializedView
+                | ObjectType::Sequence
+                | ObjectType::Type
+        ) {
+            return Err(Refusal::new(
+                Rule::Statement,
+                format!("DROP {object_type} is not allowed in a migration"),
+            ));
+        }
+        for name in dropped {
+            // `IF EXISTS` of a name nobody holds and that does not exist: a no-op.
+            if *if_exists && self.unknown(&self.name(name)?.key()) {
+                access.absent.push(name.clone());
+                continue;
+            }
+            access.own.push(name.clone());
+            effects.push(Effect::Dropped {
+                name: self.name(name)?.key(),
+            });
+        }
+        if !effects.is_empty() {
+            if *cascade {
+                return Err(rules::refuse_cascade("DROP"));
+            }
+            access.own.extend(table.iter().cloned());
+        } else {
+            effects.push(Effect::Skipped);
+        }
+        Ok(effects)
+    }
+
+    /// The tables a query or a DML statement writes (and a query's nested changes).
+    fn check_writes(&self, statement: &Statement, access: &mut Access) -> Result<(), Refusal> {
+        match statement {
             Statement::Query(query) => {
                 // `WITH d AS (UPDATE … RETURNING *) SELECT …` writes: each nested change is
                 // checked as the statement it is.
@@ -568,192 +809,19 @@ impl Policy {
                     .own
                     .extend(truncate.table_names.iter().map(|t| t.name.clone()));
             }
-            Statement::CreateTable(create) => {
-                if create.temporary {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        "temporary tables are not allowed: they outlive the step on a pooled connection",
-                    ));
-                }
-                if create.inherits.is_some() || create.partition_of.is_some() {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        "INHERITS and PARTITION OF make the new table part of another one (its \
-                         rows show up there): create a table of its own",
-                    ));
-                }
-                if create.like.is_some() || create.clone.is_some() {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        "CREATE TABLE … LIKE/CLONE is not allowed; spell out the columns",
-                    ));
-                }
-                if self.dialect == Dialect::MySql {
-                    rules::check_create_table_options(create_table_options(&create.table_options))?;
-                }
-                let name = self.name(&create.name)?;
-                effects.push(self.create(&name, ObjectKind::Table)?);
-                access.created.push(create.name.clone());
-                access
-                    .read
-                    .extend(foreign_keys(&create.columns, &create.constraints));
-            }
-            Statement::CreateView(view) => {
-                if view.temporary {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        "temporary views are not allowed",
-                    ));
-                }
-                let name = self.name(&view.name)?;
-                let kind = match view.materialized {
-                    true => ObjectKind::MaterializedView,
-                    false => ObjectKind::View,
-                };
-                effects.push(self.create(&name, kind)?);
-                access.created.push(view.name.clone());
-            }
-            Statement::CreateIndex(index) => {
-                let Some(index_name) = &index.name else {
-                    return Err(Refusal::new(
-                        Rule::Name,
-                        "an index must be named, so that its owner is known",
-                    ));
-                };
-                let name = self.name(index_name)?;
-                effects.push(self.create(&name, ObjectKind::Index)?);
-                access.created.push(index_name.clone());
-                access.own.push(index.table_name.clone());
-            }
-            Statement::CreateTrigger(trigger) => {
-                let name = self.name(&trigger.name)?;
-                effects.push(self.create(&name, ObjectKind::Trigger)?);
-                access.own.push(trigger.table_name.clone());
-                if let Some(exec) = &trigger.exec_body {
-                    self.may_run_code("a trigger that executes a function")?;
-                    access.own.push(exec.func_desc.name.clone());
-                    access.created.push(trigger.name.clone());
-                } else {
-                    let body = trigger.statements.as_ref().ok_or_else(|| {
-                        Refusal::new(
-                            Rule::Unreadable,
-                            "a trigger without a body cannot be checked",
-                        )
-                    })?;
-                    self.check_trigger_body(body.statements())
-                        .map_err(|refusal| refusal.within("in the trigger's body"))?;
-                }
-            }
-            Statement::AlterTable(alter) => {
-                access.own.push(alter.name.clone());
-                for operation in &alter.operations {
-                    if operation.to_string().to_uppercase().ends_with(" CASCADE") {
-                        return Err(rules::refuse_cascade("ALTER TABLE … DROP"));
-                    }
-                    match operation {
-                        AlterTableOperation::RenameTable { table_name } => {
-                            let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) =
-                                table_name;
-                            let to = self.name(to)?;
-                            self.create(&to, ObjectKind::Table)?;
-                            effects.push(Effect::Renamed {
-                                from: self.name(&alter.name)?.key(),
-                                to: to.key(),
-                            });
-                        }
-                        AlterTableOperation::AddColumn { column_def, .. } => {
-                            access
-                                .read
-                                .extend(foreign_keys(std::slice::from_ref(column_def), &[]));
-                        }
-                        AlterTableOperation::AddConstraint { constraint, .. } => {
-                            access
-                                .read
-                                .extend(foreign_keys(&[], std::slice::from_ref(constraint)));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Statement::RenameTable(renames) => {
-                for rename in renames {
-                    access.own.push(rename.old_name.clone());
-                    let to = self.name(&rename.new_name)?;
-                    self.create(&to, ObjectKind::Table)?;
-                    effects.push(Effect::Renamed {
-                        from: self.name(&rename.old_name)?.key(),
-                        to: to.key(),
-                    });
-                }
-            }
-            Statement::Drop {
-                object_type,
-                if_exists,
-                cascade,
-                names: dropped,
-                table,
-                temporary,
-                ..
-            } => {
-                if *temporary {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        "temporary objects are not allowed",
-                    ));
-                }
-                if !matches!(
-                    object_type,
-                    ObjectType::Table
-                        | ObjectType::View
-                        | ObjectType::Index
-                        | ObjectType::MaterializedView
-                        | ObjectType::Sequence
-                        | ObjectType::Type
-                ) {
-                    return Err(Refusal::new(
-                        Rule::Statement,
-                        format!("DROP {object_type} is not allowed in a migration"),
-                    ));
-                }
-                for name in dropped {
-                    // `IF EXISTS` of a name nobody holds and that does not exist: a no-op.
-                    if *if_exists && self.unknown(&self.name(name)?.key()) {
-                        access.absent.push(name.clone());
-                        continue;
-                    }
-                    access.own.push(name.clone());
-                    effects.push(Effect::Dropped {
-                        name: self.name(name)?.key(),
-                    });
-                }
-                if !effects.is_empty() {
-                    if *cascade {
-                        return Err(rules::refuse_cascade("DROP"));
-                    }
-                    access.own.extend(table.iter().cloned());
-                } else {
-                    effects.push(Effect::Skipped);
-                }
-            }
-            Statement::DropTrigger(drop) => {
-                let key = self.name(&drop.trigger_name)?.key();
-                if drop.if_exists && self.unknown(&key) {
-                    access.absent.push(drop.trigger_name.clone());
-                    effects.push(Effect::Skipped);
-                } else {
-                    access.own.push(drop.trigger_name.clone());
-                    effects.push(Effect::Dropped { name: key });
-                    access.own.extend(drop.table_name.iter().cloned());
-                }
-            }
-            Statement::Pragma { name, value, .. } => {
-                rules::check_pragma(self.dialect, name, value.as_ref())?;
-                let parts: Vec<String> = name.0.iter().map(|part| part.to_string()).collect();
-                return Ok(rules::pragma_effects(&parts));
-            }
-            Statement::Set(set) => return rules::check_setting(self.dialect, set),
-            other => effects = self.check_object_statement(other, &mut access)?,
+            _ => {}
         }
+        Ok(())
+    }
+
+    /// What every statement must respect beyond its kind: no `SELECT … INTO`, allowed
+    /// functions, reachable relations; and the effects of what it alters and refers to.
+    fn check_access(
+        &self,
+        statement: &Statement,
+        access: &Access,
+        mut effects: Vec<Effect>,
+    ) -> Result<Vec<Effect>, Refusal> {
         if selects_into(statement) {
             return Err(Refusal::new(
                 Rule::Statement,
@@ -761,7 +829,7 @@ impl Policy {
             ));
         }
         self.check_functions(statement)?;
-        self.check_relations(statement, &access)?;
+        self.check_relations(statement, access)?;
         for name in &access.own {
             let name = self.name(name)?.key();
             let mentioned = effects.iter().any(|effect| {
@@ -864,26 +932,7 @@ impl Policy {
                 object_type,
                 object_name,
                 ..
-            } => {
-                use sqlparser::ast::CommentObject;
-                let target = match object_type {
-                    CommentObject::Column => names::without_last(object_name),
-                    CommentObject::Table
-                    | CommentObject::View
-                    | CommentObject::MaterializedView
-                    | CommentObject::Index
-                    | CommentObject::Sequence
-                    | CommentObject::Type
-                    | CommentObject::Function => object_name.clone(),
-                    other => {
-                        return Err(Refusal::new(
-                            Rule::Statement,
-                            format!("COMMENT ON {other} is not allowed"),
-                        ));
-                    }
-                };
-                access.own.push(target);
-            }
+            } => access.own.push(comment_target(*object_type, object_name)?),
             Statement::CreateExtension(extension) => {
                 effects.push(self.check_extension(extension)?);
             }
@@ -1344,6 +1393,28 @@ struct Access {
     read: Vec<ObjectName>,
     /// Names a `DROP … IF EXISTS` names that do not exist (nothing is dropped).
     absent: Vec<ObjectName>,
+}
+
+/// The object a `COMMENT ON` changes (the table of a column), which must be the module's.
+fn comment_target(
+    object_type: sqlparser::ast::CommentObject,
+    object_name: &ObjectName,
+) -> Result<ObjectName, Refusal> {
+    use sqlparser::ast::CommentObject;
+    match object_type {
+        CommentObject::Column => Ok(names::without_last(object_name)),
+        CommentObject::Table
+        | CommentObject::View
+        | CommentObject::MaterializedView
+        | CommentObject::Index
+        | CommentObject::Sequence
+        | CommentObject::Type
+        | CommentObject::Function => Ok(object_name.clone()),
+        other => Err(Refusal::new(
+            Rule::Statement,
+            format!("COMMENT ON {other} is not allowed"),
+        )),
+    }
 }
 
 /// Tables named by `REFERENCES` in column definitions and table constraints.

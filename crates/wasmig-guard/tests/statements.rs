@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use wasmig_db::Dialect;
-use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy};
+use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy, Rule};
 
 /// Module `blog` owns its posts and an index; `victim` owns its secrets; the host owns the
 /// ledger and the application's `users` and `settings`; `blog` may read `users` and write
@@ -1121,117 +1121,119 @@ fn a_host_can_require_a_name_prefix() {
     );
 }
 
+/// Statements, each with the rule (and the object) its refusal names.
+const RULE_CASES: &[(Dialect, &str, Rule, Option<&str>)] = &[
+    (
+        Dialect::Sqlite,
+        "SELECT * FROM victim_secrets",
+        Rule::Access,
+        Some("victim_secrets"),
+    ),
+    (
+        Dialect::Sqlite,
+        "UPDATE users SET name = 'x'",
+        Rule::Access,
+        Some("users"),
+    ),
+    (
+        Dialect::Postgres,
+        "SELECT * FROM other.blog_posts",
+        Rule::Access,
+        None,
+    ),
+    (
+        Dialect::Sqlite,
+        "CREATE TABLE victim_secrets (id INTEGER)",
+        Rule::Name,
+        Some("victim_secrets"),
+    ),
+    (
+        Dialect::Sqlite,
+        "CREATE TABLE wasmig_x (id INTEGER)",
+        Rule::Name,
+        Some("wasmig_x"),
+    ),
+    (
+        Dialect::Sqlite,
+        "WITH users AS (SELECT 1) SELECT * FROM users",
+        Rule::Name,
+        Some("users"),
+    ),
+    (
+        Dialect::Sqlite,
+        "SELECT load_extension('x')",
+        Rule::Function,
+        Some("load_extension"),
+    ),
+    (
+        Dialect::Postgres,
+        "SELECT setval('users_id_seq', 1)",
+        Rule::Access,
+        Some("users_id_seq"),
+    ),
+    (Dialect::Sqlite, "COMMIT", Rule::TransactionControl, None),
+    (
+        Dialect::Postgres,
+        "SET search_path = x",
+        Rule::Setting,
+        None,
+    ),
+    (
+        Dialect::Sqlite,
+        "PRAGMA writable_schema = 1",
+        Rule::Setting,
+        None,
+    ),
+    (
+        Dialect::Sqlite,
+        "SELEC * FROM blog_posts",
+        Rule::Unreadable,
+        None,
+    ),
+    (
+        Dialect::MySql,
+        "/*!50000 DROP TABLE users */ SELECT 1",
+        Rule::Unreadable,
+        None,
+    ),
+    (Dialect::MySql, "SET @q = 'x'", Rule::Unreadable, None),
+    (
+        Dialect::Sqlite,
+        "CREATE TEMP TABLE blog_t (id INTEGER)",
+        Rule::Statement,
+        None,
+    ),
+    (
+        Dialect::Postgres,
+        "COPY blog_posts TO '/tmp/x'",
+        Rule::Statement,
+        None,
+    ),
+    (
+        Dialect::Postgres,
+        "CREATE EXTENSION IF NOT EXISTS plpython3u",
+        Rule::Extension,
+        None,
+    ),
+    (
+        Dialect::Postgres,
+        "DO $$ BEGIN END $$ LANGUAGE plperl",
+        Rule::Code,
+        None,
+    ),
+    (
+        Dialect::MySql,
+        "ALTER TABLE blog_posts ENGINE=MRG_MyISAM",
+        Rule::Statement,
+        None,
+    ),
+];
+
 /// Every refusal names the rule it applies and, where one is concerned, the object: a host
 /// tells an access violation from an unreadable statement without reading the message.
 #[test]
 fn each_refusal_names_its_rule_and_object() {
-    use wasmig_guard::Rule;
-    let cases: &[(Dialect, &str, Rule, Option<&str>)] = &[
-        (
-            Dialect::Sqlite,
-            "SELECT * FROM victim_secrets",
-            Rule::Access,
-            Some("victim_secrets"),
-        ),
-        (
-            Dialect::Sqlite,
-            "UPDATE users SET name = 'x'",
-            Rule::Access,
-            Some("users"),
-        ),
-        (
-            Dialect::Postgres,
-            "SELECT * FROM other.blog_posts",
-            Rule::Access,
-            None,
-        ),
-        (
-            Dialect::Sqlite,
-            "CREATE TABLE victim_secrets (id INTEGER)",
-            Rule::Name,
-            Some("victim_secrets"),
-        ),
-        (
-            Dialect::Sqlite,
-            "CREATE TABLE wasmig_x (id INTEGER)",
-            Rule::Name,
-            Some("wasmig_x"),
-        ),
-        (
-            Dialect::Sqlite,
-            "WITH users AS (SELECT 1) SELECT * FROM users",
-            Rule::Name,
-            Some("users"),
-        ),
-        (
-            Dialect::Sqlite,
-            "SELECT load_extension('x')",
-            Rule::Function,
-            Some("load_extension"),
-        ),
-        (
-            Dialect::Postgres,
-            "SELECT setval('users_id_seq', 1)",
-            Rule::Access,
-            Some("users_id_seq"),
-        ),
-        (Dialect::Sqlite, "COMMIT", Rule::TransactionControl, None),
-        (
-            Dialect::Postgres,
-            "SET search_path = x",
-            Rule::Setting,
-            None,
-        ),
-        (
-            Dialect::Sqlite,
-            "PRAGMA writable_schema = 1",
-            Rule::Setting,
-            None,
-        ),
-        (
-            Dialect::Sqlite,
-            "SELEC * FROM blog_posts",
-            Rule::Unreadable,
-            None,
-        ),
-        (
-            Dialect::MySql,
-            "/*!50000 DROP TABLE users */ SELECT 1",
-            Rule::Unreadable,
-            None,
-        ),
-        (Dialect::MySql, "SET @q = 'x'", Rule::Unreadable, None),
-        (
-            Dialect::Sqlite,
-            "CREATE TEMP TABLE blog_t (id INTEGER)",
-            Rule::Statement,
-            None,
-        ),
-        (
-            Dialect::Postgres,
-            "COPY blog_posts TO '/tmp/x'",
-            Rule::Statement,
-            None,
-        ),
-        (
-            Dialect::Postgres,
-            "CREATE EXTENSION IF NOT EXISTS plpython3u",
-            Rule::Extension,
-            None,
-        ),
-        (
-            Dialect::Postgres,
-            "DO $$ BEGIN END $$ LANGUAGE plperl",
-            Rule::Code,
-            None,
-        ),
-        (
-            Dialect::MySql,
-            "ALTER TABLE blog_posts ENGINE=MRG_MyISAM",
-            Rule::Statement,
-            None,
-        ),
-    ];
+    let cases = RULE_CASES;
     let mut wrong = Vec::new();
     for (dialect, sql, rule, object) in cases {
         match policy(*dialect).check(sql) {

@@ -32,7 +32,9 @@ pub use db::{Context, Db, Dialect, Row, Rows};
 pub use error::{Error, Result};
 pub use value::{FromValue, Value};
 
-/// Raw bindings generated from the wasmig WIT package; most authors never need them.
+/// Raw bindings generated from the wasmig WIT package; most authors never need them (their
+/// documentation is the WIT file's).
+#[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "migration",

@@ -15,6 +15,7 @@ mod journal;
 mod journaled;
 mod sandbox;
 mod session;
+mod stop;
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::session::{Mode, Session, Stopped};
 
 pub use gate::{Gate, GuestStatement, Hooks, HostFailure, OpenGate, Route};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
+pub use stop::Stop;
 pub use wasmig_db::{Denial, Rule};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
@@ -115,6 +117,9 @@ pub enum Error {
     /// The journal of a running step could not be written.
     #[error("the statement journal could not be written: {0}")]
     Journal(String),
+    /// The step was asked to stop ([`Stop`]) before it finished.
+    #[error("stopped: the upgrade was interrupted before the step finished")]
+    Stopped,
     /// The host itself failed around the guest (e.g. the sandbox could not be set up).
     #[error("the host failed to run the step: {0:#}")]
     Host(wasmtime::Error),
@@ -209,6 +214,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<StepState>>,
     limits: Limits,
+    stop: Stop,
 }
 
 impl fmt::Debug for Runtime {
@@ -235,7 +241,13 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             limits,
+            stop: Stop::default(),
         })
+    }
+
+    /// The handle that stops this runtime's steps (see [`Stop`]).
+    pub fn stop_handle(&self) -> Stop {
+        self.stop.clone()
     }
 
     /// The limits every step runs under.
@@ -299,25 +311,20 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(
-            u64::try_from(self.limits.time.as_millis() / EPOCH_TICK.as_millis())
-                .unwrap_or(u64::MAX)
-                + 1,
-        );
-        store.epoch_deadline_trap();
+        self.interrupt_at_deadline(&mut store);
         let result = match store.set_fuel(self.limits.fuel) {
             // Wasm code is stopped by the epoch, a statement by the database's deadline; this
             // one stops a guest waiting in WASI (a sleep, a poll) that neither sees.
-            Ok(()) => tokio::time::timeout_at(
-                self.hard_deadline(started),
-                call_up(&mut store, step, context),
-            )
-            .await
-            .unwrap_or_else(|_| Err(self.time_exceeded())),
+            Ok(()) => self
+                .bounded(started, call_up(&mut store, step, context))
+                .await
+                .and_then(|done| done),
             Err(e) => Err(Error::Host(e)),
         };
         let fuel_left = store.get_fuel().unwrap_or(0);
         let result = result.map_err(|e| match e {
+            // The guest's code was interrupted because the step was asked to stop.
+            Error::Trapped { .. } if self.stop.is_stopped() => Error::Stopped,
             Error::Trapped { reason, .. } => Error::Trapped {
                 reason: self.trap_cause(
                     reason,
@@ -361,23 +368,20 @@ impl Runtime {
                     Mode::Execute
                 };
                 let statement_run = session.statement(mode, &statement.sql, &[]);
-                let run = tokio::time::timeout_at(self.hard_deadline(started), statement_run)
-                    .await
-                    .ok();
-                match run {
-                    None => {
-                        result = Err(self.time_exceeded());
+                match self.bounded(started, statement_run).await {
+                    Err(reached) => {
+                        result = Err(reached);
                         break;
                     }
-                    Some(Err(Stopped)) => break,
-                    Some(Ok(Err(e))) if !statement.tolerant => {
+                    Ok(Err(Stopped)) => break,
+                    Ok(Ok(Err(e))) if !statement.tolerant => {
                         result = Err(Error::Returned(format!(
                             "line {}: `{}` failed: {e}",
                             statement.line, statement.sql
                         )));
                         break;
                     }
-                    Some(Ok(_)) => {}
+                    Ok(Ok(_)) => {}
                 }
             }
         }
@@ -442,6 +446,34 @@ impl Runtime {
     /// server and reports it) comes first.
     fn hard_deadline(&self, started: Instant) -> tokio::time::Instant {
         tokio::time::Instant::from_std(started + self.limits.time + HARD_DEADLINE_MARGIN)
+    }
+
+    /// Runs `work` until it finishes, the step's hard deadline passes (a quota) or the step
+    /// is asked to stop, whichever comes first.
+    async fn bounded<T>(&self, started: Instant, work: impl Future<Output = T>) -> Result<T> {
+        tokio::select! {
+            done = tokio::time::timeout_at(self.hard_deadline(started), work) => {
+                done.map_err(|_| self.time_exceeded())
+            }
+            () = self.stop.stopped() => Err(Error::Stopped),
+        }
+    }
+
+    /// Interrupts the guest's WebAssembly code once its time limit passed or a stop was
+    /// asked for, checked at every epoch tick.
+    fn interrupt_at_deadline(&self, store: &mut Store<StepState>) {
+        let ticks = self.limits.time.as_millis() / EPOCH_TICK.as_millis();
+        let mut ticks_left = u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1);
+        let stop = self.stop.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            ticks_left = ticks_left.saturating_sub(1);
+            Ok(if ticks_left == 0 || stop.is_stopped() {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Continue(1)
+            })
+        });
     }
 
     fn time_exceeded(&self) -> Error {

@@ -283,6 +283,24 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
     Ok(())
 }
 
+/// The ledger's tables of object owners, inactive modules and the maintenance flag.
+const SIDE_TABLES: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS wasmig_objects (
+        name VARCHAR(255) NOT NULL PRIMARY KEY,
+        module VARCHAR(63) NOT NULL,
+        kind VARCHAR(16) NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS wasmig_inactive (
+        module VARCHAR(63) NOT NULL PRIMARY KEY,
+        since VARCHAR(32) NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS wasmig_maintenance (
+        id INTEGER NOT NULL PRIMARY KEY,
+        since VARCHAR(32) NOT NULL,
+        reason TEXT NOT NULL
+    )",
+];
+
 /// Creates the ledger tables that do not exist yet inside `tx` (a dry run creates them in a
 /// transaction it rolls back).
 pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
@@ -326,32 +344,9 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
     )
     .await?;
     upgrade_schema(tx).await?;
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS wasmig_objects (
-            name VARCHAR(255) NOT NULL PRIMARY KEY,
-            module VARCHAR(63) NOT NULL,
-            kind VARCHAR(16) NOT NULL
-        )",
-        &[],
-    )
-    .await?;
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS wasmig_inactive (
-            module VARCHAR(63) NOT NULL PRIMARY KEY,
-            since VARCHAR(32) NOT NULL
-        )",
-        &[],
-    )
-    .await?;
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS wasmig_maintenance (
-            id INTEGER NOT NULL PRIMARY KEY,
-            since VARCHAR(32) NOT NULL,
-            reason TEXT NOT NULL
-        )",
-        &[],
-    )
-    .await?;
+    for table in SIDE_TABLES {
+        tx.execute(table, &[]).await?;
+    }
     // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
     // and a killed first run must not leave a ledger that readers take for complete).
     tx.execute(

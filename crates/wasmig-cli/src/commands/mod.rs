@@ -1,0 +1,92 @@
+//! One file per command: its options, and `execute`, which opens the host with the settings
+//! the options make and prints what the engine returns.
+
+mod activate;
+mod build;
+mod deactivate;
+mod history;
+mod maintenance;
+mod plan;
+mod repair;
+mod restore;
+mod status;
+mod steps;
+mod uninstall;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::options::Target;
+
+/// The commands of `wasmig`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Shows every module: installed version, header version and what an upgrade would run.
+    Status(status::Status),
+    /// Shows what `upgrade` would do, without doing it: per module the steps that would run and
+    /// the SQL each would send. On SQLite and PostgreSQL the steps run in a transaction that is
+    /// rolled back; on MySQL/MariaDB (DDL commits implicitly) only SQL steps are shown, as
+    /// written. Exits non-zero if a module would be refused or a step would fail.
+    Plan(plan::Plan),
+    /// Runs the pending steps of every module, or of the named ones, printing each step as it
+    /// runs. Exits non-zero if any module stopped short of its header's version.
+    Upgrade(steps::Upgrade),
+    /// Replays a step left unfinished (MySQL: a crash, or a failure after DDL committed),
+    /// skipping the statements its journal says committed, then runs the module's remaining
+    /// steps. Safe when the step sends the same statements again (a step has fixed clocks and
+    /// seeded randomness); it stops at the first statement that differs.
+    Resume(steps::Resume),
+    /// Settles a step left unfinished by hand, once you have checked the schema: record it as
+    /// applied (you completed it) or failed (you undid it, so it runs again). Or accepts the
+    /// current files of applied steps that changed since they ran.
+    Repair(repair::Repair),
+    /// Shows every step the ledger recorded, oldest first.
+    History(history::History),
+    /// Activates a module: a deactivated one becomes active again, then it is upgraded (its
+    /// install path on first activation, its pending steps if it is at an older version).
+    Activate(activate::Activate),
+    /// Deactivates a module: upgrades leave it alone until `activate`. Its data and stored
+    /// version are kept.
+    Deactivate(deactivate::Deactivate),
+    /// Runs a module's uninstall step (which drops its data) and forgets the module; only for
+    /// modules whose package ships uninstall.wasm or uninstall.sql. Asks for --yes.
+    Uninstall(uninstall::Uninstall),
+    /// Brings the modules of a backup made by `upgrade --backup` back as they were: their
+    /// tables (schema and rows) and their ledger rows. Other modules and the application's own
+    /// tables are left alone.
+    Restore(restore::Restore),
+    /// Shows the maintenance flag an embedding application reads, or sets or clears it by hand
+    /// (`upgrade --maintenance` sets it while it runs and clears it at the end).
+    Maintenance(maintenance::Maintenance),
+    /// Checks module packages before they are installed: the header, the numbering of the
+    /// steps, the checksum list, that every component targets a version of the migration world
+    /// this wasmig serves and imports nothing else, that every SQL step reads as statements.
+    /// Needs no database. Exits non-zero if a check fails.
+    Verify(verify::Verify),
+    /// Builds a module's Rust migrations into a package under the modules directory (for module
+    /// authors; needs cargo and the wasm32-wasip2 target).
+    Build(build::Build),
+}
+
+impl Command {
+    /// Runs the command against `target`; the exit code says whether it did all it was asked.
+    pub async fn execute(self, target: &Target) -> anyhow::Result<ExitCode> {
+        match self {
+            Command::Status(command) => command.execute(target).await,
+            Command::Plan(command) => command.execute(target).await,
+            Command::Upgrade(command) => command.execute(target).await,
+            Command::Resume(command) => command.execute(target).await,
+            Command::Repair(command) => command.execute(target).await,
+            Command::History(command) => command.execute(target).await,
+            Command::Activate(command) => command.execute(target).await,
+            Command::Deactivate(command) => command.execute(target).await,
+            Command::Uninstall(command) => command.execute(target).await,
+            Command::Restore(command) => command.execute(target).await,
+            Command::Maintenance(command) => command.execute(target).await,
+            Command::Verify(command) => command.execute().await,
+            Command::Build(command) => command.execute(target),
+        }
+    }
+}
