@@ -20,7 +20,6 @@ pub mod authorizer;
 mod backend;
 mod deadline;
 mod denial;
-mod dump;
 mod lock;
 mod mysql;
 mod mysql_account;
@@ -151,9 +150,6 @@ pub enum Error {
         "unsupported database URL `{0}`: expected sqlite://FILE, postgres://… or mysql://… (mariadb://…)"
     )]
     UnsupportedUrl(String),
-    /// A dump tool of the server (pg_dump, psql, mysqldump, mysql) failed or is missing.
-    #[error("{0}")]
-    Tool(String),
     /// A pool handed to [`Database::from_pool`] is not of the kind its URL names.
     #[error("`{url}` does not name a database of the pool's kind ({pool:?})")]
     PoolMismatch {
@@ -307,6 +303,11 @@ impl Database {
                 pool: db.dialect(),
             }),
         }
+    }
+
+    /// The URL this database was opened with (for tools that connect by themselves).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The dialect of this database.

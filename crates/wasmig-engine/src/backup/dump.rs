@@ -62,7 +62,7 @@ pub(super) async fn backup(db: &Database, modules: &[String], location: &Path) -
     if tables.is_empty() {
         fs::write(&tables_path, "").map_err(io(&tables_path))?;
     } else {
-        db.dump_tables(&tables, &tables_path).await?;
+        super::tools::dump_tables(db, &tables, &tables_path).await?;
     }
     let ledger_path = location.join(LEDGER);
     fs::write(&ledger_path, ledger).map_err(io(&ledger_path))?;
@@ -109,7 +109,7 @@ pub(super) async fn restore(db: &Database, location: &Path) -> Result<Vec<String
     script.push_str(&tables);
     let script_path = location.join(RESTORE);
     fs::write(&script_path, script).map_err(io(&script_path))?;
-    db.run_script(&script_path).await?;
+    super::tools::run_script(db, &script_path).await?;
     Ok(modules)
 }
 

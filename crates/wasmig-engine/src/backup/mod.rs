@@ -11,6 +11,7 @@
 
 mod dump;
 mod sqlite;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

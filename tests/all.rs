@@ -1,0 +1,11 @@
+//! Every integration test of wasmig in one binary, so that wasmtime and sqlx are linked once.
+//! Run one part with a filter: `cargo test -p wasmig-tests --test all -- hostile::`.
+
+mod cli;
+mod corpus;
+mod crash;
+mod defense;
+mod hostile;
+mod safety;
+mod upgrade;
+mod values;
