@@ -3,7 +3,9 @@
 
 use sha2::Digest as _;
 use wasmig_db::Value;
-use wasmig_engine::{Action, Event, FailureKind, Refusal, Repair, Repaired, Rule};
+use wasmig_engine::{
+    Action, Event, FailureKind, Refusal, Repair, Repaired, Rule, UninstallRefusal,
+};
 use wasmig_store::Outcome;
 use wasmig_tests::{Backend, Sandbox, blog_v1, failure_mentioning, on_every_backend};
 
@@ -530,7 +532,18 @@ async fn blog_and_notes_installed(backend: Backend) -> Sandbox {
 async fn uninstall_runs_the_modules_own_step_and_nothing_else(backend: Backend) {
     let sandbox = blog_and_notes_installed(backend).await;
     let host = sandbox.host().await;
-    let err = host.uninstall("notes").await.unwrap_err().to_string();
+    let err = host.uninstall("notes").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            wasmig_engine::Error::Lifecycle {
+                reason: UninstallRefusal::NoUninstallStep,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
     assert!(
         err.contains("notes: its package ships no uninstall step"),
         "{err}"
@@ -546,7 +559,19 @@ async fn uninstall_runs_the_modules_own_step_and_nothing_else(backend: Backend) 
         )
         .write();
     let before = sandbox.dump_except(&["wasmig_"]).await;
-    let err = host.uninstall("notes").await.unwrap_err().to_string();
+    let err = host.uninstall("notes").await.unwrap_err();
+    let wasmig_engine::Error::Lifecycle {
+        reason: UninstallRefusal::Failed { kind, .. },
+        ..
+    } = &err
+    else {
+        panic!("the uninstall step fails: {err:?}");
+    };
+    let FailureKind::Denied { denial } = kind.as_ref() else {
+        panic!("denied: {kind:?}");
+    };
+    assert_eq!(denial.object.as_deref(), Some("blog_posts"));
+    let err = err.to_string();
     assert!(err.contains("its uninstall step failed: denied"), "{err}");
     assert!(err.contains("`blog_posts`"), "{err}");
     if backend.has_transactional_ddl() {

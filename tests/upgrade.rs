@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmig_engine::{Action, FailureKind, Refusal, Repair};
+use wasmig_engine::{Action, FailureKind, Refusal, Repair, RepairRefusal};
 use wasmig_store::{ModuleStatus, Outcome};
 use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
@@ -669,6 +669,16 @@ async fn repair_refuses_a_module_with_nothing_unfinished(backend: Backend) {
         .repair("blog", Repair::MarkApplied(3))
         .await
         .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            wasmig_engine::Error::Repair {
+                reason: RepairRefusal::NothingUnfinished { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(
         error
             .to_string()

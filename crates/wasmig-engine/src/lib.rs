@@ -39,7 +39,7 @@ use wasmig_manifest::{Modules, Package, Unreadable};
 
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
-pub use outcome::{FailureKind, Refusal};
+pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
 pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
@@ -93,15 +93,15 @@ pub enum Error {
         /// The module.
         module: String,
         /// Why not.
-        reason: String,
+        reason: RepairRefusal,
     },
     /// A lifecycle operation (uninstall) cannot be done.
     #[error("{module}: {reason}")]
     Lifecycle {
         /// The module.
         module: String,
-        /// Why not, and what to do.
-        reason: String,
+        /// Why not.
+        reason: UninstallRefusal,
     },
     /// The module is refused for what was asked; nothing of it ran.
     #[error("{module}: {refusal}")]
@@ -463,29 +463,25 @@ impl Host {
         self.locked(async {
             wasmig_store::ensure_schema(&self.db).await?;
             let mut ledger = self.ledger().await?;
-            let refused = |reason: String| Error::Repair {
+            let refused = |reason: RepairRefusal| Error::Repair {
                 module: module.to_owned(),
                 reason,
             };
             let recorded = ledger.remove(module).unwrap_or_default();
             let Some(record) = recorded.record.clone() else {
-                return Err(refused("the module was never installed".into()));
+                return Err(refused(RepairRefusal::NeverInstalled));
             };
             if repair == Repair::AcceptChanged {
                 let plan = plan_module(package, &recorded, self.options);
                 if plan.changed.is_empty() {
-                    return Err(refused(
-                        "no applied step changed since it was applied".into(),
-                    ));
+                    return Err(refused(RepairRefusal::NothingChanged));
                 }
                 return self.accept_changed(package, &plan).await;
             }
             if !record.status.is_unfinished() {
-                return Err(refused(format!(
-                    "no step is unfinished (status {}); repair settles a step left running or \
-                 failed after committing part of its work",
-                    record.status
-                )));
+                return Err(refused(RepairRefusal::NothingUnfinished {
+                    status: record.status,
+                }));
             }
             let unfinished = plan::unfinished_step(package, &record);
             let (Repair::MarkApplied(step) | Repair::MarkFailed(step)) = repair else {
@@ -497,9 +493,10 @@ impl Host {
                 record.last_step + 1
             };
             if step != expected {
-                return Err(refused(format!(
-                    "step {step:03} is not the unfinished one, which is {unfinished}"
-                )));
+                return Err(refused(RepairRefusal::NotTheUnfinishedStep {
+                    step,
+                    unfinished,
+                }));
             }
             let applied = matches!(repair, Repair::MarkApplied(_));
             self.settle(package, record, &unfinished, step, applied)

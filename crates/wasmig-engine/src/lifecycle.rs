@@ -8,7 +8,7 @@ use wasmig_runtime::{Hooks, NoJournal, StepContext};
 use wasmig_store::{HistoryEntry, INSTALL_STEP, ModuleRecord, Outcome, timestamp};
 
 use crate::gate::GuardGate;
-use crate::{Error, Event, Host, Result, UpgradeReport};
+use crate::{Error, Event, FailureKind, Host, Result, UninstallRefusal, UpgradeReport};
 
 impl Host {
     /// Activates `module`: an inactive module becomes active again, then it is upgraded (the
@@ -60,11 +60,7 @@ impl Host {
             });
         };
         let Some(artifact) = &package.uninstall else {
-            return Err(refused(
-                module,
-                "its package ships no uninstall step (uninstall.wasm or uninstall.sql), and \
-                 wasmig never drops a module's data on its own",
-            ));
+            return Err(refused(module, UninstallRefusal::NoUninstallStep));
         };
         self.locked(async {
             wasmig_store::ensure_schema(&self.db).await?;
@@ -80,13 +76,10 @@ impl Host {
     async fn uninstallable(&self, module: &str, packages: &[Package]) -> Result<ModuleRecord> {
         let ledger = self.ledger().await?;
         let Some(record) = ledger.get(module).and_then(|r| r.record.clone()) else {
-            return Err(refused(module, "it is not installed"));
+            return Err(refused(module, UninstallRefusal::NotInstalled));
         };
         if record.status.is_unfinished() {
-            return Err(refused(
-                module,
-                "a step is unfinished: resume or repair it first",
-            ));
+            return Err(refused(module, UninstallRefusal::Unfinished));
         }
         let installed = |name: &str| ledger.get(name).is_some_and(|r| r.record.is_some());
         if let Some(dependent) = packages
@@ -94,13 +87,8 @@ impl Host {
             .filter(|p| installed(&p.manifest.name) && p.manifest.depends.contains_key(module))
             .find(|p| !ledger[&p.manifest.name].inactive)
         {
-            return Err(refused(
-                module,
-                format!(
-                    "module `{}` depends on it: uninstall or deactivate that one first",
-                    dependent.manifest.name
-                ),
-            ));
+            let dependent = dependent.manifest.name.clone();
+            return Err(refused(module, UninstallRefusal::Dependent { dependent }));
         }
         if let Some(refusal) = self.unenforced().await? {
             return Err(Error::Refused {
@@ -123,9 +111,7 @@ impl Host {
         let module = manifest.name.as_str();
         let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
             .await
-            .map_err(|reason| {
-                refused(module, format!("its uninstall step cannot run: {reason}"))
-            })?;
+            .map_err(|reason| refused(module, UninstallRefusal::CannotRun { reason }))?;
         let mut tx = self.db.begin().await?;
         let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
         let hooks = Hooks {
@@ -168,7 +154,9 @@ impl Host {
                 let mut tx = self.db.begin().await?;
                 wasmig_store::record(&mut tx, &entry).await?;
                 tx.commit().await?;
-                Err(refused(module, format!("its uninstall step failed: {e}")))
+                let kind = Box::new(FailureKind::from(&e));
+                let reason = e.to_string();
+                Err(refused(module, UninstallRefusal::Failed { kind, reason }))
             }
         }
     }
@@ -192,9 +180,9 @@ impl Host {
 }
 
 /// Why a lifecycle operation on `module` cannot be done.
-fn refused(module: &str, reason: impl Into<String>) -> Error {
+fn refused(module: &str, reason: UninstallRefusal) -> Error {
     Error::Lifecycle {
         module: module.to_owned(),
-        reason: reason.into(),
+        reason,
     }
 }

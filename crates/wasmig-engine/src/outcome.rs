@@ -113,6 +113,73 @@ impl Serialize for Refusal {
     }
 }
 
+/// Why a repair does not fit the module's state (see [`crate::Host::repair`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepairRefusal {
+    /// The ledger has no row for the module.
+    #[error("the module was never installed")]
+    NeverInstalled,
+    /// Accepting changed files was asked for, but no applied step changed.
+    #[error("no applied step changed since it was applied")]
+    NothingChanged,
+    /// Settling a step was asked for, but none is unfinished.
+    #[error(
+        "no step is unfinished (status {status}); repair settles a step left running or failed \
+         after committing part of its work"
+    )]
+    NothingUnfinished {
+        /// The module's status.
+        status: wasmig_store::ModuleStatus,
+    },
+    /// The step named is not the unfinished one.
+    #[error("step {step:03} is not the unfinished one, which is {unfinished}")]
+    NotTheUnfinishedStep {
+        /// The step asked for (0: install).
+        step: u32,
+        /// The unfinished step (`NNN_slug` or `install`).
+        unfinished: String,
+    },
+}
+
+/// Why a module cannot be uninstalled (see [`crate::Host::uninstall`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UninstallRefusal {
+    /// The package ships no `uninstall.wasm` or `uninstall.sql`.
+    #[error(
+        "its package ships no uninstall step (uninstall.wasm or uninstall.sql), and wasmig never \
+         drops a module's data on its own"
+    )]
+    NoUninstallStep,
+    /// The ledger has no installed version of it.
+    #[error("it is not installed")]
+    NotInstalled,
+    /// A step of it is unfinished.
+    #[error("a step is unfinished: resume or repair it first")]
+    Unfinished,
+    /// An active installed module depends on it.
+    #[error("module `{dependent}` depends on it: uninstall or deactivate that one first")]
+    Dependent {
+        /// The module that depends on it.
+        dependent: String,
+    },
+    /// The uninstall step cannot be prepared.
+    #[error("its uninstall step cannot run: {reason}")]
+    CannotRun {
+        /// Why.
+        reason: String,
+    },
+    /// The uninstall step ran and failed; it was rolled back and recorded.
+    #[error("its uninstall step failed: {reason}")]
+    Failed {
+        /// What kind of failure.
+        kind: Box<FailureKind>,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
 /// What kind of failure stopped a module (see [`crate::Failure`]). New kinds may be added:
 /// match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
