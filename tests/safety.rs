@@ -4,7 +4,7 @@
 use sha2::Digest as _;
 use wasmig_db::Value;
 use wasmig_engine::{
-    Action, Event, FailureKind, Refusal, Repair, Repaired, Rule, UninstallRefusal,
+    Action, EntryKind, Event, FailureKind, Refusal, Repair, Repaired, Rule, UninstallRefusal,
 };
 use wasmig_store::Outcome;
 use wasmig_tests::{Backend, Sandbox, blog_v1, failure_mentioning, on_every_backend};
@@ -584,6 +584,16 @@ async fn uninstall_runs_the_modules_own_step_and_nothing_else(backend: Backend) 
         .file("uninstall.sql", "DROP TABLE IF EXISTS notes_items;")
         .write();
     host.uninstall("notes").await.unwrap();
+    let history = host.history(Some("notes")).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.kind, last.step_name(), last.outcome),
+        (
+            EntryKind::Uninstall,
+            "uninstall".to_owned(),
+            Outcome::Applied
+        )
+    );
     assert!(!sandbox.tables().await.contains(&"notes_items".to_owned()));
     assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
     let status = host.status().await.unwrap();

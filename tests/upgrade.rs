@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmig_engine::{Action, FailureKind, Refusal, Repair, RepairRefusal};
+use wasmig_engine::{Action, EntryKind, FailureKind, Refusal, Repair, RepairRefusal};
 use wasmig_store::{ModuleStatus, Outcome};
 use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
 
@@ -61,6 +61,17 @@ async fn a_fresh_install_runs_install_wasm_and_records_every_step_as_covered(bac
         ]
     );
     assert!(history.iter().all(|e| e.sha256.len() == 64));
+    let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EntryKind::Install,
+            EntryKind::Step,
+            EntryKind::Step,
+            EntryKind::Step
+        ],
+        "the install is recorded as what it is, not as a step 0"
+    );
     assert!(sandbox.tables().await.contains(&"blog_posts".to_owned()));
 }
 

@@ -27,7 +27,7 @@ use crate::{
 pub struct Transaction {
     // Declared first, so that it is removed before the connection goes back to the pool.
     authorizer: Option<authorizer::Installed>,
-    /// True while a guest statement runs (see [`Transaction::set_guest`]).
+    /// True while a guest statement runs (see [`Transaction::as_guest`]).
     guest: Arc<AtomicBool>,
     /// The PostgreSQL role guest statements run as (see [`Transaction::confine_guest`]).
     guest_role: Option<String>,
@@ -691,7 +691,7 @@ impl Transaction {
         Ok(confined)
     }
 
-    /// Takes a savepoint named `name`, as the host or, after [`Transaction::set_guest`], under
+    /// Takes a savepoint named `name`, as the host or, through [`Transaction::as_guest`], under
     /// the guest's role.
     pub async fn savepoint(&mut self, name: &str) -> Result<()> {
         self.execute(&format!("SAVEPOINT {name}"), &[]).await?;

@@ -46,7 +46,8 @@ pub use verify::{Check, Verification, verify_package};
 pub use wasmig_db::{Denial, Rule};
 pub use wasmig_manifest::Kind;
 pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime, Stop};
-pub use wasmig_store::{HistoryEntry, ModuleStatus, Outcome};
+use wasmig_store::Ledger;
+pub use wasmig_store::{EntryKind, HistoryEntry, ModuleStatus, Outcome};
 
 /// How a host runs: the sandbox's limits and the operator's decisions, in one place (see
 /// [`Host::open_with`]). The default is what [`Host::open`] gives.
@@ -519,44 +520,34 @@ impl Host {
         let history = wasmig_store::history(&self.db, Some(&record.module)).await?;
         let last = history.iter().rev().find(|e| e.step == step);
         let mut tx = self.db.begin().await?;
+        let mut ledger = Ledger::new(&mut tx);
         if let Some(running) = last.filter(|e| e.outcome == wasmig_store::Outcome::Running) {
-            let interrupted = HistoryEntry {
-                outcome: wasmig_store::Outcome::Interrupted,
-                finished_at: now.clone(),
-                error: Some("the process running this step stopped before it finished".into()),
-                ..running.clone()
-            };
-            wasmig_store::finish(&mut tx, &interrupted).await?;
+            ledger.mark_interrupted(running, &now).await?;
         }
-        let (outcome, status, note) = match applied {
-            true => (
-                wasmig_store::Outcome::Applied,
-                wasmig_store::ModuleStatus::Ok,
-                "marked applied by `wasmig repair`",
-            ),
-            false => (
-                wasmig_store::Outcome::Failed,
-                wasmig_store::ModuleStatus::Failed,
-                "marked failed by `wasmig repair`",
-            ),
+        let (status, note) = match applied {
+            true => (ModuleStatus::Ok, "marked applied by `wasmig repair`"),
+            false => (ModuleStatus::Failed, "marked failed by `wasmig repair`"),
         };
-        let slug = last.map_or_else(|| unfinished.to_owned(), |e| e.slug.clone());
-        wasmig_store::record(
-            &mut tx,
-            &HistoryEntry {
-                module: record.module.clone(),
-                step,
-                slug,
-                sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
-                version: package.manifest.version.clone(),
-                started_at: now.clone(),
-                finished_at: now.clone(),
-                duration_ms: 0,
-                outcome,
-                error: Some(note.to_owned()),
+        let entry = HistoryEntry {
+            module: record.module.clone(),
+            kind: match step {
+                wasmig_store::INSTALL_STEP => wasmig_store::EntryKind::Install,
+                _ => wasmig_store::EntryKind::Step,
             },
-        )
-        .await?;
+            step,
+            slug: last.map_or_else(|| unfinished.to_owned(), |e| e.slug.clone()),
+            sha256: last.map(|e| e.sha256.clone()).unwrap_or_default(),
+            version: package.manifest.version.clone(),
+            started_at: now.clone(),
+            finished_at: now.clone(),
+            duration_ms: 0,
+            outcome: Outcome::Applied,
+            error: Some(note.to_owned()),
+        };
+        match applied {
+            true => ledger.mark_applied(&entry, false).await?,
+            false => ledger.mark_failed(&entry, false).await?,
+        }
         if applied {
             record.last_step = if step == 0 { package.last_step() } else { step };
             // The package's last step done: the module is at its header's version.
@@ -566,8 +557,8 @@ impl Host {
         }
         record.status = status;
         record.updated_at = now;
-        wasmig_store::save_module(&mut tx, &record).await?;
-        wasmig_store::journal_clear(&mut tx, &record.module, step).await?;
+        ledger.save_module(&record).await?;
+        ledger.settle_journal(&record.module, step).await?;
         tx.commit().await?;
         Ok(Repaired::Settled {
             step: unfinished.to_owned(),
@@ -579,6 +570,7 @@ impl Host {
     async fn accept_changed(&self, package: &Package, plan: &ModulePlan) -> Result<Repaired> {
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
         let mut tx = self.db.begin().await?;
+        let mut ledger = Ledger::new(&mut tx);
         for step in package
             .steps
             .iter()
@@ -586,6 +578,7 @@ impl Host {
         {
             let entry = HistoryEntry {
                 module: plan.module.clone(),
+                kind: wasmig_store::EntryKind::Step,
                 step: step.number,
                 slug: step.slug.clone(),
                 sha256: step.artifact.sha256(),
@@ -596,7 +589,7 @@ impl Host {
                 outcome: wasmig_store::Outcome::Accepted,
                 error: Some("changed file accepted by `wasmig repair --accept-changed`".into()),
             };
-            wasmig_store::record(&mut tx, &entry).await?;
+            ledger.mark_accepted(&entry).await?;
         }
         tx.commit().await?;
         Ok(Repaired::Accepted {

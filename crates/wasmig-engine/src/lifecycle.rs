@@ -4,10 +4,11 @@
 use std::time::SystemTime;
 
 use wasmig_manifest::{Artifact, Package};
-use wasmig_runtime::{Hooks, NoJournal, StepContext};
-use wasmig_store::{HistoryEntry, INSTALL_STEP, ModuleRecord, Outcome, timestamp};
+use wasmig_runtime::NoJournal;
+use wasmig_store::{
+    EntryKind, HistoryEntry, INSTALL_STEP, Ledger, ModuleRecord, Outcome, timestamp,
+};
 
-use crate::gate::GuardGate;
 use crate::{Error, Event, FailureKind, Host, Result, UninstallRefusal, UpgradeReport};
 
 impl Host {
@@ -112,23 +113,21 @@ impl Host {
         let prepared = crate::run::prepare(&self.runtime, self.db.dialect(), artifact)
             .await
             .map_err(|reason| refused(module, UninstallRefusal::CannotRun { reason }))?;
-        let mut tx = self.db.begin().await?;
-        let gate = GuardGate::open(&mut tx, &self.db, manifest, &self.policy).await?;
-        let hooks = Hooks {
-            journal: Box::new(NoJournal),
-            gate: Box::new(gate),
-            each_statement_commits: false,
-        };
-        let context = StepContext {
-            module: module.to_owned(),
-            step: "uninstall".into(),
-            from_version: record.version.as_ref().map(ToString::to_string),
-            to_version: manifest.version.to_string(),
+        let confined = crate::run::Confined {
+            db: &self.db,
+            runtime: &self.runtime,
+            policy: &self.policy,
+            manifest,
         };
         let started = SystemTime::now();
-        let run = prepared.run(&self.runtime, tx, context, hooks).await;
+        let tx = self.db.begin().await?;
+        let from = record.version.as_ref();
+        let run = confined
+            .run(tx, "uninstall", from, &prepared, Box::new(NoJournal), false)
+            .await?;
         let mut entry = HistoryEntry {
             module: module.to_owned(),
+            kind: EntryKind::Uninstall,
             step: INSTALL_STEP,
             slug: "uninstall".into(),
             sha256: artifact.sha256(),
@@ -142,17 +141,14 @@ impl Host {
         match run.result {
             Ok(()) => {
                 let mut tx = run.transaction;
-                wasmig_store::forget_module(&mut tx, module).await?;
-                wasmig_store::set_active(&mut tx, module, false).await?;
-                wasmig_store::record(&mut tx, &entry).await?;
+                Ledger::new(&mut tx).mark_uninstalled(&entry).await?;
                 Ok(tx.commit().await?)
             }
             Err(e) => {
                 run.transaction.rollback().await?;
-                entry.outcome = Outcome::Failed;
                 entry.error = Some(e.to_string());
                 let mut tx = self.db.begin().await?;
-                wasmig_store::record(&mut tx, &entry).await?;
+                Ledger::new(&mut tx).mark_failed(&entry, false).await?;
                 tx.commit().await?;
                 let kind = Box::new(FailureKind::from(&e));
                 let reason = e.to_string();

@@ -17,7 +17,8 @@ use wasmig_runtime::{
     Statement, StepContext, StepRun,
 };
 use wasmig_store::{
-    HistoryEntry, INSTALL_STEP, JournalEntry, ModuleRecord, ModuleStatus, Outcome, timestamp,
+    EntryKind, HistoryEntry, INSTALL_STEP, JournalEntry, Ledger, ModuleRecord, ModuleStatus,
+    Outcome, timestamp,
 };
 
 use crate::gate::{GuardGate, PolicySettings};
@@ -187,7 +188,7 @@ impl Upgrade<'_> {
         state.status = ModuleStatus::Ok;
         state.updated_at = timestamp(SystemTime::now());
         let mut tx = self.db.begin().await?;
-        wasmig_store::save_module(&mut tx, state).await?;
+        Ledger::new(&mut tx).save_module(state).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -223,13 +224,8 @@ impl Upgrade<'_> {
         if last.outcome == Outcome::Running {
             // The process that ran it is gone (we hold the upgrade lock).
             let mut tx = self.db.begin().await?;
-            let interrupted = HistoryEntry {
-                outcome: Outcome::Interrupted,
-                finished_at: timestamp(SystemTime::now()),
-                error: Some("the process running this step stopped before it finished".into()),
-                ..last.clone()
-            };
-            wasmig_store::finish(&mut tx, &interrupted).await?;
+            let now = timestamp(SystemTime::now());
+            Ledger::new(&mut tx).mark_interrupted(last, &now).await?;
             tx.commit().await?;
         }
         let journal = wasmig_store::journal(self.db, &self.plan.module, unit.number).await?;
@@ -323,10 +319,7 @@ impl Upgrade<'_> {
     /// leaves a trace `resume` can act on.
     async fn record_running(&self, entry: &HistoryEntry, state: &mut ModuleRecord) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        wasmig_store::record(&mut tx, entry).await?;
-        state.status = ModuleStatus::Running;
-        state.updated_at = entry.started_at.clone();
-        wasmig_store::save_module(&mut tx, state).await?;
+        Ledger::new(&mut tx).begin_step(entry, state).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -334,8 +327,13 @@ impl Upgrade<'_> {
     /// The history row of a step about to run.
     fn history_entry(&self, unit: &Unit<'_>) -> HistoryEntry {
         let started_at = timestamp(SystemTime::now());
+        let kind = match unit.number {
+            INSTALL_STEP => EntryKind::Install,
+            _ => EntryKind::Step,
+        };
         HistoryEntry {
             module: self.plan.module.clone(),
+            kind,
             step: unit.number,
             slug: unit.slug.to_owned(),
             sha256: unit.artifact.sha256(),
@@ -372,22 +370,24 @@ impl Upgrade<'_> {
                 other => other?,
             }
         }
-        let manifest = &self.package.manifest;
-        let gate = GuardGate::open(&mut transaction, self.db, manifest, self.policy).await?;
-        let hooks = Hooks {
-            journal,
-            gate: Box::new(gate),
-            each_statement_commits,
+        let confined = Confined {
+            db: self.db,
+            runtime: self.runtime,
+            policy: self.policy,
+            manifest: &self.package.manifest,
         };
-        let context = StepContext {
-            module: self.plan.module.clone(),
-            step: unit.name.clone(),
-            from_version: self.plan.installed_version.as_ref().map(|v| v.to_string()),
-            to_version: self.package.manifest.version.to_string(),
-        };
-        Ok(Ok(step
-            .run(self.runtime, transaction, context, hooks)
-            .await))
+        let from = self.plan.installed_version.as_ref();
+        let run = confined
+            .run(
+                transaction,
+                &unit.name,
+                from,
+                step,
+                journal,
+                each_statement_commits,
+            )
+            .await?;
+        Ok(Ok(run))
     }
 
     /// Records an applied step in its own transaction (with what an install covers).
@@ -396,31 +396,26 @@ impl Upgrade<'_> {
         tx: &mut Transaction,
         unit: &Unit<'_>,
         journaled: bool,
-        mut entry: HistoryEntry,
+        entry: HistoryEntry,
         state: &mut ModuleRecord,
         is_last: bool,
     ) -> Result<()> {
-        entry.outcome = Outcome::Applied;
-        if journaled {
-            wasmig_store::finish(tx, &entry).await?;
-            wasmig_store::journal_clear(tx, &self.plan.module, unit.number).await?;
-        } else {
-            wasmig_store::record(tx, &entry).await?;
-        }
+        let mut ledger = Ledger::new(tx);
+        ledger.mark_applied(&entry, journaled).await?;
         state.last_step = unit.number;
         if unit.number == INSTALL_STEP {
             // The install component created what every current step leads to.
             for covered in &self.package.steps {
                 let covered_entry = HistoryEntry {
+                    kind: EntryKind::Step,
                     step: covered.number,
                     slug: covered.slug.clone(),
                     sha256: covered.artifact.sha256(),
                     duration_ms: 0,
-                    outcome: Outcome::Covered,
                     error: None,
                     ..entry.clone()
                 };
-                wasmig_store::record(tx, &covered_entry).await?;
+                ledger.mark_covered(&covered_entry).await?;
             }
             state.last_step = self.package.last_step();
         }
@@ -429,8 +424,7 @@ impl Upgrade<'_> {
         }
         state.status = ModuleStatus::Ok;
         state.updated_at = entry.finished_at.clone();
-        wasmig_store::save_module(tx, state).await?;
-        Ok(())
+        Ok(ledger.save_module(state).await?)
     }
 
     /// Rolls back what can be, and records a failed step: failed (it runs again next time),
@@ -474,7 +468,6 @@ impl Upgrade<'_> {
             duration,
             error: Some(&error.reason),
         });
-        entry.outcome = Outcome::Failed;
         entry.error = Some(error.reason.clone());
         entry.finished_at = timestamp(SystemTime::now());
         state.status = if committed {
@@ -484,12 +477,9 @@ impl Upgrade<'_> {
         };
         state.updated_at = entry.finished_at.clone();
         let mut tx = self.db.begin().await?;
-        if journaled {
-            wasmig_store::finish(&mut tx, &entry).await?;
-        } else {
-            wasmig_store::record(&mut tx, &entry).await?;
-        }
-        wasmig_store::save_module(&mut tx, state).await?;
+        let mut ledger = Ledger::new(&mut tx);
+        ledger.mark_failed(&entry, journaled).await?;
+        ledger.save_module(state).await?;
         tx.commit().await?;
         Ok(Err((error, committed)))
     }
@@ -519,6 +509,42 @@ fn finished(entry: &mut HistoryEntry, run: &StepRun) {
         ok = run.result.is_ok(),
         "step finished"
     );
+}
+
+/// How every step runs, whatever runs it (upgrade, resume, uninstall): in its transaction,
+/// under the module's gate (its policy, its role or account, SQLite's authorizer).
+pub(crate) struct Confined<'a> {
+    pub db: &'a Database,
+    pub runtime: &'a Runtime,
+    pub policy: &'a PolicySettings,
+    pub manifest: &'a Manifest,
+}
+
+impl Confined<'_> {
+    /// Runs `step` (named `name`, from the stored version `from`) in `transaction`.
+    pub async fn run(
+        &self,
+        mut transaction: Transaction,
+        name: &str,
+        from: Option<&semver::Version>,
+        step: &Prepared,
+        journal: Box<dyn Journal>,
+        each_statement_commits: bool,
+    ) -> Result<StepRun> {
+        let gate = GuardGate::open(&mut transaction, self.db, self.manifest, self.policy).await?;
+        let hooks = Hooks {
+            journal,
+            gate: Box::new(gate),
+            each_statement_commits,
+        };
+        let context = StepContext {
+            module: self.manifest.name.clone(),
+            step: name.to_owned(),
+            from_version: from.map(ToString::to_string),
+            to_version: self.manifest.version.to_string(),
+        };
+        Ok(step.run(self.runtime, transaction, context, hooks).await)
+    }
 }
 
 /// A step's result, failed when it finished before sending every statement its journal

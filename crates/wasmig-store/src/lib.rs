@@ -12,6 +12,8 @@
 //! A step's ledger rows are written in the step's own transaction, so a step and its record
 //! commit or vanish together.
 
+mod ledger;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +22,8 @@ use std::time::SystemTime;
 use semver::Version;
 use serde::Serialize;
 use wasmig_db::{Database, Dialect, Intent, RowSet, Transaction, Value};
+
+pub use ledger::Ledger;
 
 /// Why the ledger could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +138,28 @@ pub async fn applied_checksums(db: &Database) -> Result<BTreeMap<String, BTreeMa
     Ok(checksums)
 }
 
+/// What a history row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A numbered step of the module.
+    Step,
+    /// The module's install component (or script), which covers every step.
+    Install,
+    /// The module's uninstall step.
+    Uninstall,
+    /// The module's objects and ledger rows brought back from a backup.
+    Restore,
+}
+
 /// One row of the history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
     /// The module's name.
     pub module: String,
-    /// The step number; [`INSTALL_STEP`] for the install component.
+    /// What the row is about: a numbered step, or the module's install, uninstall or restore.
+    pub kind: EntryKind,
+    /// The step number; [`INSTALL_STEP`] for the other kinds.
     pub step: u32,
     /// The step's slug (`create_posts`), or `install`.
     pub slug: String,
@@ -160,12 +180,11 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// `002_add_status`, or `install`.
+    /// `002_add_status`, or `install`, `uninstall`, `restore`.
     pub fn step_name(&self) -> String {
-        if self.step == INSTALL_STEP {
-            self.slug.clone()
-        } else {
-            format!("{:03}_{}", self.step, self.slug)
+        match self.kind {
+            EntryKind::Step => format!("{:03}_{}", self.step, self.slug),
+            _ => self.slug.clone(),
         }
     }
 }
@@ -245,6 +264,19 @@ async fn upgrade_schema(tx: &mut Transaction) -> Result<()> {
         tx.execute("ALTER TABLE wasmig_journal ADD COLUMN intent TEXT", &[])
             .await?;
     }
+    // What a row is about, once told by step 0 and its slug alone.
+    if !column_exists(tx, "wasmig_history", "kind").await? {
+        tx.execute(
+            "ALTER TABLE wasmig_history ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'step'",
+            &[],
+        )
+        .await?;
+        tx.execute(
+            &format!("UPDATE wasmig_history SET kind = {OLD_ROW_KIND}"),
+            &[],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -314,6 +346,7 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
             "CREATE TABLE IF NOT EXISTS wasmig_history (
                 {id},
                 module VARCHAR(63) NOT NULL,
+                kind VARCHAR(16) NOT NULL DEFAULT 'step',
                 step INTEGER NOT NULL,
                 slug VARCHAR(255) NOT NULL,
                 sha256 CHAR(64) NOT NULL,
@@ -365,8 +398,12 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
 }
 
 const MODULE_COLUMNS: &str = "module, version, last_step, status, installed_at, updated_at";
-const HISTORY_COLUMNS: &str =
-    "module, step, slug, sha256, version, started_at, finished_at, duration_ms, outcome, error";
+
+/// The kind of a history row written before rows had one: told by step 0 and its slug.
+const OLD_ROW_KIND: &str = "CASE WHEN step <> 0 THEN 'step' WHEN slug = 'uninstall' THEN \
+     'uninstall' WHEN slug = 'restore' THEN 'restore' ELSE 'install' END";
+const HISTORY_COLUMNS: &str = "module, kind, step, slug, sha256, version, started_at, \
+     finished_at, duration_ms, outcome, error";
 
 /// Every module the ledger knows, by name.
 pub async fn modules(db: &Database) -> Result<Vec<ModuleRecord>> {
@@ -379,16 +416,23 @@ pub async fn modules(db: &Database) -> Result<Vec<ModuleRecord>> {
     decode_all("wasmig_modules", rows, decode_module)
 }
 
-/// The history, oldest first; only `module`'s when given.
+/// The history, oldest first; only `module`'s when given. A ledger written before history
+/// rows had a kind (and not upgraded yet: reading changes nothing) gets it derived.
 pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryEntry>> {
+    let mut tx = db.begin().await?;
+    let upgraded = column_exists(&mut tx, "wasmig_history", "kind").await?;
+    tx.rollback().await?;
+    let columns = if upgraded {
+        HISTORY_COLUMNS.to_owned()
+    } else {
+        HISTORY_COLUMNS.replace("kind,", &format!("{OLD_ROW_KIND} AS kind,"))
+    };
     let rows = match module {
         Some(module) => {
             db.query(
                 &placeholders(
                     db.dialect(),
-                    &format!(
-                        "SELECT {HISTORY_COLUMNS} FROM wasmig_history WHERE module = ? ORDER BY id"
-                    ),
+                    &format!("SELECT {columns} FROM wasmig_history WHERE module = ? ORDER BY id"),
                 ),
                 &[module.into()],
             )
@@ -396,7 +440,7 @@ pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryE
         }
         None => {
             db.query(
-                &format!("SELECT {HISTORY_COLUMNS} FROM wasmig_history ORDER BY id"),
+                &format!("SELECT {columns} FROM wasmig_history ORDER BY id"),
                 &[],
             )
             .await?
@@ -406,7 +450,7 @@ pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryE
 }
 
 /// Writes a module's row (insert or replace).
-pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<()> {
+pub(crate) async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<()> {
     let version = record.version.as_ref().map(Version::to_string);
     let updated = tx
         .execute(
@@ -445,16 +489,18 @@ pub async fn save_module(tx: &mut Transaction, record: &ModuleRecord) -> Result<
 }
 
 /// Appends one row to the history.
-pub async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
+pub(crate) async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
     tx.execute(
         &placeholders(
             tx.dialect(),
             &format!(
-                "INSERT INTO wasmig_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO wasmig_history ({HISTORY_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
         ),
         &[
             entry.module.as_str().into(),
+            entry.kind.to_string().into(),
             i64::from(entry.step).into(),
             entry.slug.as_str().into(),
             entry.sha256.as_str().into(),
@@ -471,7 +517,7 @@ pub async fn record(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
 }
 
 /// Closes the `running` history row of a module's step with its final outcome, times and error.
-pub async fn finish(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
+pub(crate) async fn finish(tx: &mut Transaction, entry: &HistoryEntry) -> Result<()> {
     tx.execute(
         &placeholders(
             tx.dialect(),
@@ -615,7 +661,7 @@ pub async fn journal(db: &Database, module: &str, step: u32) -> Result<Vec<Journ
 }
 
 /// Forgets the journal of a module's step (once it is applied or repaired).
-pub async fn journal_clear(tx: &mut Transaction, module: &str, step: u32) -> Result<()> {
+pub(crate) async fn journal_clear(tx: &mut Transaction, module: &str, step: u32) -> Result<()> {
     tx.execute(
         &placeholders(
             tx.dialect(),
@@ -869,6 +915,7 @@ fn decode_module(c: &mut Columns<'_>) -> Result<ModuleRecord, String> {
 fn decode_history(c: &mut Columns<'_>) -> Result<HistoryEntry, String> {
     Ok(HistoryEntry {
         module: c.parsed()?,
+        kind: c.parsed()?,
         step: c.integer()?,
         slug: c.parsed()?,
         sha256: c.parsed()?,
@@ -906,6 +953,12 @@ text_enum!(ModuleStatus {
     Failed = "failed",
     Running = "running",
     Dirty = "dirty",
+});
+text_enum!(EntryKind {
+    Step = "step",
+    Install = "install",
+    Uninstall = "uninstall",
+    Restore = "restore",
 });
 text_enum!(Outcome {
     Applied = "applied",
@@ -948,6 +1001,7 @@ mod tests {
         save_module(&mut tx, &updated).await.unwrap();
         let entry = HistoryEntry {
             module: "blog".into(),
+            kind: EntryKind::Step,
             step: 2,
             slug: "add_status".into(),
             sha256: "ab".repeat(32),
@@ -968,6 +1022,60 @@ mod tests {
         );
         assert!(history(&db, Some("other")).await.unwrap().is_empty());
         assert_eq!(entry.step_name(), "002_add_status");
+    }
+
+    #[tokio::test]
+    async fn an_older_history_gets_its_kinds_derived_then_stored() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        // The history as wasmig 0.1 created it: install, uninstall and restore were step 0.
+        db.execute(
+            "CREATE TABLE wasmig_history (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+             module VARCHAR(63) NOT NULL, step INTEGER NOT NULL, slug VARCHAR(255) NOT NULL, \
+             sha256 CHAR(64) NOT NULL, version VARCHAR(255) NOT NULL, \
+             started_at VARCHAR(32) NOT NULL, finished_at VARCHAR(32) NOT NULL, \
+             duration_ms BIGINT NOT NULL, outcome VARCHAR(16) NOT NULL, error TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
+        for (step, slug) in [
+            (0, "install"),
+            (2, "add_status"),
+            (0, "uninstall"),
+            (0, "restore"),
+        ] {
+            db.execute(
+                "INSERT INTO wasmig_history (module, step, slug, sha256, version, started_at, \
+                 finished_at, duration_ms, outcome) VALUES ('blog', ?, ?, '', '1.0.0', 't', \
+                 't', 0, 'applied')",
+                &[i64::from(step).into(), slug.into()],
+            )
+            .await
+            .unwrap();
+        }
+        let expected = [
+            (EntryKind::Install, "install"),
+            (EntryKind::Step, "002_add_status"),
+            (EntryKind::Uninstall, "uninstall"),
+            (EntryKind::Restore, "restore"),
+        ];
+        let kinds = |entries: Vec<HistoryEntry>| -> Vec<(EntryKind, String)> {
+            entries.iter().map(|e| (e.kind, e.step_name())).collect()
+        };
+        let wanted: Vec<(EntryKind, String)> = expected
+            .iter()
+            .map(|(k, n)| (*k, (*n).to_owned()))
+            .collect();
+        // Read before any upgrade (reading changes nothing): derived.
+        assert_eq!(kinds(history(&db, None).await.unwrap()), wanted);
+        ensure_schema(&db).await.unwrap();
+        assert!(
+            column_exists(&mut db.begin().await.unwrap(), "wasmig_history", "kind")
+                .await
+                .unwrap()
+        );
+        // Upgraded: stored, and new rows say their own kind.
+        assert_eq!(kinds(history(&db, Some("blog")).await.unwrap()), wanted);
     }
 
     #[tokio::test]

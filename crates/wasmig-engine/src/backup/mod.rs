@@ -97,6 +97,7 @@ impl Host {
                     );
                 let entry = HistoryEntry {
                     module: module.clone(),
+                    kind: wasmig_store::EntryKind::Restore,
                     step: INSTALL_STEP,
                     slug: "restore".into(),
                     sha256: String::new(),
@@ -107,7 +108,9 @@ impl Host {
                     outcome: Outcome::Restored,
                     error: Some(format!("restored from {}", location.display())),
                 };
-                wasmig_store::record(&mut tx, &entry).await?;
+                wasmig_store::Ledger::new(&mut tx)
+                    .mark_restored(&entry)
+                    .await?;
             }
             tx.commit().await?;
             Ok(modules)
