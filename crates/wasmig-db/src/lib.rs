@@ -16,7 +16,7 @@ macro_rules! each_backend {
     };
 }
 
-pub mod authorizer;
+pub use wasmig_sqlite_authorizer as authorizer;
 mod backend;
 mod deadline;
 mod denial;

@@ -1,5 +1,7 @@
 //! SQLite's authorizer callback: the database's own check of every table, pragma and function
-//! a guest statement touches, consulted while the statement is compiled.
+//! a guest statement touches, consulted while the statement is compiled. A crate of its own:
+//! the FFI changes with SQLite, not with the rest of wasmig's database access (`wasmig-db`
+//! installs it on a transaction's connection and re-exports it as `wasmig_db::authorizer`).
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::fmt;
@@ -111,7 +113,7 @@ struct State {
 }
 
 /// An authorizer installed on a connection; removed when dropped.
-pub(crate) struct Installed {
+pub struct Installed {
     db: *mut ffi::sqlite3,
     state: *mut State,
     /// What the authorizer refused last, for the error message.
@@ -134,7 +136,7 @@ impl Installed {
     ///
     /// # Safety
     /// `db` must stay open until the returned value is dropped.
-    pub(crate) unsafe fn new(
+    pub unsafe fn new(
         db: *mut ffi::sqlite3,
         authorizer: Arc<dyn Authorizer>,
         guest: Arc<AtomicBool>,
@@ -153,7 +155,7 @@ impl Installed {
     /// What the authorizer refused since the last call, in words (`drop `t` in `main``):
     /// the first refusal about an object of the database's rather than SQLite's own
     /// bookkeeping, which SQLite often asks about first.
-    pub(crate) fn take_refusal(&self) -> Option<String> {
+    pub fn take_refusal(&self) -> Option<String> {
         let refused = std::mem::take(
             &mut *self
                 .refused
