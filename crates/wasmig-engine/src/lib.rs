@@ -334,6 +334,8 @@ impl Host {
     /// The handle that stops a running upgrade: the running step is interrupted and rolled
     /// back, no other step or module starts, and the upgrade returns its report (the
     /// maintenance flag cleared, the lock released).
+    /// A stop is final for this host: later upgrades stop at once (open another host to go
+    /// on).
     pub fn stop_handle(&self) -> Stop {
         self.runtime.stop_handle()
     }
