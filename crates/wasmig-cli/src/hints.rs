@@ -50,10 +50,15 @@ pub fn failure(failure: &Failure) -> String {
         FailureKind::Refused { refusal } => {
             return format!("{module}: {}", self::refusal(module, refusal));
         }
-        _ if failure.unfinished => unfinished(module),
-        FailureKind::Locked => "; run `wasmig resume` again once it finished".into(),
-        FailureKind::NotStarted => "; use `wasmig repair`".into(),
-        _ => String::new(),
+        // A resume would fail the same way: only a repair settles it.
+        FailureKind::NotStarted => return format!("{failure}; use `wasmig repair`"),
+        FailureKind::Locked => "; run `wasmig resume` again once it finished",
+        _ => "",
     };
-    format!("{failure}{hint}")
+    let next = if failure.unfinished {
+        unfinished(module)
+    } else {
+        String::new()
+    };
+    format!("{failure}{hint}{next}")
 }

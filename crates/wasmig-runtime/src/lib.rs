@@ -311,7 +311,7 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        self.interrupt_at_deadline(&mut store);
+        self.interrupt_at_deadline(&mut store, started);
         let result = match store.set_fuel(self.limits.fuel) {
             // Wasm code is stopped by the epoch, a statement by the database's deadline; this
             // one stops a guest waiting in WASI (a sleep, a poll) that neither sees.
@@ -459,16 +459,15 @@ impl Runtime {
         }
     }
 
-    /// Interrupts the guest's WebAssembly code once its time limit passed or a stop was
-    /// asked for, checked at every epoch tick.
-    fn interrupt_at_deadline(&self, store: &mut Store<StepState>) {
-        let ticks = self.limits.time.as_millis() / EPOCH_TICK.as_millis();
-        let mut ticks_left = u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1);
+    /// Interrupts the guest's WebAssembly code once its time limit (wall clock since
+    /// `started`, database calls included) passed or a stop was asked for, checked at every
+    /// epoch tick the guest's code runs through.
+    fn interrupt_at_deadline(&self, store: &mut Store<StepState>, started: Instant) {
+        let deadline = started + self.limits.time;
         let stop = self.stop.clone();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            ticks_left = ticks_left.saturating_sub(1);
-            Ok(if ticks_left == 0 || stop.is_stopped() {
+            Ok(if Instant::now() >= deadline || stop.is_stopped() {
                 wasmtime::UpdateDeadline::Interrupt
             } else {
                 wasmtime::UpdateDeadline::Continue(1)

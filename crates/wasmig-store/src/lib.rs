@@ -271,18 +271,38 @@ async fn upgrade_schema(tx: &mut Transaction) -> Result<()> {
             &[],
         )
         .await?;
-        tx.execute(
-            &format!("UPDATE wasmig_history SET kind = {OLD_ROW_KIND}"),
-            &[],
-        )
-        .await?;
     }
+    // Rows of step 0 written before rows had a kind (wasmig writes them as `install`,
+    // `uninstall` or `restore` now), derived again on every run: on MySQL the ALTER above
+    // commits by itself, and a crash right after it must not leave them as `step`.
+    tx.execute(
+        &format!(
+            "UPDATE wasmig_history SET kind = {OLD_ROW_KIND} \
+             WHERE step = {INSTALL_STEP} AND kind = 'step'"
+        ),
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
 /// True when `table` (a ledger table) has a column `column`.
 async fn column_exists(tx: &mut Transaction, table: &str, column: &str) -> Result<bool> {
-    let sql = match tx.dialect() {
+    let sql = placeholders(tx.dialect(), column_query(tx.dialect()));
+    let rows = tx.query(&sql, &[table.into(), column.into()]).await?;
+    Ok(first_count(&rows) > 0)
+}
+
+/// [`column_exists`] outside a transaction (a read must not take SQLite's write lock).
+async fn column_exists_now(db: &Database, table: &str, column: &str) -> Result<bool> {
+    let sql = placeholders(db.dialect(), column_query(db.dialect()));
+    let rows = db.query(&sql, &[table.into(), column.into()]).await?;
+    Ok(first_count(&rows) > 0)
+}
+
+/// How many columns named `?` (the second parameter) table `?` has.
+fn column_query(dialect: Dialect) -> &'static str {
+    match dialect {
         Dialect::Sqlite => "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
         Dialect::Postgres => {
             "SELECT COUNT(*) FROM information_schema.columns \
@@ -292,19 +312,7 @@ async fn column_exists(tx: &mut Transaction, table: &str, column: &str) -> Resul
             "SELECT COUNT(*) FROM information_schema.columns \
              WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
         }
-    };
-    let rows = tx
-        .query(
-            &placeholders(tx.dialect(), sql),
-            &[table.into(), column.into()],
-        )
-        .await?;
-    Ok(rows
-        .rows
-        .first()
-        .and_then(|r| r[0].as_integer())
-        .unwrap_or(0)
-        > 0)
+    }
 }
 
 /// Creates the ledger tables if they do not exist yet.
@@ -419,9 +427,7 @@ pub async fn modules(db: &Database) -> Result<Vec<ModuleRecord>> {
 /// The history, oldest first; only `module`'s when given. A ledger written before history
 /// rows had a kind (and not upgraded yet: reading changes nothing) gets it derived.
 pub async fn history(db: &Database, module: Option<&str>) -> Result<Vec<HistoryEntry>> {
-    let mut tx = db.begin().await?;
-    let upgraded = column_exists(&mut tx, "wasmig_history", "kind").await?;
-    tx.rollback().await?;
+    let upgraded = column_exists_now(db, "wasmig_history", "kind").await?;
     let columns = if upgraded {
         HISTORY_COLUMNS.to_owned()
     } else {

@@ -82,8 +82,16 @@ pub async fn stop_on_ctrl_c<T>(host: &Host, work: impl Future<Output = T>) -> T 
     let stop = host.stop_handle();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: stopping after rolling back the running step");
+            eprintln!(
+                "interrupted: stopping after rolling back the running step (Ctrl-C again quits \
+                 at once; `wasmig resume` and `wasmig maintenance --clear` then set things right)"
+            );
             stop.stop();
+        }
+        // A second Ctrl-C quits at once, as if wasmig had not caught the first (a wait for
+        // the lock or a rollback can take a while).
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
         }
     });
     let done = work.await;
