@@ -22,9 +22,9 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     let sandbox = with_two_modules_tables(Backend::Postgres).await;
     let db = sandbox.database().await;
     let mut tx = db.begin().await.unwrap();
-    let owned = [("blog_posts".to_owned(), "table".to_owned())];
+    let owned = ["blog_posts".to_owned()];
     assert!(
-        tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
+        confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
             .await
             .unwrap(),
         "the test server's account may create roles"
@@ -47,7 +47,7 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     tx.rollback().await.unwrap();
 
     let mut tx = db.begin().await.unwrap();
-    tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
+    confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
         .await
         .unwrap();
     let mut guest = tx.as_guest();
@@ -68,7 +68,7 @@ async fn a_guest_role_owns_the_modules_tables_and_nothing_else() {
     tx.rollback().await.unwrap();
 
     let mut tx = db.begin().await.unwrap();
-    tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
+    confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
         .await
         .unwrap();
     let mut guest = tx.as_guest();
@@ -119,10 +119,10 @@ async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
     // MariaDB: as if the parser had let these through, the server has the last word.
     let sandbox = with_two_modules_tables(Backend::MySql).await;
     let db = sandbox.database().await;
-    let owned = [("blog_posts".to_owned(), "table".to_owned())];
+    let owned = ["blog_posts".to_owned()];
     let mut tx = db.begin().await.unwrap();
     assert!(
-        tx.confine_guest(&db, "wasmig_m_blog", &owned, &[], &[])
+        confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
             .await
             .unwrap(),
         "the test server's account may create accounts"
@@ -317,9 +317,13 @@ mod differential {
                         kind: ObjectKind::Table | ObjectKind::View,
                     }
                     | Effect::Renamed { to: name, .. } => {
-                        tx.grant_to_guest(name, true).await.unwrap()
+                        wasmig_confine::grant_new(&mut tx, &db, name, true)
+                            .await
+                            .unwrap()
                     }
-                    Effect::Refers { name } => tx.grant_to_guest(name, false).await.unwrap(),
+                    Effect::Refers { name } => wasmig_confine::grant_new(&mut tx, &db, name, false)
+                        .await
+                        .unwrap(),
                     _ => {}
                 }
             }
@@ -408,10 +412,10 @@ mod differential {
 
     /// Puts the database's own layer in place for module `blog`.
     async fn confine(tx: &mut Transaction, db: &wasmig_db::Database, policy: &Policy) {
-        let owned = [("blog_posts".to_owned(), String::new())];
+        let owned = ["blog_posts".to_owned()];
         let read = ["users".to_owned()];
         let write = ["settings".to_owned()];
-        tx.confine_guest(db, "wasmig_m_blog", &owned, &read, &write)
+        super::confine_as(tx, db, "wasmig_m_blog", &owned, &read, &write)
             .await
             .unwrap();
         let authorizer = Arc::new(SharedPolicy::new(policy.clone()));
@@ -451,4 +455,17 @@ mod differential {
         }
         None
     }
+}
+
+/// Gives `tx`'s guest statements the module identity `name` (as the engine's gate does).
+async fn confine_as(
+    tx: &mut wasmig_db::Transaction,
+    db: &wasmig_db::Database,
+    name: &str,
+    owned: &[String],
+    read: &[String],
+    write: &[String],
+) -> Result<bool, wasmig_db::Error> {
+    let grants = wasmig_confine::Grants { owned, read, write };
+    wasmig_confine::confine(tx, db, name, grants).await
 }

@@ -36,6 +36,7 @@ pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
+pub use mysql_account::GuestAccount;
 pub use recovery::Intent;
 pub use transaction::{AsGuest, Transaction};
 pub use value::{RowSet, Value};
@@ -52,6 +53,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// `name` as a quoted identifier of this dialect.
+    pub fn quote(self, name: &str) -> String {
+        match self {
+            Dialect::MySql => format!("`{}`", name.replace('`', "``")),
+            _ => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    }
+
     /// True when DDL statements commit the surrounding transaction implicitly (MySQL), so a
     /// step that runs DDL cannot be rolled back as a whole.
     pub fn has_transactional_ddl(self) -> bool {
@@ -333,30 +342,17 @@ impl Database {
         })
     }
 
-    /// PostgreSQL: whether wasmig's account may create roles (superuser or `CREATEROLE`), as
-    /// confining each module to a role of its own needs. False on other databases.
-    pub async fn may_create_roles(&self) -> Result<bool> {
-        if self.dialect() != Dialect::Postgres {
-            return Ok(false);
-        }
-        let rows = self
-            .query(
-                "SELECT (rolsuper OR rolcreaterole)::int4 FROM pg_catalog.pg_roles \
-                 WHERE rolname = current_user",
-                &[],
-            )
-            .await?;
-        Ok(rows.rows.first().and_then(|r| r[0].as_integer()) == Some(1))
-    }
-
-    /// MariaDB/MySQL: whether wasmig's account may create accounts, grant privileges and name
-    /// another account as a definer, as running each module's statements under an account of
-    /// its own needs. False on other databases.
-    pub async fn may_create_accounts(&self) -> Result<bool> {
+    /// Runs SQL text as it is, without preparing it (for statements the prepared protocol
+    /// refuses, such as MySQL's `CREATE PROCEDURE`), outside any transaction. Several
+    /// statements run in one round trip on PostgreSQL.
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match &self.pool {
-            Pool::MySql(pool) => mysql_account::may_confine(pool).await,
-            _ => Ok(false),
+            Pool::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+            Pool::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+            Pool::MySql(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
         }
+        .map_err(Error::from)
     }
 
     /// Takes the database-wide upgrade lock, waiting up to `wait` for another holder to let

@@ -1,7 +1,8 @@
 //! MariaDB/MySQL: a module's statements run with the rights of an account of its own, so that
 //! the server refuses what the SQL policy might miss.
 //!
-//! The account (`wasmig_m_<module>`@`localhost`) is locked: nobody logs in with it, so there is
+//! This module runs statements as the account; `wasmig-confine` creates it and grants it what
+//! the module may use. The account (`wasmig_m_<module>`@`localhost`) is locked: nobody logs in with it, so there is
 //! no password to make or keep. It holds every privilege on the module's tables and views
 //! (granted before a statement creates or renames one: the server accepts a grant on a table
 //! that does not exist yet), the manifest's grants, and `CREATE, CREATE VIEW` on the database.
@@ -11,138 +12,25 @@
 //! Views and triggers a step creates get the account as their definer, so their bodies run
 //! with its rights later too.
 
-use sqlx::{AssertSqlSafe, MySqlPool};
-
-use crate::{Result, Value};
+use crate::{Dialect, Result, Value};
 
 /// The most parameters a guest statement may bind here (the procedure's `USING` lists).
 pub(crate) const MAX_PARAMS: usize = 64;
 
-/// A module's account and the procedure that runs its statements.
-#[derive(Debug, Clone)]
-pub(crate) struct GuestAccount {
+/// A module's account and the procedure that runs its statements (the account is created and
+/// granted its privileges by `wasmig-confine`; see [`Transaction::use_guest_account`]).
+///
+/// [`Transaction::use_guest_account`]: crate::Transaction::use_guest_account
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestAccount {
     /// `'name'@'localhost'`.
     account: String,
     /// `` `database`.`procedure` ``.
     procedure: String,
+    /// The procedure's name, unquoted.
+    procedure_name: String,
     /// `` `database` ``.
     database: String,
-}
-
-/// True when wasmig's account may create accounts, grant privileges and name another account
-/// as a procedure's definer.
-pub(crate) async fn may_confine(pool: &MySqlPool) -> Result<bool> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(privilege_type AS CHAR), CAST(is_grantable AS CHAR) \
-         FROM information_schema.user_privileges \
-         WHERE grantee = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-         SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')",
-    )
-    .fetch_all(pool)
-    .await?;
-    let has = |privilege: &str| rows.iter().any(|(p, _)| p.eq_ignore_ascii_case(privilege));
-    let grantable = rows.iter().any(|(_, g)| g.eq_ignore_ascii_case("YES"));
-    Ok(grantable && has("CREATE USER") && (has("SET USER") || has("SUPER")))
-}
-
-/// Creates or updates `name`'s account and procedure, with privileges on `owned` (tables and
-/// views), `read` and `write`; `None` when wasmig's account may not.
-pub(crate) async fn confine(
-    pool: &MySqlPool,
-    name: &str,
-    owned: &[String],
-    read: &[String],
-    write: &[String],
-) -> Result<Option<GuestAccount>> {
-    if !may_confine(pool).await? {
-        return Ok(None);
-    }
-    let database: String = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
-        .fetch_one(pool)
-        .await?;
-    let database = quote(&database);
-    let account = format!("'{}'@'localhost'", name.replace('\'', "''"));
-    let procedure = format!("{database}.{}", quote(&procedure_name(name)));
-    let guest = GuestAccount {
-        account,
-        procedure,
-        database,
-    };
-    let existing: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(LOWER(table_name) AS CHAR) FROM information_schema.tables \
-         WHERE table_schema = DATABASE()",
-    )
-    .fetch_all(pool)
-    .await?;
-    let held = Held::read(pool, &guest).await?;
-    let exists = |name: &&String| existing.contains(&name.to_lowercase());
-    let (account, database) = (&guest.account, &guest.database);
-    // Only what is missing: a grant commits and flushes the privilege tables.
-    let mut statements = Vec::new();
-    if !held.account {
-        statements.push(format!("CREATE USER IF NOT EXISTS {account} ACCOUNT LOCK"));
-    }
-    if !held.on_database {
-        statements.push(format!(
-            "GRANT CREATE, CREATE VIEW ON {database}.* TO {account}"
-        ));
-    }
-    for (names, privileges, telltale) in [
-        (owned, "ALL PRIVILEGES", "DROP"),
-        (read, "SELECT, REFERENCES", "SELECT"),
-        (
-            write,
-            "SELECT, INSERT, UPDATE, DELETE, REFERENCES",
-            "DELETE",
-        ),
-    ] {
-        for table in names.iter().filter(exists) {
-            if !held
-                .tables
-                .contains(&(table.to_lowercase(), telltale.to_owned()))
-            {
-                statements.push(format!(
-                    "GRANT {privileges} ON {database}.{} TO {account}",
-                    quote(table)
-                ));
-            }
-        }
-    }
-    if !held.procedure {
-        statements.push(procedure_text(&guest));
-        statements.push(format!(
-            "GRANT EXECUTE ON PROCEDURE {} TO {account}",
-            guest.procedure
-        ));
-    }
-    for sql in statements {
-        sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await?;
-    }
-    Ok(Some(guest))
-}
-
-/// Gives the account every privilege on `table` before a statement creates it (or renames
-/// something to it), or (`owned` false) lets it refer to a table that does not exist yet (the
-/// server accepts a grant on a missing table only with `CREATE` in it).
-pub(crate) async fn grant_new(
-    pool: &MySqlPool,
-    guest: &GuestAccount,
-    table: &str,
-    owned: bool,
-) -> Result<()> {
-    let privileges = if owned {
-        "ALL PRIVILEGES"
-    } else {
-        "CREATE, REFERENCES"
-    };
-    let sql = format!(
-        "GRANT {privileges} ON {}.{} TO {}",
-        guest.database,
-        quote(table),
-        guest.account
-    );
-    sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await?;
-    Ok(())
 }
 
 /// The statements that run `sql` with `params` as the account: the parameters into session
@@ -177,84 +65,67 @@ pub(crate) struct Call {
     pub(crate) params: Vec<Value>,
 }
 
-/// The procedure of account `name`; the version changes with its text, so that a host with
-/// another text makes its own.
-fn procedure_name(name: &str) -> String {
-    format!("wasmig_guest_v1_{name}")
-}
+impl GuestAccount {
+    /// The account `name`@`localhost` in `database` (unquoted names).
+    pub fn new(name: &str, database: &str) -> Self {
+        let database = Dialect::MySql.quote(database);
+        // The version changes with the procedure's text, so that a host with another text
+        // makes its own.
+        let procedure_name = format!("wasmig_guest_v1_{name}");
+        GuestAccount {
+            account: format!("'{}'@'localhost'", name.replace('\'', "''")),
+            procedure: format!("{database}.{}", Dialect::MySql.quote(&procedure_name)),
+            procedure_name,
+            database,
+        }
+    }
 
-/// What the account already has.
-struct Held {
-    account: bool,
-    on_database: bool,
-    procedure: bool,
-    /// (table, privilege), lower-cased.
-    tables: Vec<(String, String)>,
-}
+    /// The account, quoted: `'name'@'localhost'`.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
 
-impl Held {
-    async fn read(pool: &MySqlPool, guest: &GuestAccount) -> Result<Held> {
-        let grantee = guest.account.replace("''", "'");
-        let account: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.user_privileges WHERE grantee = ?",
-        )
-        .bind(&grantee)
-        .fetch_one(pool)
-        .await?;
-        let on_database: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.schema_privileges \
-             WHERE grantee = ? AND table_schema = DATABASE() AND privilege_type = 'CREATE VIEW'",
-        )
-        .bind(&grantee)
-        .fetch_one(pool)
-        .await?;
-        let procedure_name = guest.procedure.rsplit('.').next().unwrap_or_default();
-        let procedure: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.routines \
-             WHERE routine_schema = DATABASE() AND routine_name = ?",
-        )
-        .bind(procedure_name.trim_matches('`'))
-        .fetch_one(pool)
-        .await?;
-        let tables: Vec<(String, String)> = sqlx::query_as(
-            "SELECT CAST(LOWER(table_name) AS CHAR), CAST(privilege_type AS CHAR) \
-             FROM information_schema.table_privileges \
-             WHERE grantee = ? AND table_schema = DATABASE()",
-        )
-        .bind(&grantee)
-        .fetch_all(pool)
-        .await?;
-        Ok(Held {
-            account: account > 0,
-            on_database: on_database > 0,
-            procedure: procedure > 0,
-            tables,
-        })
+    /// The account as `information_schema` names a grantee (`'name'@'localhost'`, unescaped).
+    pub fn grantee(&self) -> String {
+        self.account.replace("''", "'")
+    }
+
+    /// The database, quoted.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The procedure's name, unquoted and unqualified (as `information_schema.routines` has it).
+    pub fn procedure_name(&self) -> &str {
+        &self.procedure_name
+    }
+
+    /// The procedure, quoted and qualified.
+    pub fn procedure(&self) -> &str {
+        &self.procedure
     }
 }
 
-/// The procedure: prepares the statement it is given and executes it with the session
-/// variables `@wasmig_p1…` as its parameters.
-fn procedure_text(guest: &GuestAccount) -> String {
-    let mut cases = String::from("WHEN 0 THEN EXECUTE wasmig_guest;\n");
-    for n in 1..=MAX_PARAMS {
-        let using: Vec<String> = (1..=n).map(|i| format!("@wasmig_p{i}")).collect();
-        cases.push_str(&format!(
-            "WHEN {n} THEN EXECUTE wasmig_guest USING {};\n",
-            using.join(", ")
-        ));
-    }
-    format!(
-        "CREATE OR REPLACE DEFINER = {} PROCEDURE {}(IN wasmig_statement LONGTEXT, \
+impl GuestAccount {
+    /// The statement that creates the procedure: it prepares the statement it is given and
+    /// executes it with the session variables `@wasmig_p1…` as its parameters.
+    pub fn procedure_definition(&self) -> String {
+        let guest = self;
+        let mut cases = String::from("WHEN 0 THEN EXECUTE wasmig_guest;\n");
+        for n in 1..=MAX_PARAMS {
+            let using: Vec<String> = (1..=n).map(|i| format!("@wasmig_p{i}")).collect();
+            cases.push_str(&format!(
+                "WHEN {n} THEN EXECUTE wasmig_guest USING {};\n",
+                using.join(", ")
+            ));
+        }
+        format!(
+            "CREATE OR REPLACE DEFINER = {} PROCEDURE {}(IN wasmig_statement LONGTEXT, \
          IN wasmig_params INT) SQL SECURITY DEFINER\nBEGIN\n\
          SET @wasmig_statement = wasmig_statement;\n\
          PREPARE wasmig_guest FROM @wasmig_statement;\n\
          CASE wasmig_params\n{cases}END CASE;\nEND",
-        guest.account, guest.procedure
-    )
-}
-
-/// `name` as a MySQL identifier.
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
+            guest.account, guest.procedure
+        )
+    }
 }

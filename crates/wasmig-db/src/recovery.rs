@@ -155,7 +155,7 @@ impl Transaction {
             self.execute(
                 &format!(
                     "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                    crate::postgres::quote(index)
+                    Dialect::Postgres.quote(index)
                 ),
                 &[],
             )

@@ -29,7 +29,7 @@ pub struct Transaction {
     authorizer: Option<authorizer::Installed>,
     /// True while a guest statement runs (see [`Transaction::as_guest`]).
     guest: Arc<AtomicBool>,
-    /// The PostgreSQL role guest statements run as (see [`Transaction::confine_guest`]).
+    /// The PostgreSQL role guest statements run as (see [`Transaction::use_guest_role`]).
     guest_role: Option<String>,
     /// Whether that role is in effect now.
     role_active: bool,
@@ -64,7 +64,7 @@ pub struct Transaction {
     /// The pool the connection came from (its options open a connection to cancel with).
     pool: Pool,
     /// MariaDB/MySQL: the module's account guest statements run as (see
-    /// [`Transaction::confine_guest`]).
+    /// [`Transaction::use_guest_account`]).
     mysql_guest: Option<mysql_account::GuestAccount>,
     conn: Conn,
 }
@@ -350,16 +350,10 @@ impl Transaction {
         Ok(call)
     }
 
-    /// MariaDB/MySQL: lets the module's account use `table`, which a guest statement is about
-    /// to create or rename something to (`owned`: every privilege), or which its foreign key
-    /// names before it exists (only `REFERENCES`). A no-op elsewhere.
-    pub async fn grant_to_guest(&mut self, table: &str, owned: bool) -> Result<()> {
-        match (&self.mysql_guest, &self.pool) {
-            (Some(guest), Pool::MySql(pool)) => {
-                mysql_account::grant_new(pool, guest, table, owned).await
-            }
-            _ => Ok(()),
-        }
+    /// MariaDB/MySQL: the module's account guest statements run as, once
+    /// [`Transaction::use_guest_account`] named one.
+    pub fn guest_account(&self) -> Option<&mysql_account::GuestAccount> {
+        self.mysql_guest.as_ref()
     }
 
     /// Bounds the statements that follow by the step's `deadline` (`limit` after its start):
@@ -634,7 +628,7 @@ impl Transaction {
         self.raw(verb).await
     }
 
-    /// Runs guest statements as the role set by [`Transaction::confine_guest`] and the host's
+    /// Runs guest statements as the role set by [`Transaction::use_guest_role`] and the host's
     /// as itself, switching only when the kind of statement changes.
     async fn switch_role(&mut self) -> Result<()> {
         let wanted = self.guest_role.is_some() && self.guest.load(Ordering::Acquire);
@@ -642,10 +636,12 @@ impl Transaction {
             return Ok(());
         }
         let sql = match (&self.guest_role, wanted) {
-            (Some(role), true) if self.open => format!("SET LOCAL ROLE {}", postgres::quote(role)),
+            (Some(role), true) if self.open => {
+                format!("SET LOCAL ROLE {}", Dialect::Postgres.quote(role))
+            }
             (Some(role), true) => {
                 self.changed.session_role = true;
-                format!("SET ROLE {}", postgres::quote(role))
+                format!("SET ROLE {}", Dialect::Postgres.quote(role))
             }
             // Back to the host: and back to its search path, whatever the guest's code set.
             _ => match (&self.pg_session, self.open) {
@@ -660,35 +656,31 @@ impl Transaction {
         Ok(())
     }
 
-    /// PostgreSQL: makes guest statements run as `role`, a role of the module's own that owns
-    /// the module's objects (`owned`, tables and views by name) and holds the grants of its
-    /// manifest, so that the server itself refuses anything else. Needs an account that may
-    /// create roles; returns false (and changes nothing) when it may not, or on other databases.
-    pub async fn confine_guest(
-        &mut self,
-        db: &Database,
-        role: &str,
-        owned: &[(String, String)],
-        read: &[String],
-        write: &[String],
-    ) -> Result<bool> {
-        if let (Dialect::MySql, Pool::MySql(pool)) = (self.dialect(), &self.pool) {
-            let tables: Vec<String> = owned.iter().map(|(name, _)| name.clone()).collect();
-            self.mysql_guest = mysql_account::confine(pool, role, &tables, read, write).await?;
-            return Ok(self.mysql_guest.is_some());
-        }
+    /// PostgreSQL: makes guest statements run as `role` (`None`: as the host), a role of the
+    /// module's own that owns the module's objects and holds the grants of its manifest (made
+    /// by `wasmig-confine`), so that the server itself refuses anything else. The host's own
+    /// statements keep running as the host, with the search path they had. A no-op elsewhere.
+    pub async fn use_guest_role(&mut self, role: Option<&str>) -> Result<()> {
         if self.dialect() != Dialect::Postgres {
-            return Ok(false);
+            return Ok(());
         }
-        let confined = postgres::confine(self, db, role, owned, read, write).await?;
         // A transaction that serves several modules (a dry run) never keeps another's role.
-        self.guest_role = confined.then(|| role.to_owned());
-        if confined && self.pg_session.is_none() {
+        self.guest_role = role.map(str::to_owned);
+        if role.is_some() && self.pg_session.is_none() {
             let session = postgres::Session::read(self).await?;
             self.raw(&session.pin_search_path()).await?;
             self.pg_session = Some(session);
         }
-        Ok(confined)
+        Ok(())
+    }
+
+    /// MariaDB/MySQL: makes guest statements run as `account` (`None`: as the host), through
+    /// its procedure, so that the server checks them with the account's privileges. A no-op
+    /// elsewhere.
+    pub fn use_guest_account(&mut self, account: Option<mysql_account::GuestAccount>) {
+        if self.dialect() == Dialect::MySql {
+            self.mysql_guest = account;
+        }
     }
 
     /// Takes a savepoint named `name`, as the host or, through [`Transaction::as_guest`], under

@@ -205,10 +205,10 @@ impl Host {
     async fn policy_now(&self, tx: Option<&mut Transaction>, package: &Package) -> Result<Policy> {
         let manifest = &package.manifest;
         match tx {
-            Some(tx) => Ok(GuardGate::policy_now(tx, manifest, &self.policy).await?),
+            Some(tx) => Ok(GuardGate::policy_now(tx, &self.db, manifest, &self.policy).await?),
             None => {
                 let mut tx = self.db.begin().await?;
-                let policy = GuardGate::policy_now(&mut tx, manifest, &self.policy).await;
+                let policy = GuardGate::policy_now(&mut tx, &self.db, manifest, &self.policy).await;
                 tx.rollback().await?;
                 Ok(policy?)
             }

@@ -22,6 +22,8 @@ pub(crate) struct PolicySettings {
 /// The gate of one step of one module.
 pub(crate) struct GuardGate {
     module: String,
+    /// The database, for grants made outside the step's transaction (MariaDB/MySQL).
+    db: wasmig_db::Database,
     /// The schema the step works in (PostgreSQL), pinned as the `search_path` of its functions.
     home: Option<String>,
     policy: SharedPolicy,
@@ -41,8 +43,8 @@ impl GuardGate {
         manifest: &Manifest,
         settings: &PolicySettings,
     ) -> Result<Self, crate::Error> {
-        let gate = Self::read(tx, manifest, settings).await?;
-        let confined = gate.confine(tx, db, manifest).await?;
+        let gate = Self::read(tx, db, manifest, settings).await?;
+        let confined = gate.confine(tx, manifest).await?;
         // Code (functions, `DO`) is PostgreSQL's: confined there by the module's role.
         let code_confined = confined && tx.dialect() == wasmig_db::Dialect::Postgres;
         gate.policy.lock().set_confined(code_confined);
@@ -53,10 +55,11 @@ impl GuardGate {
     /// cannot run, such as SQL steps in a plan on MySQL).
     pub async fn policy_now(
         tx: &mut Transaction,
+        db: &wasmig_db::Database,
         manifest: &Manifest,
         settings: &PolicySettings,
     ) -> Result<Policy, crate::Error> {
-        let gate = Self::read(tx, manifest, settings).await?;
+        let gate = Self::read(tx, db, manifest, settings).await?;
         let policy = gate.policy.lock().clone();
         Ok(policy)
     }
@@ -64,6 +67,7 @@ impl GuardGate {
     /// The gate for `manifest`'s module, from the objects existing in the step's transaction.
     async fn read(
         tx: &mut Transaction,
+        db: &wasmig_db::Database,
         manifest: &Manifest,
         settings: &PolicySettings,
     ) -> Result<Self, crate::Error> {
@@ -105,6 +109,7 @@ impl GuardGate {
         let policy = policy.allow_extensions(settings.extensions.iter().cloned());
         Ok(GuardGate {
             module: manifest.name.clone(),
+            db: db.clone(),
             home,
             policy: SharedPolicy::new(policy),
             pending: Vec::new(),
@@ -114,34 +119,25 @@ impl GuardGate {
 }
 
 impl GuardGate {
-    /// On PostgreSQL, runs the guest's statements as a role of the module's own that owns its
-    /// objects and holds its grants: the server's privilege checks back the policy up.
+    /// Runs the guest's statements as a PostgreSQL role or MariaDB/MySQL account of the
+    /// module's own that owns its objects and holds its grants: the server's privilege checks
+    /// back the policy up.
     async fn confine(
         &self,
         tx: &mut Transaction,
-        db: &wasmig_db::Database,
         manifest: &Manifest,
     ) -> Result<bool, crate::Error> {
-        let owned: Vec<(String, String)> = self
-            .policy
-            .lock()
-            .owned()
-            .iter()
-            .map(|name| (name.clone(), String::new()))
-            .collect();
+        let owned: Vec<String> = self.policy.lock().owned().iter().cloned().collect();
         let role = match tx.dialect() {
             wasmig_db::Dialect::MySql => module_account(&manifest.name),
             _ => module_role(&manifest.name),
         };
-        let confined = tx
-            .confine_guest(
-                db,
-                &role,
-                &owned,
-                &manifest.grants.read,
-                &manifest.grants.write,
-            )
-            .await?;
+        let grants = wasmig_confine::Grants {
+            owned: &owned,
+            read: &manifest.grants.read,
+            write: &manifest.grants.write,
+        };
+        let confined = wasmig_confine::confine(tx, &self.db, &role, grants).await?;
         if !confined && tx.dialect() != wasmig_db::Dialect::Sqlite {
             tracing::debug!(
                 module = %manifest.name,
@@ -326,10 +322,10 @@ impl Gate for GuardGate {
                     _ => None,
                 };
                 if let Some(name) = made {
-                    tx.grant_to_guest(name, true).await?;
+                    wasmig_confine::grant_new(tx, &self.db, name, true).await?;
                 }
                 if let Effect::Refers { name } = effect {
-                    tx.grant_to_guest(name, false).await?;
+                    wasmig_confine::grant_new(tx, &self.db, name, false).await?;
                 }
             }
             Ok(())

@@ -58,13 +58,17 @@ impl Host {
     pub async fn enforcement(&self) -> Result<Enforcement> {
         Ok(match self.db.dialect() {
             Dialect::Sqlite => Enforcement::Authorizer,
-            Dialect::Postgres if self.db.may_create_roles().await? => Enforcement::ModuleRoles,
+            Dialect::Postgres if wasmig_confine::may_confine(&self.db).await? => {
+                Enforcement::ModuleRoles
+            }
             Dialect::Postgres => Enforcement::PolicyOnly {
                 reason: "wasmig's PostgreSQL account may not create roles, so no role of the \
                          module's own confines its steps (grant the account CREATEROLE)"
                     .into(),
             },
-            Dialect::MySql if self.db.may_create_accounts().await? => Enforcement::ModuleAccounts,
+            Dialect::MySql if wasmig_confine::may_confine(&self.db).await? => {
+                Enforcement::ModuleAccounts
+            }
             Dialect::MySql => Enforcement::PolicyOnly {
                 reason: "wasmig's MariaDB/MySQL account may not create accounts and make them \
                          definers, so no account of the module's own confines its steps (grant \

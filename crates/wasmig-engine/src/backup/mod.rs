@@ -124,8 +124,5 @@ const DROP_ORDER: [&str; 4] = ["view", "trigger", "index", "table"];
 
 /// A name quoted for `dialect`.
 fn quote(dialect: Dialect, name: &str) -> String {
-    match dialect {
-        Dialect::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
+    dialect.quote(name)
 }

@@ -1,0 +1,193 @@
+//! MariaDB/MySQL: a locked account per module, whose procedure runs the module's statements.
+//!
+//! The account holds every privilege on the module's tables and views (granted before a
+//! statement creates or renames one: the server accepts a grant on a table that does not exist
+//! yet), the manifest's grants, and `CREATE, CREATE VIEW` on the database. Grants go through
+//! a connection of their own: each commits and flushes the privilege tables.
+
+use wasmig_db::{Database, GuestAccount, Result, Value};
+
+use crate::Grants;
+
+/// Whether wasmig's account may create accounts, grant privileges and name another account
+/// as a procedure's definer.
+pub(crate) async fn may_create_accounts(db: &Database) -> Result<bool> {
+    let rows = db
+        .query(
+            "SELECT CAST(privilege_type AS CHAR), CAST(is_grantable AS CHAR) \
+             FROM information_schema.user_privileges \
+             WHERE grantee = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
+             SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')",
+            &[],
+        )
+        .await?
+        .rows;
+    let text = |row: &Vec<Value>, i: usize| row[i].as_text().unwrap_or_default().to_owned();
+    let has = |privilege: &str| {
+        rows.iter()
+            .any(|r| text(r, 0).eq_ignore_ascii_case(privilege))
+    };
+    let grantable = rows.iter().any(|r| text(r, 1).eq_ignore_ascii_case("YES"));
+    Ok(grantable && has("CREATE USER") && (has("SET USER") || has("SUPER")))
+}
+
+/// Creates or updates `name`'s account and procedure, with privileges on what `grants` name;
+/// `None` when wasmig's account may not.
+pub(crate) async fn confine(
+    db: &Database,
+    name: &str,
+    grants: Grants<'_>,
+) -> Result<Option<GuestAccount>> {
+    if !may_create_accounts(db).await? {
+        return Ok(None);
+    }
+    let database = texts(db, "SELECT CAST(DATABASE() AS CHAR)", &[]).await?;
+    let guest = GuestAccount::new(name, database.first().map_or("", String::as_str));
+    let existing = texts(
+        db,
+        "SELECT CAST(LOWER(table_name) AS CHAR) FROM information_schema.tables \
+         WHERE table_schema = DATABASE()",
+        &[],
+    )
+    .await?;
+    let held = Held::read(db, &guest).await?;
+    for sql in missing(&guest, &held, grants, &existing) {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(Some(guest))
+}
+
+/// The statements that give `guest` what `grants` name and it does not hold yet (only what is
+/// missing: a grant commits and flushes the privilege tables).
+fn missing(
+    guest: &GuestAccount,
+    held: &Held,
+    grants: Grants<'_>,
+    existing: &[String],
+) -> Vec<String> {
+    let (account, database) = (guest.account(), guest.database());
+    let mut statements = Vec::new();
+    if !held.account {
+        statements.push(format!("CREATE USER IF NOT EXISTS {account} ACCOUNT LOCK"));
+    }
+    if !held.on_database {
+        statements.push(format!(
+            "GRANT CREATE, CREATE VIEW ON {database}.* TO {account}"
+        ));
+    }
+    let exists = |name: &&String| existing.contains(&name.to_lowercase());
+    for (names, privileges, telltale) in [
+        (grants.owned, "ALL PRIVILEGES", "DROP"),
+        (grants.read, "SELECT, REFERENCES", "SELECT"),
+        (
+            grants.write,
+            "SELECT, INSERT, UPDATE, DELETE, REFERENCES",
+            "DELETE",
+        ),
+    ] {
+        for table in names.iter().filter(exists) {
+            if !held
+                .tables
+                .contains(&(table.to_lowercase(), telltale.to_owned()))
+            {
+                statements.push(format!(
+                    "GRANT {privileges} ON {database}.{} TO {account}",
+                    wasmig_db::Dialect::MySql.quote(table)
+                ));
+            }
+        }
+    }
+    if !held.procedure {
+        statements.push(guest.procedure_definition());
+        statements.push(format!(
+            "GRANT EXECUTE ON PROCEDURE {} TO {account}",
+            guest.procedure()
+        ));
+    }
+    statements
+}
+
+/// Gives the account every privilege on `table` (`owned`), or only `CREATE, REFERENCES` (the
+/// server accepts a grant on a missing table only with `CREATE` in it).
+pub(crate) async fn grant_new(
+    db: &Database,
+    guest: &GuestAccount,
+    table: &str,
+    owned: bool,
+) -> Result<()> {
+    let privileges = if owned {
+        "ALL PRIVILEGES"
+    } else {
+        "CREATE, REFERENCES"
+    };
+    let sql = format!(
+        "GRANT {privileges} ON {}.{} TO {}",
+        guest.database(),
+        wasmig_db::Dialect::MySql.quote(table),
+        guest.account()
+    );
+    db.execute_unprepared(&sql).await
+}
+
+/// The first column of every row of a query, as text.
+async fn texts(db: &Database, sql: &str, params: &[Value]) -> Result<Vec<String>> {
+    let rows = db.query(sql, params).await?.rows;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_text).map(str::to_owned))
+        .collect())
+}
+
+/// What the account already has.
+struct Held {
+    account: bool,
+    on_database: bool,
+    procedure: bool,
+    /// (table, privilege), lower-cased.
+    tables: Vec<(String, String)>,
+}
+
+impl Held {
+    async fn read(db: &Database, guest: &GuestAccount) -> Result<Held> {
+        let grantee = Value::Text(guest.grantee());
+        let count = |sql: &'static str, param: Value| async move {
+            let rows = db.query(sql, &[param]).await?.rows;
+            Ok::<_, wasmig_db::Error>(rows.first().and_then(|r| r[0].as_integer()) > Some(0))
+        };
+        let account = count(
+            "SELECT COUNT(*) FROM information_schema.user_privileges WHERE grantee = ?",
+            grantee.clone(),
+        )
+        .await?;
+        let on_database = count(
+            "SELECT COUNT(*) FROM information_schema.schema_privileges \
+             WHERE grantee = ? AND table_schema = DATABASE() AND privilege_type = 'CREATE VIEW'",
+            grantee.clone(),
+        )
+        .await?;
+        let procedure = count(
+            "SELECT COUNT(*) FROM information_schema.routines \
+             WHERE routine_schema = DATABASE() AND routine_name = ?",
+            Value::Text(guest.procedure_name().to_owned()),
+        )
+        .await?;
+        let tables = db
+            .query(
+                "SELECT CAST(LOWER(table_name) AS CHAR), CAST(privilege_type AS CHAR) \
+                 FROM information_schema.table_privileges \
+                 WHERE grantee = ? AND table_schema = DATABASE()",
+                &[grantee],
+            )
+            .await?
+            .rows
+            .iter()
+            .filter_map(|r| Some((r[0].as_text()?.to_owned(), r[1].as_text()?.to_owned())))
+            .collect();
+        Ok(Held {
+            account,
+            on_database,
+            procedure,
+            tables,
+        })
+    }
+}
