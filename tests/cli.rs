@@ -80,12 +80,32 @@ async fn status_json_describes_each_module(backend: Backend) {
     let status = sandbox.cli(WASMIG, &["status", "--json"]);
     assert!(status.success(), "{status:?}");
     let json: serde_json::Value = serde_json::from_str(&status.stdout()).expect("valid JSON");
-    let blog = &json[0];
+    let blog = &json["modules"][0];
     assert_eq!(blog["module"], "blog");
     assert_eq!(blog["installed_version"], serde_json::Value::Null);
     assert_eq!(blog["header_version"], "1.0.0");
     assert_eq!(blog["action"]["kind"], "apply");
     assert_eq!(blog["pending"][1], "002_add_status");
+    // Who has the last word, as the text's `security:` line says.
+    let expected = match backend {
+        Backend::Sqlite => "authorizer",
+        Backend::Postgres => "module-roles",
+        Backend::MySql => "module-accounts",
+    };
+    assert_eq!(json["security"]["mode"], expected, "{json}");
+    assert_eq!(json["database_enforced"], true);
+    assert_eq!(json["maintenance"], serde_json::Value::Null);
+    let set = sandbox.cli(WASMIG, &["maintenance", "--set", "moving house"]);
+    assert!(set.success(), "{set:?}");
+    let status = sandbox.cli(WASMIG, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).expect("valid JSON");
+    assert_eq!(json["maintenance"]["reason"], "moving house", "{json}");
+    let text = sandbox.cli(WASMIG, &["status"]).stdout();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("under maintenance since ") && l.ends_with(": moving house")),
+        "{text}"
+    );
 }
 
 async fn plan_and_history_print_text_and_json(backend: Backend) {
@@ -481,6 +501,19 @@ async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
             "security: policy only: wasmig's MariaDB/MySQL account may not create accounts"
         ),
         "{status:?}"
+    );
+    let json = plain(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout()).expect("valid JSON");
+    assert_eq!(
+        (&json["security"]["mode"], &json["database_enforced"]),
+        (&serde_json::json!("policy-only"), &serde_json::json!(false)),
+        "{json}"
+    );
+    assert!(
+        json["security"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("may not create accounts")),
+        "{json}"
     );
     let before = sandbox.dump_module_data().await;
     for command in ["plan", "upgrade"] {

@@ -25,6 +25,7 @@ on_every_backend!(
     a_deactivated_module_is_left_alone_until_activated,
     uninstall_runs_the_modules_own_step_and_nothing_else,
     the_maintenance_flag_is_up_while_steps_run_and_cleared_after_a_failure,
+    an_abandoned_upgrade_lowers_the_maintenance_flag_and_releases_the_lock,
     a_backup_taken_before_an_upgrade_brings_the_modules_back,
 );
 
@@ -610,6 +611,53 @@ async fn uninstall_runs_the_modules_own_step_and_nothing_else(backend: Backend) 
     let report = host.activate("notes", |_| {}).await.unwrap();
     assert_eq!(report.modules[0].applied, ["001_create"]);
     assert_eq!(sandbox.integer("SELECT COUNT(*) FROM notes_items").await, 2);
+}
+
+async fn an_abandoned_upgrade_lowers_the_maintenance_flag_and_releases_the_lock(backend: Backend) {
+    // An application that drops the upgrade's future (a request timeout, a cancelled task)
+    // in the middle of a step that would sleep for an hour.
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("napper", "1.0.0")
+        .step("001_sleep", "hostile/sleep")
+        .write();
+    let mut host = sandbox.host().await;
+    host.set_maintenance(true);
+    let observer = sandbox.host().await;
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = started.clone();
+    let upgrade = host.upgrade(&[], move |event| {
+        if let Event::StepStarted { .. } = event {
+            signal.notify_one();
+        }
+    });
+    tokio::select! {
+        report = upgrade => panic!("the step sleeps for an hour: {report:?}"),
+        () = started.notified() => {}
+    }
+    // The future is dropped here, with the step running.
+    let mut lowered = false;
+    for _ in 0..100 {
+        if !observer.is_under_maintenance().await.unwrap() {
+            lowered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        lowered,
+        "the flag is still up 10 s after the upgrade was dropped"
+    );
+    let db = sandbox.database().await;
+    let lock = db.lock(std::time::Duration::from_secs(10)).await;
+    assert!(lock.is_ok(), "the lock is released: {lock:?}");
+    lock.unwrap().release().await;
+    db.close().await;
+    let history = observer.history(Some("napper")).await.unwrap();
+    assert!(
+        history.iter().all(|e| e.outcome != Outcome::Applied),
+        "nothing of the abandoned step is recorded as applied: {history:?}"
+    );
 }
 
 async fn the_maintenance_flag_is_up_while_steps_run_and_cleared_after_a_failure(backend: Backend) {

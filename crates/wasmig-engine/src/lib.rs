@@ -667,10 +667,11 @@ impl Host {
         }
         let names: Vec<&str> = packages.iter().map(|p| p.manifest.name.as_str()).collect();
         let reason = format!("wasmig is upgrading {}", names.join(", "));
-        wasmig_store::set_maintenance(&self.db, Some(&reason)).await?;
+        let flag = lifecycle::RaisedFlag::raise(&self.db, &reason).await?;
         let result = self.run_locked(packages, resume, on_event).await;
-        // Cleared whatever happened to the modules (a crash leaves it set: `wasmig maintenance --clear`).
-        let cleared = wasmig_store::set_maintenance(&self.db, None).await;
+        // Lowered whatever happened to the modules, also when this future is dropped (a crash
+        // leaves it set: `wasmig maintenance --clear`).
+        let cleared = flag.lower().await;
         let report = result?;
         cleared?;
         Ok(report)

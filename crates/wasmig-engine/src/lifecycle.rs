@@ -182,3 +182,44 @@ fn refused(module: &str, reason: UninstallRefusal) -> Error {
         reason,
     }
 }
+
+/// The maintenance flag raised for a run: lowered by [`RaisedFlag::lower`] or, when the run's
+/// future is dropped before (an embedding application gave up on it), by a task spawned on
+/// drop. Only this flag is lowered, not one a later run raised meanwhile.
+pub(crate) struct RaisedFlag {
+    db: wasmig_db::Database,
+    /// When the flag was raised; `None` once lowered.
+    since: Option<String>,
+}
+
+impl RaisedFlag {
+    /// Raises the flag with `reason`.
+    pub(crate) async fn raise(db: &wasmig_db::Database, reason: &str) -> Result<Self> {
+        let since = wasmig_store::raise_maintenance(db, reason).await?;
+        Ok(RaisedFlag {
+            db: db.clone(),
+            since: Some(since),
+        })
+    }
+
+    /// Lowers the flag.
+    pub(crate) async fn lower(mut self) -> Result<()> {
+        let since = self.since.take();
+        Ok(wasmig_store::lower_maintenance(&self.db, since.as_deref()).await?)
+    }
+}
+
+impl Drop for RaisedFlag {
+    fn drop(&mut self) {
+        let (Some(since), Ok(runtime)) = (self.since.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let db = self.db.clone();
+        runtime.spawn(async move {
+            if let Err(error) = wasmig_store::lower_maintenance(&db, Some(&since)).await {
+                tracing::warn!(%error, "could not clear the maintenance flag of an abandoned run");
+            }
+        });
+    }
+}

@@ -755,19 +755,45 @@ pub async fn maintenance(db: &Database) -> Result<Option<(String, String)>> {
 
 /// Sets (with a reason) or clears the maintenance flag.
 pub async fn set_maintenance(db: &Database, reason: Option<&str>) -> Result<()> {
+    match reason {
+        Some(reason) => raise_maintenance(db, reason).await.map(drop),
+        None => lower_maintenance(db, None).await,
+    }
+}
+
+/// Sets the maintenance flag with `reason`; returns the time it records, which
+/// [`lower_maintenance`] takes to clear this flag and no later one.
+pub async fn raise_maintenance(db: &Database, reason: &str) -> Result<String> {
+    let since = timestamp(SystemTime::now());
     let mut tx = db.begin().await?;
     tx.execute("DELETE FROM wasmig_maintenance", &[]).await?;
-    if let Some(reason) = reason {
-        tx.execute(
-            &placeholders(
-                tx.dialect(),
-                "INSERT INTO wasmig_maintenance (id, since, reason) VALUES (1, ?, ?)",
-            ),
-            &[timestamp(SystemTime::now()).into(), reason.into()],
-        )
-        .await?;
-    }
+    tx.execute(
+        &placeholders(
+            tx.dialect(),
+            "INSERT INTO wasmig_maintenance (id, since, reason) VALUES (1, ?, ?)",
+        ),
+        &[since.clone().into(), reason.into()],
+    )
+    .await?;
     tx.commit().await?;
+    Ok(since)
+}
+
+/// Clears the maintenance flag: the one raised at `since` (see [`raise_maintenance`]), or
+/// (`None`) whichever is set.
+pub async fn lower_maintenance(db: &Database, since: Option<&str>) -> Result<()> {
+    match since {
+        Some(since) => {
+            let sql = placeholders(
+                db.dialect(),
+                "DELETE FROM wasmig_maintenance WHERE since = ?",
+            );
+            db.execute(&sql, &[since.into()]).await?;
+        }
+        None => {
+            db.execute("DELETE FROM wasmig_maintenance", &[]).await?;
+        }
+    }
     Ok(())
 }
 

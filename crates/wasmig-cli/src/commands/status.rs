@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasmig_engine::Settings;
+use serde::Serialize;
+use wasmig_engine::{Enforcement, ModulePlan, Settings};
 
 use crate::options::Target;
 use crate::output;
@@ -23,11 +24,40 @@ impl Status {
         let plans = host.status().await?;
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            output::json(&mut stdout, &plans)?;
+            let security = host.enforcement().await?;
+            let report = StatusJson {
+                modules: &plans,
+                database_enforced: security.is_database_enforced(),
+                security,
+                maintenance: host
+                    .maintenance_since()
+                    .await?
+                    .map(|(since, reason)| Maintenance { since, reason }),
+            };
+            output::json(&mut stdout, &report)?;
         } else {
             output::status_table(&mut stdout, &plans, &target.modules)?;
             writeln!(stdout, "security: {}", host.enforcement().await?)?;
+            if let Some((since, reason)) = host.maintenance_since().await? {
+                writeln!(stdout, "under maintenance since {since}: {reason}")?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// `status --json`: the modules, who enforces their boundary, and the maintenance flag.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    modules: &'a [ModulePlan],
+    security: Enforcement,
+    database_enforced: bool,
+    maintenance: Option<Maintenance>,
+}
+
+/// The maintenance flag, when it is up.
+#[derive(Serialize)]
+struct Maintenance {
+    since: String,
+    reason: String,
 }
