@@ -32,11 +32,12 @@ pub const TARGET: &str = "wasm32-wasip2";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{}: {cause}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         cause: std::io::Error,
     },
     /// The sources are not laid out as a module.

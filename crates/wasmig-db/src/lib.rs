@@ -168,11 +168,12 @@ pub enum Error {
         pool: Dialect,
     },
     /// The database could not be reached or opened.
-    #[error("cannot open database `{url}`: {cause}")]
+    #[error("cannot open database `{url}`")]
     Connect {
         /// The URL, as given.
         url: String,
         /// The driver's error.
+        #[source]
         cause: sqlx::Error,
     },
     /// The database refused or failed a statement.

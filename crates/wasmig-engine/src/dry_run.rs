@@ -7,6 +7,7 @@
 //! failing step is undone and reported while the others are still previewed. MySQL commits DDL
 //! implicitly: there only SQL steps can be shown, as written.
 
+use crate::outcome::with_causes;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -252,7 +253,7 @@ impl Host {
         let run = prepared.run(&self.runtime, tx, context, hooks).await;
         let mut tx = run.transaction;
         preview.ran = true;
-        preview.error = run.result.err().map(|e| e.to_string());
+        preview.error = run.result.err().map(|e| with_causes(&e));
         preview.statements = std::mem::take(&mut *seen.lock().expect("the recording lock"));
         for tolerated in run.report.tolerated {
             if let Some(statement) = preview.statements.get_mut(tolerated.position as usize) {

@@ -27,6 +27,7 @@ mod run;
 mod security;
 mod verify;
 
+use crate::outcome::with_causes;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -646,7 +647,7 @@ impl Host {
                 failure: Some(Failure::refused(
                     &module.name,
                     Refusal::Unreadable {
-                        error: module.error.to_string(),
+                        error: with_causes(&module.error),
                     },
                 )),
             });

@@ -1,6 +1,7 @@
 //! A module's life beyond upgrades: activation, deactivation, uninstallation, and the
 //! maintenance flag an embedding application reads while modules change.
 
+use crate::outcome::with_causes;
 use std::time::SystemTime;
 
 use wasmig_manifest::{Artifact, Package};
@@ -146,12 +147,12 @@ impl Host {
             }
             Err(e) => {
                 run.transaction.rollback().await?;
-                entry.error = Some(e.to_string());
+                entry.error = Some(with_causes(&e));
                 let mut tx = self.db.begin().await?;
                 Ledger::new(&mut tx).mark_failed(&entry, false).await?;
                 tx.commit().await?;
                 let kind = Box::new(FailureKind::from(&e));
-                let reason = e.to_string();
+                let reason = with_causes(&e);
                 Err(refused(module, UninstallRefusal::Failed { kind, reason }))
             }
         }

@@ -259,6 +259,19 @@ impl StepError {
 
 impl From<wasmig_runtime::Error> for StepError {
     fn from(error: wasmig_runtime::Error) -> Self {
-        StepError::new(FailureKind::from(&error), error.to_string())
+        StepError::new(FailureKind::from(&error), with_causes(&error))
     }
+}
+
+/// `error`'s message followed by its causes, as one line (`message: cause: cause`): what a
+/// report keeps of an error whose causes are [`std::error::Error::source`]s.
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -1,5 +1,6 @@
 //! Deciding what to do with a module: compare its header with what the ledger says.
 
+use crate::outcome::with_causes;
 use std::collections::BTreeMap;
 
 use semver::Version;
@@ -239,7 +240,7 @@ pub fn plan_unreadable(unreadable: &Unreadable, recorded: &Recorded) -> ModulePl
         package_steps: 0,
         action: Action::Refused {
             refusal: Refusal::Unreadable {
-                error: unreadable.error.to_string(),
+                error: with_causes(&unreadable.error),
             },
         },
         pending: Vec::new(),

@@ -1,5 +1,6 @@
 //! Checking a module package before it is installed (`wasmig verify`).
 
+use crate::outcome::with_causes;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
@@ -69,7 +70,7 @@ pub async fn verify_package(runtime: &Runtime, dir: &Path) -> Verification {
         Err(e) => {
             verification
                 .checks
-                .push(check("package", false, e.to_string()));
+                .push(check("package", false, with_causes(&e)));
             return verification;
         }
     };
@@ -164,7 +165,7 @@ async fn component_check(runtime: &Runtime, artifact: &Artifact) -> (bool, Strin
                 ),
             )
         }
-        Err(e) => (false, e.to_string()),
+        Err(e) => (false, with_causes(&e)),
     }
 }
 

@@ -4,19 +4,21 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The modules directory itself cannot be opened.
-    #[error("cannot open the modules directory {}: {cause}", .path.display())]
+    #[error("cannot open the modules directory {}", .path.display())]
     ModulesDir {
         /// The directory, as the operator named it.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         cause: std::io::Error,
     },
     /// A file or directory could not be read (or lies outside the modules directory).
-    #[error("cannot read {}: {cause}", .path.display())]
+    #[error("cannot read {}", .path.display())]
     Io {
         /// The path, as the operator named it.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         cause: std::io::Error,
     },
     /// `module.toml` is malformed or a field holds a bad value.

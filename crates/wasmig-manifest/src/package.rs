@@ -582,12 +582,17 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
-        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        // The path in the message, the reason as its source.
+        let with_cause = |err: Error| {
+            let cause = std::error::Error::source(&err).map(ToString::to_string);
+            format!("{err}: {}", cause.unwrap_or_default())
+        };
+        let err = with_cause(load_module(root.path(), "blog").unwrap_err());
         assert!(err.contains("002_b.sql: not a regular file"), "{err}");
         std::fs::remove_file(&step).unwrap();
         let big = std::fs::File::create(&step).unwrap();
         big.set_len(MAX_FILE_BYTES + 1).unwrap();
-        let err = load_module(root.path(), "blog").unwrap_err().to_string();
+        let err = with_cause(load_module(root.path(), "blog").unwrap_err());
         assert!(
             err.contains("a package file may hold at most 64 MiB"),
             "{err}"
