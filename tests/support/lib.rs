@@ -72,6 +72,11 @@ impl Sandbox {
         self.dir.path().join("modules")
     }
 
+    /// The component cache the CLI uses in this sandbox (created by its first run).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
     /// The URL of the sandbox's database.
     pub fn database_url(&self) -> String {
         self.db.url.clone()
@@ -255,6 +260,7 @@ impl Sandbox {
             .current_dir(self.dir.path())
             .env("DATABASE_URL", self.database_url())
             .env("WASMIG_MODULES", self.modules_dir())
+            .env("WASMIG_CACHE_DIR", self.cache_dir())
             .env_remove("WASMIG_POLICY_ONLY")
             .env_remove("WASMIG_LOG")
             .args(args);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use wasmig_engine::{Host, Limits, Settings};
+use wasmig_engine::{ComponentCache, Host, Limits, Settings};
 
 /// Where wasmig works: the database and the modules directory (global options).
 #[derive(Debug, Clone, Args)]
@@ -32,12 +32,47 @@ pub struct Target {
         value_name = "DIR"
     )]
     pub modules: PathBuf,
+
+    /// Where compiled components are kept between runs, so that each is compiled once
+    /// (default: $XDG_CACHE_HOME/wasmig or ~/.cache/wasmig). It must belong to this user and
+    /// be writable by no one else; it is created so.
+    #[arg(long, global = true, env = "WASMIG_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile every component afresh and keep nothing (wins over --cache-dir).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 impl Target {
     /// A host over the database and the modules directory, configured by `settings`.
-    pub async fn open(&self, settings: Settings) -> anyhow::Result<Host> {
+    pub async fn open(&self, mut settings: Settings) -> anyhow::Result<Host> {
+        settings.component_cache = self.component_cache()?;
         Ok(Host::open_with(&self.database, self.modules.clone(), settings).await?)
+    }
+
+    /// The component cache the options ask for: an unusable `--cache-dir` is an error, an
+    /// unusable default a warning (the run goes on without a cache).
+    fn component_cache(&self) -> anyhow::Result<Option<ComponentCache>> {
+        if self.no_cache {
+            return Ok(None);
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Ok(Some(ComponentCache::open(dir)?));
+        }
+        let Some(dir) = ComponentCache::default_dir() else {
+            return Ok(None);
+        };
+        match ComponentCache::open(dir) {
+            Ok(cache) => Ok(Some(cache)),
+            Err(error) => {
+                eprintln!(
+                    "warning: {:#}; compiling without a cache",
+                    anyhow::Error::from(error)
+                );
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -142,6 +177,8 @@ impl RunArgs {
             force: self.force,
             maintenance: safety.is_some_and(|s| s.maintenance),
             backup_dir: safety.and_then(|s| s.backup.then(|| s.backup_dir.clone())),
+            // Set from the global options by `Target::open`.
+            component_cache: None,
         }
     }
 }

@@ -46,7 +46,7 @@ pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_db::{Denial, Rule};
 pub use wasmig_manifest::Kind;
-pub use wasmig_runtime::{HOST_API_VERSION, Limits, Runtime, Stop};
+pub use wasmig_runtime::{CacheError, ComponentCache, HOST_API_VERSION, Limits, Runtime, Stop};
 use wasmig_store::Ledger;
 pub use wasmig_store::{EntryKind, HistoryEntry, ModuleStatus, Outcome};
 
@@ -70,6 +70,9 @@ pub struct Settings {
     pub maintenance: bool,
     /// Backs the modules about to run up into this directory first.
     pub backup_dir: Option<PathBuf>,
+    /// Keeps compiled components between runs (default: none; the CLI uses
+    /// [`ComponentCache::default_dir`]).
+    pub component_cache: Option<ComponentCache>,
 }
 
 /// Why the engine could not do what it was asked. New kinds may be added: match with a
@@ -322,6 +325,7 @@ impl Host {
             force,
             maintenance,
             backup_dir,
+            component_cache,
         } = settings;
         self.set_lock_wait(lock_wait);
         self.set_require_prefix(require_prefix);
@@ -330,6 +334,13 @@ impl Host {
         self.set_force(force);
         self.set_maintenance(maintenance);
         self.set_backup_dir(backup_dir);
+        self.set_component_cache(component_cache);
+    }
+
+    /// Keeps compiled components in `cache` between runs, so that each is compiled once
+    /// (default: none).
+    pub fn set_component_cache(&mut self, cache: Option<ComponentCache>) {
+        self.runtime.set_cache(cache);
     }
 
     /// The handle that stops a running upgrade: the running step is interrupted and rolled

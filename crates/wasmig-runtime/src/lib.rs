@@ -9,6 +9,7 @@
 //! stderr are captured up to a cap; its clocks are fixed and its randomness seeded per step, so
 //! running a step twice sends the same statements. CPU is bounded by fuel, memory by a limiter.
 
+mod cache;
 mod gate;
 mod host;
 mod journal;
@@ -29,6 +30,7 @@ use wasmtime::{Config, Engine, Store};
 use crate::host::{Migration, MigrationPre, StepState};
 use crate::session::{Mode, Session, Stopped};
 
+pub use cache::{CacheError, ComponentCache};
 pub use gate::{Gate, GuestStatement, Hooks, HostFailure, OpenGate, Route};
 pub use journal::{Admission, BoxFuture, Journal, NoJournal, Statement};
 pub use stop::Stop;
@@ -141,6 +143,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct PreparedStep {
     pre: MigrationPre<StepState>,
     seed: [u8; 32],
+    cached: bool,
+}
+
+impl PreparedStep {
+    /// True when the compiled component came from the runtime's [`ComponentCache`].
+    pub fn was_cached(&self) -> bool {
+        self.cached
+    }
 }
 
 impl fmt::Debug for PreparedStep {
@@ -215,6 +225,8 @@ pub struct Runtime {
     linker: Arc<Linker<StepState>>,
     limits: Limits,
     stop: Stop,
+    /// Where compiled components are kept between runs, if anywhere.
+    cache: Option<ComponentCache>,
 }
 
 impl fmt::Debug for Runtime {
@@ -242,7 +254,14 @@ impl Runtime {
             linker: Arc::new(linker),
             limits,
             stop: Stop::default(),
+            cache: None,
         })
+    }
+
+    /// Keeps compiled components in `cache` and loads them from there (default: none, every
+    /// component is compiled on every run).
+    pub fn set_cache(&mut self, cache: Option<ComponentCache>) {
+        self.cache = cache;
     }
 
     /// The handle that stops this runtime's steps (see [`Stop`]).
@@ -259,14 +278,14 @@ impl Runtime {
     /// `seed` seeds the guest's randomness (use the component's sha256). Cranelift runs on
     /// tokio's blocking pool, so that an application's other tasks go on meanwhile.
     pub async fn prepare(&self, bytes: &[u8], seed: [u8; 32]) -> Result<PreparedStep> {
-        let (_, pre) = self.compile(bytes).await?;
-        Ok(PreparedStep { pre, seed })
+        let (_, pre, cached) = self.compile(bytes).await?;
+        Ok(PreparedStep { pre, seed, cached })
     }
 
     /// Compiles `bytes` like [`Runtime::prepare`] and lists what the component imports
     /// (`wasmig:migration/database@0.1.1`, `wasi:io/streams@0.2.0`, …), for `verify`.
     pub async fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
-        let (component, _) = self.compile(bytes).await?;
+        let (component, ..) = self.compile(bytes).await?;
         Ok(component
             .component_type()
             .imports(&self.engine)
@@ -274,16 +293,22 @@ impl Runtime {
             .collect())
     }
 
-    async fn compile(&self, bytes: &[u8]) -> Result<(Component, MigrationPre<StepState>)> {
+    /// The component, its pre-instance and whether it came from the cache.
+    async fn compile(&self, bytes: &[u8]) -> Result<(Component, MigrationPre<StepState>, bool)> {
         let (engine, linker) = (self.engine.clone(), Arc::clone(&self.linker));
+        let cache = self.cache.clone();
         let bytes = bytes.to_vec();
         tokio::task::spawn_blocking(move || {
-            let component = Component::new(&engine, &bytes).map_err(Error::Invalid)?;
+            let (component, cached) = match cache {
+                Some(cache) => cache.component(&engine, &bytes),
+                None => Component::new(&engine, &bytes).map(|c| (c, false)),
+            }
+            .map_err(Error::Invalid)?;
             let pre = linker
                 .instantiate_pre(&component)
                 .and_then(MigrationPre::new)
                 .map_err(Error::Invalid)?;
-            Ok((component, pre))
+            Ok((component, pre, cached))
         })
         .await
         .map_err(|e| Error::Host(wasmtime::Error::msg(format!("compiling failed: {e}"))))?
