@@ -162,24 +162,49 @@ impl Upgrade<'_> {
     }
 
     /// Compiles and checks every component and splits every script before the first one
-    /// runs (identical files are prepared once); the failure of the first that cannot run.
+    /// runs (identical files are prepared once, components compiled side by side); the
+    /// failure of the first that cannot run. With a component cache, compiled components are
+    /// not held: each is loaded from the cache just before it runs.
     async fn prepare_all(&self, units: &[Unit<'_>]) -> Result<Vec<Prepared>, Failure> {
-        let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
-        let mut prepared = Vec::with_capacity(units.len());
+        use futures_util::StreamExt as _;
+        let mut distinct: Vec<&Unit<'_>> = Vec::new();
         for unit in units {
-            let digest = unit.artifact.digest;
-            if let std::collections::hash_map::Entry::Vacant(slot) = compiled.entry(digest) {
-                match prepare(self.runtime, self.db.dialect(), unit.artifact).await {
-                    Ok(step) => slot.insert(step),
-                    Err(reason) => {
-                        let error = StepError::new(FailureKind::Invalid, reason);
-                        return Err(self.failure(Some(&unit.name), error, false));
-                    }
-                };
+            if !distinct
+                .iter()
+                .any(|u| u.artifact.digest == unit.artifact.digest)
+            {
+                distinct.push(unit);
             }
-            prepared.push(compiled[&digest].clone());
         }
-        Ok(prepared)
+        let parallel = std::thread::available_parallelism().map_or(2, usize::from);
+        let dialect = self.db.dialect();
+        let results: Vec<_> = futures_util::stream::iter(distinct)
+            .map(|unit| async move {
+                let prepared = prepare(self.runtime, dialect, unit.artifact).await;
+                (unit, prepared)
+            })
+            .buffered(parallel)
+            .collect()
+            .await;
+        let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
+        for (unit, result) in results {
+            let prepared = result.map_err(|reason| {
+                let error = StepError::new(FailureKind::Invalid, reason);
+                self.failure(Some(&unit.name), error, false)
+            })?;
+            let prepared = match prepared {
+                Prepared::Component(step) if self.runtime.has_cache() => Prepared::Cached {
+                    bytes: Arc::from(unit.artifact.bytes.as_slice()),
+                    seed: step.seed(),
+                },
+                other => other,
+            };
+            compiled.insert(unit.artifact.digest, prepared);
+        }
+        Ok(units
+            .iter()
+            .map(|unit| compiled[&unit.artifact.digest].clone())
+            .collect())
     }
 
     /// Brings the stored version to the package's when no step is left to run.
@@ -581,6 +606,13 @@ struct Failed {
 pub(crate) enum Prepared {
     /// A compiled component.
     Component(PreparedStep),
+    /// A component compiled into the runtime's cache, loaded from there when it runs.
+    Cached {
+        /// The component's bytes.
+        bytes: Arc<[u8]>,
+        /// The seed of the guest's randomness.
+        seed: [u8; 32],
+    },
     /// The statements of a `.sql` step, and whether it declared itself non-transactional
     /// (`-- wasmig:no-transaction` as its first line).
     Script(Arc<[ScriptStatement]>, bool),
@@ -592,7 +624,9 @@ impl Prepared {
     pub(crate) fn is_non_transactional(&self, unit: &Unit<'_>, manifest: &Manifest) -> bool {
         match self {
             Prepared::Script(_, marked) => *marked,
-            Prepared::Component(_) => manifest.no_transaction.contains(&unit.name),
+            Prepared::Component(_) | Prepared::Cached { .. } => {
+                manifest.no_transaction.contains(&unit.name)
+            }
         }
     }
 
@@ -608,6 +642,14 @@ impl Prepared {
             Prepared::Component(component) => {
                 runtime.run(component, transaction, context, hooks).await
             }
+            Prepared::Cached { bytes, seed } => match runtime.prepare(bytes, *seed).await {
+                Ok(component) => runtime.run(&component, transaction, context, hooks).await,
+                Err(error) => StepRun {
+                    transaction,
+                    report: Default::default(),
+                    result: Err(error),
+                },
+            },
             Prepared::Script(script, _) => {
                 runtime
                     .run_script(script, transaction, context, hooks)

@@ -147,6 +147,11 @@ pub struct PreparedStep {
 }
 
 impl PreparedStep {
+    /// The seed of the guest's randomness it was prepared with.
+    pub fn seed(&self) -> [u8; 32] {
+        self.seed
+    }
+
     /// True when the compiled component came from the runtime's [`ComponentCache`].
     pub fn was_cached(&self) -> bool {
         self.cached
@@ -256,6 +261,11 @@ impl Runtime {
             stop: Stop::default(),
             cache: None,
         })
+    }
+
+    /// True when compiled components are kept in a cache (see [`Runtime::set_cache`]).
+    pub fn has_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// Keeps compiled components in `cache` and loads them from there (default: none, every

@@ -1,0 +1,104 @@
+//! The figures, printed as a Markdown table.
+
+use std::time::Duration;
+
+/// One figure: wasmig's time beside a baseline's.
+pub struct Row {
+    /// What was measured.
+    pub work: String,
+    /// The backend it ran on.
+    pub backend: &'static str,
+    /// wasmig's median time.
+    pub ours: Duration,
+    /// What wasmig is compared with.
+    pub baseline: String,
+    /// The baseline's median time.
+    pub theirs: Duration,
+}
+
+/// The figures of one run.
+pub struct Report {
+    only: Option<String>,
+    rows: Vec<Row>,
+}
+
+impl Report {
+    /// An empty report that keeps only the work named like `only`, when given.
+    pub fn new(only: Option<String>) -> Self {
+        Report {
+            only,
+            rows: Vec::new(),
+        }
+    }
+
+    /// True when the figure for `work` is wanted.
+    pub fn wants(&self, work: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| work.contains(only))
+    }
+
+    /// Adds a figure and says it on stderr at once.
+    pub fn add(&mut self, row: Row) {
+        eprintln!(
+            "{} [{}]: {} vs {} {} ({:.2}x)",
+            row.work,
+            row.backend,
+            millis(row.ours),
+            row.baseline,
+            millis(row.theirs),
+            ratio(&row)
+        );
+        self.rows.push(row);
+    }
+
+    /// Prints the machine and every figure.
+    pub fn print(&self) {
+        println!("{}\n", machine());
+        println!("| work | backend | wasmig | baseline | ratio |");
+        println!("|---|---|---|---|---|");
+        for row in &self.rows {
+            println!(
+                "| {} | {} | {} | {} {} | {:.2}× |",
+                row.work,
+                row.backend,
+                millis(row.ours),
+                row.baseline,
+                millis(row.theirs),
+                ratio(row)
+            );
+        }
+    }
+}
+
+fn ratio(row: &Row) -> f64 {
+    row.ours.as_secs_f64() / row.theirs.as_secs_f64().max(1e-9)
+}
+
+fn millis(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// The CPU and core count, from `/proc/cpuinfo` where there is one.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    format!("Machine: {cpu}, {cores} cores available; release build; medians.")
+}
+
+/// The median of `times`.
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
