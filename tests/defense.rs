@@ -469,3 +469,68 @@ async fn confine_as(
     let grants = wasmig_confine::Grants { owned, read, write };
     wasmig_confine::confine(tx, db, name, grants).await
 }
+
+/// SQLite keeps a step's data statements prepared. A statement the authorizer allowed for one
+/// module is never reused under another's (a dry run serves several modules in one
+/// transaction), and after a statement changes the schema each is checked again.
+#[tokio::test]
+async fn sqlite_statements_kept_prepared_are_checked_for_each_module() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    use wasmig_db::{Dialect, Value};
+    use wasmig_guard::authorizer::SharedPolicy;
+    use wasmig_guard::{Catalog, Grants, Policy};
+
+    let sandbox = with_two_modules_tables(Backend::Sqlite).await;
+    let db = sandbox.database().await;
+    let policy = |module: &str| {
+        let objects = BTreeMap::from([
+            ("blog_posts".to_owned(), Some("blog".to_owned())),
+            ("victim_secrets".to_owned(), Some("victim".to_owned())),
+        ]);
+        let grants = Grants {
+            read: BTreeSet::new(),
+            write: BTreeSet::new(),
+        };
+        let policy = Policy::new(Dialect::Sqlite, module, None, &Catalog { objects }, grants);
+        Arc::new(SharedPolicy::new(policy))
+    };
+    let insert = "INSERT INTO victim_secrets (secret) VALUES (?)";
+    let read = "SELECT COUNT(*) FROM victim_secrets";
+    let mut tx = db.begin().await.unwrap();
+    tx.install_authorizer(policy("victim")).await.unwrap();
+    for round in 0..3 {
+        let mut guest = tx.as_guest();
+        let row = [Value::Text(format!("victim's own {round}"))];
+        assert_eq!(guest.execute(insert, &row).await.unwrap(), 1);
+        guest.query(read, &[]).await.unwrap();
+    }
+    // The same texts, now for module `blog`, which may not touch `victim_secrets`.
+    tx.install_authorizer(policy("blog")).await.unwrap();
+    let mut guest = tx.as_guest();
+    let refused = guest
+        .execute(insert, &[Value::Text("planted".into())])
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, wasmig_db::Error::Denied(_)), "{refused}");
+    let refused = guest.query(read, &[]).await.unwrap_err();
+    assert!(matches!(refused, wasmig_db::Error::Denied(_)), "{refused}");
+    // Its own table, kept prepared, then dropped and made again as a view of the secrets:
+    // the statement kept for the table is not run against the view.
+    let own = "SELECT COUNT(*) FROM blog_posts";
+    guest.query(own, &[]).await.unwrap();
+    guest.execute("DROP TABLE blog_posts", &[]).await.unwrap();
+    let made = guest
+        .execute(
+            "CREATE VIEW blog_posts AS SELECT secret AS id FROM victim_secrets",
+            &[],
+        )
+        .await;
+    if made.is_ok() {
+        let refused = guest.query(own, &[]).await.unwrap_err();
+        assert!(matches!(refused, wasmig_db::Error::Denied(_)), "{refused}");
+    }
+    drop(guest);
+    tx.rollback().await.unwrap();
+    db.close().await;
+}

@@ -38,6 +38,9 @@ struct Args {
     /// Only the figures whose work names contain this text.
     #[arg(long)]
     only: Option<String>,
+    /// Measures wasmig only and prints no table (to profile it: `perf record … --ours-only`).
+    #[arg(long)]
+    ours_only: bool,
 }
 
 #[tokio::main]
@@ -46,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let plugins = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/Cargo.toml");
     eprintln!("building the bench components in {}", plugins.display());
     let components = scenario::Components::build(&plugins)?;
-    let mut report = Report::new(args.only.clone());
+    let mut report = Report::new(args.only.clone(), args.ours_only);
     let mut servers = vec![Server::sqlite()];
     for url in [&args.postgres, &args.mysql] {
         if url == "none" {

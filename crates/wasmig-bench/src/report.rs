@@ -20,14 +20,17 @@ pub struct Row {
 pub struct Report {
     only: Option<String>,
     rows: Vec<Row>,
+    /// True when only wasmig's side is measured.
+    pub ours_only: bool,
 }
 
 impl Report {
     /// An empty report that keeps only the work named like `only`, when given.
-    pub fn new(only: Option<String>) -> Self {
+    pub fn new(only: Option<String>, ours_only: bool) -> Self {
         Report {
             only,
             rows: Vec::new(),
+            ours_only,
         }
     }
 

@@ -86,6 +86,10 @@ async fn data_steps(
             Ok(step_time)
         })
         .await?;
+        if report.ours_only {
+            eprintln!("{work} [{}]: {ours:?}", server.name);
+            continue;
+        }
         let sqlx = measure(rounds, || on_scratch(server, baseline::sqlx_rows)).await?;
         report.add(row(work, server, ours, "native sqlx", sqlx));
         let (name, fastest) = match server.name {

@@ -117,7 +117,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    fn spend(&mut self, row: &[Value]) -> Result<(), crate::Error> {
+    pub(crate) fn spend(&mut self, row: &[Value]) -> Result<(), crate::Error> {
         let bytes: u64 = row
             .iter()
             .map(|v| match v {

@@ -26,6 +26,7 @@ mod mysql_account;
 mod postgres;
 mod recovery;
 mod sqlite;
+mod sqlite_direct;
 mod transaction;
 mod value;
 
@@ -179,6 +180,14 @@ pub enum Error {
     /// The database refused or failed a statement.
     #[error("{}", database_message(.0))]
     Sql(sqlx::Error),
+    /// SQLite failed a guest statement run on its own handle.
+    #[error("{message}{}", .code.as_ref().map(|c| format!(" (code {c})")).unwrap_or_default())]
+    Statement {
+        /// SQLite's message.
+        message: String,
+        /// SQLite's extended result code, when SQLite gave one.
+        code: Option<String>,
+    },
     /// The database's own authorizer refused a guest statement (SQLite).
     #[error("the database refused it: {0}")]
     Denied(String),

@@ -27,6 +27,8 @@ use crate::{
 pub struct Transaction {
     // Declared first, so that it is removed before the connection goes back to the pool.
     authorizer: Option<authorizer::Installed>,
+    /// SQLite: the guest's statements kept prepared (finalized before the connection goes).
+    statements: crate::sqlite_direct::StatementCache,
     /// True while a guest statement runs (see [`Transaction::as_guest`]).
     guest: Arc<AtomicBool>,
     /// The PostgreSQL role guest statements run as (see [`Transaction::use_guest_role`]).
@@ -139,6 +141,7 @@ impl Database {
         };
         Ok(Transaction {
             authorizer: None,
+            statements: Default::default(),
             guest: Arc::default(),
             guest_role: None,
             role_active: false,
@@ -246,6 +249,12 @@ impl Transaction {
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        if let Some(raw) = self.direct_sqlite() {
+            let watch = self.start_call(sql, params).await?.1;
+            let deadline = watch.map(|w| w.deadline);
+            let result = self.statements.execute(raw, sql, params, deadline);
+            return self.finish_call(result, true);
+        }
         let (guest_call, watch) = self.start_call(sql, params).await?;
         let (sql, params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(None);
@@ -278,6 +287,12 @@ impl Transaction {
         params: &[Value],
         budget: Option<&mut Budget>,
     ) -> Result<RowSet> {
+        if let Some(raw) = self.direct_sqlite() {
+            let watch = self.start_call(sql, params).await?.1;
+            let deadline = watch.map(|w| w.deadline);
+            let result = self.statements.query(raw, sql, params, deadline, budget);
+            return self.finish_call(result, true);
+        }
         let (guest_call, watch) = self.start_call(sql, params).await?;
         let (sql, params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(budget);
@@ -286,6 +301,12 @@ impl Transaction {
         };
         let (result, finished) = deadline::watched(watch.as_ref(), call).await;
         self.finish_call(result, finished)
+    }
+
+    /// SQLite, for a guest's statement: the handle it runs on directly (see
+    /// `sqlite_direct`).
+    fn direct_sqlite(&self) -> Option<RawSqlite> {
+        self.sqlite.filter(|_| self.guest.load(Ordering::Acquire))
     }
 
     /// Readies the connection for a statement: the call that runs a guest's as the module's
@@ -717,6 +738,12 @@ impl Transaction {
         &mut self,
         decider: Arc<dyn authorizer::Authorizer>,
     ) -> Result<()> {
+        // Statements prepared under another decider (another module's, in a dry run) were
+        // authorized by it: never reuse them.
+        self.statements.clear();
+        // The one installed before goes first: dropping it unsets SQLite's authorizer, which
+        // would otherwise take the new one with it.
+        self.authorizer = None;
         if let Some(raw) = self.sqlite {
             // SAFETY: the connection stays open while we hold it, and the authorizer is
             // removed (field order, `release`) before it goes back to the pool.

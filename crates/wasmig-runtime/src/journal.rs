@@ -34,6 +34,18 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// A statement nobody journals: its digest is never computed.
+    pub(crate) fn untracked(position: u32, sql: &str) -> Self {
+        Statement {
+            position,
+            sha256: String::new(),
+            sql: sql.to_owned(),
+            rows_affected: 0,
+            rows: None,
+            intent: None,
+        }
+    }
+
     pub(crate) fn new(position: u32, sql: &str, params: &[Value]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(sql.as_bytes());

@@ -486,6 +486,16 @@ impl Runtime {
     /// Runs `work` until it finishes, the step's hard deadline passes (a quota) or the step
     /// is asked to stop, whichever comes first.
     async fn bounded<T>(&self, started: Instant, work: impl Future<Output = T>) -> Result<T> {
+        if self.stop.is_stopped() {
+            return Err(Error::Stopped);
+        }
+        // Work that is done at once (SQLite's statements run on the calling thread) needs no
+        // timer and no stop waiter: the deadline reached it inside the database.
+        let mut work = std::pin::pin!(work);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(done) = work.as_mut().poll(&mut context) {
+            return Ok(done);
+        }
         tokio::select! {
             done = tokio::time::timeout_at(self.hard_deadline(started), work) => {
                 done.map_err(|_| self.time_exceeded())

@@ -143,7 +143,12 @@ impl Session {
                 "the step sent more than {limit} statements"
             ))));
         }
-        let mut statement = Statement::new(position, sql, params);
+        // Only a journal reads the digest of the text and the parameters.
+        let mut statement = if self.journal.is_active() {
+            Statement::new(position, sql, params)
+        } else {
+            Statement::untracked(position, sql)
+        };
         let admission = self.admit(&statement).await?;
         let route = match self.gate.check(&request) {
             Ok(route) => route,
