@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wasmig_db::Value;
 use wasmig_engine::{FailureKind, Limits, Refusal};
-use wasmig_tests::{Backend, ModuleWriter, Sandbox, on_every_backend};
+use wasmig_tests::{Backend, ModuleWriter, Sandbox, failure_mentioning, on_every_backend};
 
 on_every_backend!(
     reading_another_modules_table,
@@ -30,6 +30,8 @@ on_every_backend!(
     a_huge_statement_from_a_component,
     the_catalog_shows_a_module_only_its_own_objects,
     a_quoted_function_that_reads_files,
+    a_batch_into_another_modules_table,
+    every_row_of_a_batch_counts_as_a_statement,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -167,6 +169,46 @@ async fn reading_another_modules_table(backend: Backend) {
         &["denied: may not read `victim_secrets`: it belongs to module `victim`"],
     )
     .await;
+}
+
+async fn a_batch_into_another_modules_table(backend: Backend) {
+    // On PostgreSQL and MariaDB the rows go out as multi-row statements: the policy checks
+    // those as it checks any other.
+    contained(
+        backend,
+        "batch_into_other",
+        &["denied: may not write to `victim_secrets`: it belongs to module `victim`"],
+    )
+    .await;
+}
+
+async fn every_row_of_a_batch_counts_as_a_statement(backend: Backend) {
+    // 2,500 rows, sent as a few multi-row statements, against a limit of 1,000 statements.
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("batch", "1.0.0")
+        .step("001_rows", "testing/batch_rows")
+        .write();
+    let limits = Limits {
+        statements: 1000,
+        ..limits()
+    };
+    let report = sandbox
+        .host_with(limits)
+        .await
+        .upgrade(&[], |_| {})
+        .await
+        .unwrap();
+    let failure = failure_mentioning(&report, "the step sent more than 1000 statements");
+    assert!(matches!(failure.kind, FailureKind::Quota), "{failure:?}");
+    // No row stays: the step rolled back (on MariaDB its CREATE TABLE had committed).
+    let db = sandbox.database().await;
+    let rows = db.query("SELECT COUNT(*) FROM batch_items", &[]).await;
+    db.close().await;
+    match backend {
+        Backend::MySql => assert_eq!(rows.unwrap().rows[0][0], Value::Integer(0)),
+        _ => assert!(rows.is_err(), "the table was rolled back: {rows:?}"),
+    }
 }
 
 async fn writing_a_host_table(backend: Backend) {

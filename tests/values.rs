@@ -1,7 +1,52 @@
 //! How each backend's column types reach a guest: the documented value mapping.
 
 use wasmig_db::Value;
-use wasmig_tests::{Backend, Sandbox};
+use wasmig_tests::{Backend, Sandbox, on_every_backend};
+
+on_every_backend!(a_batch_of_many_rows_arrives_whole);
+
+/// 2,500 rows through one `execute_batch` (PostgreSQL and MariaDB get them as multi-row
+/// statements, in chunks): the table holds exactly the rows the guest sent.
+async fn a_batch_of_many_rows_arrives_whole(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("batch", "1.0.0")
+        .step("001_rows", "testing/batch_rows")
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    let db = sandbox.database().await;
+    let stored = db
+        .query(
+            "SELECT id, label, ratio, data FROM batch_items ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    db.close().await;
+    let expected: Vec<Vec<Value>> = (0..2500i64)
+        .map(|i| {
+            vec![
+                Value::Integer(i),
+                if i % 7 == 0 {
+                    Value::Null
+                } else {
+                    text(&format!("it's #{i}"))
+                },
+                Value::Real(i as f64 / 8.0),
+                if i % 3 == 0 {
+                    Value::Blob(i.to_le_bytes().to_vec())
+                } else {
+                    Value::Null
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(stored.rows.len(), expected.len());
+    for (got, want) in stored.rows.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+}
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())

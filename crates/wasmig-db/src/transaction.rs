@@ -371,6 +371,16 @@ impl Transaction {
         Ok(call)
     }
 
+    /// The most parameters one guest statement may bind here: the module account's procedure
+    /// takes 64 (MariaDB/MySQL), the protocols 65,535.
+    pub fn max_guest_params(&self) -> usize {
+        if self.mysql_guest.is_some() {
+            mysql_account::MAX_PARAMS
+        } else {
+            usize::from(u16::MAX)
+        }
+    }
+
     /// MariaDB/MySQL: the module's account guest statements run as, once
     /// [`Transaction::use_guest_account`] named one.
     pub fn guest_account(&self) -> Option<&mysql_account::GuestAccount> {

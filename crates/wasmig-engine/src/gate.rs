@@ -278,6 +278,12 @@ fn derived_name(module: &str, limit: usize) -> String {
 }
 
 impl Gate for GuardGate {
+    fn multi_row(&self, sql: &str, rows: usize) -> Option<(String, usize)> {
+        let dialect = self.policy.lock().dialect();
+        let insert = wasmig_guard::MultiRowInsert::recognize(dialect, sql)?;
+        Some((insert.for_rows(rows), insert.columns()))
+    }
+
     fn touched(&self) -> Vec<String> {
         Policy::touched(&self.pending)
     }

@@ -30,9 +30,7 @@ impl MultiRowInsert {
             .iter()
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
             .collect();
-        let keyword = |t: &TokenWithSpan, k: Keyword| {
-            matches!(&t.token, Token::Word(w) if w.keyword == k && w.quote_style.is_none())
-        };
+        let keyword = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k && w.quote_style.is_none());
         if !keyword(significant.first()?, Keyword::INSERT) {
             return None;
         }
@@ -152,7 +150,10 @@ mod tests {
         );
         let insert =
             MultiRowInsert::recognize(Dialect::MySql, "insert into t values (?,?,?)").unwrap();
-        assert_eq!(insert.for_rows(2), "insert into t values (?, ?, ?), (?, ?, ?)");
+        assert_eq!(
+            insert.for_rows(2),
+            "insert into t values (?, ?, ?), (?, ?, ?)"
+        );
     }
 
     #[test]
@@ -161,11 +162,20 @@ mod tests {
             (Dialect::Postgres, "INSERT INTO t VALUES ($2, $1)"),
             (Dialect::Postgres, "INSERT INTO t VALUES ($1, 'x')"),
             (Dialect::Postgres, "INSERT INTO t VALUES ($1) RETURNING id"),
-            (Dialect::Postgres, "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING"),
-            (Dialect::MySql, "INSERT INTO t VALUES (?) ON DUPLICATE KEY UPDATE a = 1"),
+            (
+                Dialect::Postgres,
+                "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING",
+            ),
+            (
+                Dialect::MySql,
+                "INSERT INTO t VALUES (?) ON DUPLICATE KEY UPDATE a = 1",
+            ),
             (Dialect::MySql, "INSERT INTO t VALUES (?), (?)"),
             (Dialect::MySql, "INSERT INTO t SELECT ? FROM u"),
-            (Dialect::MySql, "INSERT INTO t (a) SELECT x FROM (SELECT ? AS x) s VALUES (?)"),
+            (
+                Dialect::MySql,
+                "INSERT INTO t (a) SELECT x FROM (SELECT ? AS x) s VALUES (?)",
+            ),
             (Dialect::MySql, "UPDATE t SET a = ?"),
             (Dialect::MySql, "INSERT INTO t VALUES (?); DROP TABLE u"),
         ] {
@@ -176,7 +186,8 @@ mod tests {
     #[test]
     fn a_trailing_comment_is_left_out() {
         let insert =
-            MultiRowInsert::recognize(Dialect::MySql, "INSERT INTO t VALUES (?) -- ; DROP").unwrap();
+            MultiRowInsert::recognize(Dialect::MySql, "INSERT INTO t VALUES (?) -- ; DROP")
+                .unwrap();
         assert_eq!(insert.for_rows(2), "INSERT INTO t VALUES (?), (?)");
     }
 }

@@ -15,6 +15,7 @@
 //! SQLite's second layer).
 
 pub mod authorizer;
+mod batch;
 mod catalog;
 mod functions;
 mod names;
@@ -25,6 +26,7 @@ mod script;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
+pub use batch::MultiRowInsert;
 use sqlparser::ast::{
     AlterTableOperation, ColumnDef, ColumnOption, Expr, ObjectName, ObjectType, Query,
     RenameTableNameKind, Statement, TableConstraint, TableObject, Visit, Visitor,
@@ -485,6 +487,11 @@ impl Policy {
 
     fn sql_dialect(&self) -> Box<dyn SqlDialect> {
         sql_dialect(self.dialect)
+    }
+
+    /// The dialect this policy reads statements in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Parses `sql` in the database's dialect. SQLite's `a IS b` / `a IS NOT b` between any two

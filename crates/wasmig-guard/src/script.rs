@@ -451,20 +451,20 @@ fn is_keyword(token: &Token, keyword: Keyword) -> bool {
 }
 
 /// Byte offsets of the tokenizer's (line, column) locations, which count characters.
-struct LineOffsets<'a> {
+pub(crate) struct LineOffsets<'a> {
     script: &'a str,
     starts: Vec<usize>,
 }
 
 impl<'a> LineOffsets<'a> {
-    fn new(script: &'a str) -> Self {
+    pub(crate) fn new(script: &'a str) -> Self {
         let starts = std::iter::once(0)
             .chain(script.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         LineOffsets { script, starts }
     }
 
-    fn byte(&self, location: sqlparser::tokenizer::Location) -> usize {
+    pub(crate) fn byte(&self, location: sqlparser::tokenizer::Location) -> usize {
         let Some(&line_start) = self.starts.get(location.line.saturating_sub(1) as usize) else {
             return self.script.len();
         };

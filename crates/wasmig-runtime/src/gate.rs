@@ -68,6 +68,14 @@ pub trait Gate: Send {
 
     /// The database-side check to install for the step (SQLite's authorizer), if any.
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>>;
+
+    /// For a batch of `sql` (checked, and to run as the guest's): the statement that runs it
+    /// for `rows` rows at once, their parameters one row after another, and the parameters
+    /// per row; `None` when it must run row by row (the default).
+    fn multi_row(&self, sql: &str, rows: usize) -> Option<(String, usize)> {
+        let _ = (sql, rows);
+        None
+    }
 }
 
 /// No policy: every statement is let through (tests and benchmarks of the runtime alone).

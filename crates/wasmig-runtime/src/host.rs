@@ -84,13 +84,18 @@ impl StepState {
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
         match self.session.statement(mode, sql, &params).await {
             Ok(result) => Ok(result.map_err(|e| DbError::Database(e.to_string()))),
-            Err(Stopped) => Err(wasmtime::Error::msg(
-                self.session
-                    .stopped
-                    .as_ref()
-                    .map_or_else(|| "stopped".to_owned(), ToString::to_string),
-            )),
+            Err(Stopped) => Err(self.stopped_trap()),
         }
+    }
+
+    /// The trap that unwinds a guest the session stopped.
+    fn stopped_trap(&self) -> wasmtime::Error {
+        wasmtime::Error::msg(
+            self.session
+                .stopped
+                .as_ref()
+                .map_or_else(|| "stopped".to_owned(), ToString::to_string),
+        )
     }
 }
 
@@ -206,14 +211,17 @@ impl HostConnection for StepState {
         rows: Vec<Vec<SqlValue>>,
     ) -> wasmtime::Result<Result<u64, DbError>> {
         self.check(&handle)?;
-        let mut total = 0;
-        for row in rows {
-            match self.statement(Mode::Execute, &sql, row).await? {
-                Ok(output) => total += output.affected(),
-                Err(e) => return Ok(Err(e)),
-            }
+        if sql.trim().is_empty() {
+            return Ok(Err(DbError::Invalid("empty statement".into())));
         }
-        Ok(Ok(total))
+        let rows: Vec<Vec<Value>> = rows
+            .into_iter()
+            .map(|row| row.into_iter().map(from_wit).collect())
+            .collect();
+        match self.session.batch(&sql, &rows).await {
+            Ok(result) => Ok(result.map_err(|e| DbError::Database(e.to_string()))),
+            Err(Stopped) => Err(self.stopped_trap()),
+        }
     }
 
     async fn drop(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<()> {

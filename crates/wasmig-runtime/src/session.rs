@@ -116,7 +116,6 @@ impl Session {
         params: &[Value],
     ) -> Result<Result<Output, DbFailure>, Stopped> {
         let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
-        self.statements += 1;
         tracing::debug!(
             module = %self.context.module,
             step = %self.context.step,
@@ -130,19 +129,7 @@ impl Session {
             params,
             tolerant: mode == Mode::Tolerant,
         };
-        if sql.len() > self.limits.statement_bytes {
-            let limit = self.limits.statement_bytes >> 10;
-            return Err(self.stop(Error::Quota(format!(
-                "a statement of {} KiB is longer than the {limit} KiB a statement may be",
-                sql.len() >> 10
-            ))));
-        }
-        if self.statements > self.limits.statements {
-            let limit = self.limits.statements;
-            return Err(self.stop(Error::Quota(format!(
-                "the step sent more than {limit} statements"
-            ))));
-        }
+        self.count_statements(sql, 1)?;
         // Only a journal reads the digest of the text and the parameters.
         let mut statement = if self.journal.is_active() {
             Statement::new(position, sql, params)
@@ -189,6 +176,98 @@ impl Session {
             self.journal_ran(statement, mode, &result).await?;
         }
         Ok(result)
+    }
+
+    /// Rows per multi-row statement at most (see [`Session::multi_row`]).
+    pub(crate) const MULTI_ROW_CHUNK: usize = 1000;
+
+    /// Runs `sql` once for every row of `rows` (`execute_batch`). A single-row `INSERT …
+    /// VALUES` of placeholders runs as multi-row statements where the gate knows how (see
+    /// [`Session::multi_row`]); anything else, and every statement on SQLite (where a row
+    /// costs no round trip), runs row by row.
+    pub(crate) async fn batch(
+        &mut self,
+        sql: &str,
+        rows: &[Vec<Value>],
+    ) -> Result<Result<u64, DbFailure>, Stopped> {
+        let columns = match self.gate.multi_row(sql, 1) {
+            Some((_, columns))
+                if rows.len() > 1
+                    && self.transaction.dialect() != wasmig_db::Dialect::Sqlite
+                    && rows.iter().all(|row| row.len() == columns) =>
+            {
+                Some(columns)
+            }
+            _ => None,
+        };
+        let Some(columns) = columns else {
+            return self.rows_one_by_one(sql, rows).await;
+        };
+        self.multi_row(sql, rows, columns).await
+    }
+
+    /// [`Session::batch`] for a statement the gate repeats: sent in chunks of as many rows as
+    /// the connection takes parameters (at most [`Session::MULTI_ROW_CHUNK`]), each chunk one
+    /// statement through the policy and the journal like any other; every row counts against
+    /// the statement limit.
+    async fn multi_row(
+        &mut self,
+        sql: &str,
+        rows: &[Vec<Value>],
+        columns: usize,
+    ) -> Result<Result<u64, DbFailure>, Stopped> {
+        let per_chunk =
+            (self.transaction.max_guest_params() / columns.max(1)).clamp(1, Self::MULTI_ROW_CHUNK);
+        let mut total = 0;
+        for chunk in rows.chunks(per_chunk) {
+            let Some((text, _)) = self.gate.multi_row(sql, chunk.len()) else {
+                return self.rows_one_by_one(sql, chunk).await;
+            };
+            self.count_statements(sql, chunk.len() - 1)?;
+            match self
+                .statement(Mode::Execute, &text, &chunk.concat())
+                .await?
+            {
+                Ok(output) => total += output.affected(),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(total))
+    }
+
+    /// Runs `sql` for each row on its own.
+    async fn rows_one_by_one(
+        &mut self,
+        sql: &str,
+        rows: &[Vec<Value>],
+    ) -> Result<Result<u64, DbFailure>, Stopped> {
+        let mut total = 0;
+        for row in rows {
+            match self.statement(Mode::Execute, sql, row).await? {
+                Ok(output) => total += output.affected(),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(total))
+    }
+
+    /// Charges `count` statements of text `sql` to the step's limits.
+    fn count_statements(&mut self, sql: &str, count: usize) -> Result<(), Stopped> {
+        self.statements += count as u64;
+        if sql.len() > self.limits.statement_bytes {
+            let limit = self.limits.statement_bytes >> 10;
+            return Err(self.stop(Error::Quota(format!(
+                "a statement of {} KiB is longer than the {limit} KiB a statement may be",
+                sql.len() >> 10
+            ))));
+        }
+        if self.statements > self.limits.statements {
+            let limit = self.limits.statements;
+            return Err(self.stop(Error::Quota(format!(
+                "the step sent more than {limit} statements"
+            ))));
+        }
+        Ok(())
     }
 
     /// What the journal says about a statement: a statement in flight when an earlier run
