@@ -530,6 +530,18 @@ async fn sqlite_statements_kept_prepared_are_checked_for_each_module() {
         let refused = guest.query(own, &[]).await.unwrap_err();
         assert!(matches!(refused, wasmig_db::Error::Denied(_)), "{refused}");
     }
+    // SQLite stops reading at a NUL: what follows is never run, and the text is refused
+    // (it once sent the host into an endless loop).
+    for hidden in [
+        "SELECT 1 -- \0",
+        "SELECT 1 /* \0 */; DELETE FROM victim_secrets",
+    ] {
+        let refused = guest.query(hidden, &[]).await.unwrap_err();
+        assert!(
+            matches!(&refused, wasmig_db::Error::Denied(m) if m.contains("NUL")),
+            "{refused}"
+        );
+    }
     drop(guest);
     tx.rollback().await.unwrap();
     db.close().await;

@@ -15,17 +15,18 @@ use crate::Error;
 
 /// How long a cancelled statement may take to come back before its connection is given up
 /// (closed instead of reused).
-const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// SQLite's handle of a connection the host holds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawSqlite(pub(crate) *mut ffi::sqlite3);
 
-// SAFETY: the handle is used only while the `PoolConnection` that owns it is held, and the
-// bundled SQLite is built thread-safe (serialized), so calls from any thread are serialised on
-// the connection's mutex (`sqlite3_interrupt` is meant to be called from another thread).
+// SAFETY: the handle is used only while the `PoolConnection` that owns it is held, and only
+// while no sqlx call runs on it (sqlx opens connections without SQLite's mutex, so two threads
+// must never be inside it at once: a connection whose call was abandoned is not used again);
+// `sqlite3_interrupt` is meant to be called from another thread at any time.
 unsafe impl Send for RawSqlite {}
-// SAFETY: as for `Send`: every call through the handle is serialised by SQLite itself.
+// SAFETY: as for `Send`: calls through the handle never overlap (see above).
 unsafe impl Sync for RawSqlite {}
 
 /// How to stop the statement running on one connection, from outside it.

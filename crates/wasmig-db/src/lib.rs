@@ -37,7 +37,7 @@ pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
-pub use mysql_account::GuestAccount;
+pub use mysql_account::{GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS};
 pub use recovery::Intent;
 pub use transaction::{AsGuest, Transaction};
 pub use value::{RowSet, Value};

@@ -14,8 +14,9 @@
 
 use crate::{Dialect, Result, Value};
 
-/// The most parameters a guest statement may bind here (the procedure's `USING` lists).
-pub(crate) const MAX_PARAMS: usize = 64;
+/// The most parameters a guest statement may bind on MariaDB/MySQL when it runs as a module's
+/// account (the procedure's `USING` lists).
+pub const MAX_PARAMS: usize = 64;
 
 /// A module's account and the procedure that runs its statements (the account is created and
 /// granted its privileges by `wasmig-confine`; see [`Transaction::use_guest_account`]).

@@ -36,7 +36,8 @@ pub(crate) struct StatementCache {
 struct Statement(*mut ffi::sqlite3_stmt);
 
 // SAFETY: a statement is used only by the transaction that holds its connection, one call at a
-// time; SQLite's serialized mode guards the connection itself.
+// time, and never while sqlx's worker runs a statement on that connection (a connection whose
+// sqlx call was abandoned is not used again: see `Transaction::begin_call`).
 unsafe impl Send for Statement {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Statement {}
@@ -136,6 +137,13 @@ fn is_data_statement(sql: &str) -> bool {
 /// Prepares the one statement `sql` holds; `None` when it holds none (only comments).
 /// Refuses text that holds a second statement after the first.
 fn prepare(raw: RawSqlite, sql: &str) -> Result<Option<Statement>> {
+    // SQLite stops reading at a NUL: what follows one would be checked by the policy but
+    // never seen by the database (and an empty remainder would never shrink).
+    if sql.contains('\0') {
+        return Err(Error::Denied(
+            "a statement may not hold a NUL character".into(),
+        ));
+    }
     let (first, tail) = prepare_one(raw, sql.as_bytes())?;
     let Some(first) = first else {
         return Ok(None);
@@ -147,6 +155,10 @@ fn prepare(raw: RawSqlite, sql: &str) -> Result<Option<Statement>> {
             return Err(Error::Denied(
                 "a call runs one statement; this text holds several".into(),
             ));
+        }
+        if tail.len() >= rest.len() {
+            // Nothing more SQLite would read.
+            break;
         }
         rest = tail;
     }

@@ -371,16 +371,6 @@ impl Transaction {
         Ok(call)
     }
 
-    /// The most parameters one guest statement may bind here: the module account's procedure
-    /// takes 64 (MariaDB/MySQL), the protocols 65,535.
-    pub fn max_guest_params(&self) -> usize {
-        if self.mysql_guest.is_some() {
-            mysql_account::MAX_PARAMS
-        } else {
-            usize::from(u16::MAX)
-        }
-    }
-
     /// MariaDB/MySQL: the module's account guest statements run as, once
     /// [`Transaction::use_guest_account`] named one.
     pub fn guest_account(&self) -> Option<&mysql_account::GuestAccount> {
@@ -435,15 +425,22 @@ impl Transaction {
     }
 
     /// Starts a statement: a statement the caller stopped waiting for is cancelled first and
-    /// its connection given up, except on SQLite, whose statements queue on the connection.
+    /// its connection given up; on SQLite, once sqlx's worker has finished it (guest
+    /// statements run on the raw handle and must never overlap the worker), the connection
+    /// goes on.
     async fn begin_call(&mut self) -> Result<()> {
         if self.in_call {
             if let Some(watch) = &self.watch {
                 watch.canceller.cancel().await;
             }
-            if self.dialect() != Dialect::Sqlite {
-                self.broken = true;
-            }
+            self.broken |= match &mut self.conn {
+                // The worker takes the lock only after what it was given before.
+                Conn::Sqlite(conn) => {
+                    let idle = tokio::time::timeout(deadline::GRACE, conn.lock_handle()).await;
+                    !matches!(idle, Ok(Ok(_)))
+                }
+                _ => true,
+            };
             self.in_call = false;
         }
         if self.broken {

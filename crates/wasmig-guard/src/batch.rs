@@ -43,6 +43,9 @@ impl MultiRowInsert {
             return None;
         }
         let columns = placeholder_tuple(dialect, &significant[values + 1..])?;
+        if !is_plain_insert(sql_dialect.as_ref(), sql) {
+            return None;
+        }
         let start = LineOffsets::new(sql).byte(significant[values + 1].span.start);
         Some(MultiRowInsert {
             prefix: sql[..start].to_owned(),
@@ -79,6 +82,32 @@ impl MultiRowInsert {
         }
         sql
     }
+}
+
+/// True when `sql` parses as one `INSERT` whose source is exactly one `VALUES` row: not an
+/// operand of `UNION`/`EXCEPT`/`INTERSECT` (which would apply once per chunk instead of once
+/// per row), no `WITH`, `ORDER BY` or `LIMIT`, no `ON CONFLICT`/`ON DUPLICATE KEY`, no
+/// `RETURNING`.
+fn is_plain_insert(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) -> bool {
+    use sqlparser::ast::{SetExpr, Statement};
+    let Ok(statements) = sqlparser::parser::Parser::parse_sql(dialect, sql) else {
+        return false;
+    };
+    let [Statement::Insert(insert)] = statements.as_slice() else {
+        return false;
+    };
+    let Some(query) = &insert.source else {
+        return false;
+    };
+    let single_row =
+        matches!(query.body.as_ref(), SetExpr::Values(values) if values.rows.len() == 1);
+    single_row
+        && query.with.is_none()
+        && query.order_by.is_none()
+        && query.limit_clause.is_none()
+        && insert.on.is_none()
+        && insert.returning.is_none()
+        && insert.assignments.is_empty()
 }
 
 /// The index of the `VALUES` keyword outside any parentheses.
@@ -178,6 +207,18 @@ mod tests {
             ),
             (Dialect::MySql, "UPDATE t SET a = ?"),
             (Dialect::MySql, "INSERT INTO t VALUES (?); DROP TABLE u"),
+            (
+                Dialect::Postgres,
+                "INSERT INTO t SELECT 'start' UNION VALUES ($1)",
+            ),
+            (
+                Dialect::Postgres,
+                "INSERT INTO t SELECT 1 EXCEPT VALUES ($1)",
+            ),
+            (
+                Dialect::MySql,
+                "INSERT INTO t SELECT 'start' UNION VALUES (?)",
+            ),
         ] {
             assert_eq!(MultiRowInsert::recognize(dialect, sql), None, "{sql}");
         }

@@ -121,7 +121,7 @@ impl ComponentCache {
 
     /// The entry at `path`, when it is sound; a corrupt or foreign one is removed.
     fn load(&self, engine: &Engine, path: &Path, digest: &[u8; 32]) -> Option<Component> {
-        let bytes = fs::read(path).ok()?;
+        let bytes = read_private(path)?;
         let payload = match verified_payload(&bytes, digest) {
             Ok(payload) => payload,
             Err(problem) => {
@@ -160,6 +160,25 @@ impl ComponentCache {
         file.persist(path).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// The bytes of the entry at `path`, when it and its directory belong to this user and no one
+/// else may write them (checked on the open file, so that it cannot be swapped in between).
+fn read_private(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let parent = path.parent()?;
+    let parent_meta = fs::symlink_metadata(parent).ok()?;
+    let mut file = fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    for (what, meta) in [(parent, &parent_meta), (path, &meta)] {
+        if let Err(reason) = private(meta) {
+            tracing::warn!(path = %what.display(), reason, "not loading a cache entry");
+            return None;
+        }
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// The payload of an entry, once its header names `digest` and the payload's own digest.
@@ -202,37 +221,45 @@ fn private_dir_builder() -> fs::DirBuilder {
     builder
 }
 
-/// Refuses a directory another user owns or may write to.
-#[cfg(unix)]
+/// Refuses a directory that is a symbolic link, that another user owns or that others may
+/// write to.
 fn check_private(dir: &Path) -> Result<(), CacheError> {
-    use std::os::unix::fs::MetadataExt;
-    let untrusted = |reason: String| CacheError::Untrusted {
-        path: dir.to_owned(),
-        reason,
-    };
-    let meta = fs::metadata(dir).map_err(|cause| CacheError::Io {
+    let meta = fs::symlink_metadata(dir).map_err(|cause| CacheError::Io {
         path: dir.to_owned(),
         cause,
     })?;
+    private(&meta).map_err(|reason| CacheError::Untrusted {
+        path: dir.to_owned(),
+        reason,
+    })
+}
+
+/// Why a file or directory with `meta` could hold what someone else put there, if it could.
+#[cfg(unix)]
+fn private(meta: &fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symbolic link".into());
+    }
     // SAFETY: `geteuid` has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
-        return Err(untrusted(format!(
+        return Err(format!(
             "it belongs to user {} (this process runs as {me})",
             meta.uid()
-        )));
+        ));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(untrusted(format!(
+        return Err(format!(
             "its group or others may write to it (mode {:o})",
             meta.mode() & 0o777
-        )));
+        ));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(_dir: &Path) -> Result<(), CacheError> {
+fn private(_meta: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
@@ -278,6 +305,15 @@ mod tests {
         let refused = ComponentCache::open(&dir).unwrap_err();
         assert!(
             matches!(&refused, CacheError::Untrusted { reason, .. } if reason.contains("mode 777")),
+            "{refused}"
+        );
+        // A link to a directory that would pass is refused too: its target can be swapped.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let refused = ComponentCache::open(&link).unwrap_err();
+        assert!(
+            matches!(&refused, CacheError::Untrusted { reason, .. } if reason.contains("symbolic link")),
             "{refused}"
         );
     }

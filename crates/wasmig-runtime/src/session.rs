@@ -116,6 +116,19 @@ impl Session {
         params: &[Value],
     ) -> Result<Result<Output, DbFailure>, Stopped> {
         let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
+        self.count_statements(sql, 1)?;
+        self.counted_statement(position, mode, sql, params).await
+    }
+
+    /// [`Session::statement`] once the statement was counted against the limits: `position`
+    /// is its place in the step (a chunk of a batch takes its first row's).
+    async fn counted_statement(
+        &mut self,
+        position: u32,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Result<Output, DbFailure>, Stopped> {
         tracing::debug!(
             module = %self.context.module,
             step = %self.context.step,
@@ -129,7 +142,6 @@ impl Session {
             params,
             tolerant: mode == Mode::Tolerant,
         };
-        self.count_statements(sql, 1)?;
         // Only a journal reads the digest of the text and the parameters.
         let mut statement = if self.journal.is_active() {
             Statement::new(position, sql, params)
@@ -216,16 +228,25 @@ impl Session {
         rows: &[Vec<Value>],
         columns: usize,
     ) -> Result<Result<u64, DbFailure>, Stopped> {
-        let per_chunk =
-            (self.transaction.max_guest_params() / columns.max(1)).clamp(1, Self::MULTI_ROW_CHUNK);
+        // The same chunks on every run of the step, whatever the connection, so that a resumed
+        // step's chunks meet the journal's at the same positions.
+        let parameters = match self.transaction.dialect() {
+            // What a module account's procedure takes.
+            wasmig_db::Dialect::MySql => wasmig_db::MYSQL_GUEST_MAX_PARAMS,
+            _ => usize::from(u16::MAX),
+        };
+        let per_chunk = (parameters / columns.max(1)).clamp(1, Self::MULTI_ROW_CHUNK);
         let mut total = 0;
-        for chunk in rows.chunks(per_chunk) {
+        for (index, chunk) in rows.chunks(per_chunk).enumerate() {
             let Some((text, _)) = self.gate.multi_row(sql, chunk.len()) else {
-                return self.rows_one_by_one(sql, chunk).await;
+                let rest = &rows[index * per_chunk..];
+                return Ok(self.rows_one_by_one(sql, rest).await?.map(|n| n + total));
             };
-            self.count_statements(sql, chunk.len() - 1)?;
+            let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
+            // Counted and limited as the rows the guest sent, not as the text sent for them.
+            self.count_statements(sql, chunk.len())?;
             match self
-                .statement(Mode::Execute, &text, &chunk.concat())
+                .counted_statement(position, Mode::Execute, &text, &chunk.concat())
                 .await?
             {
                 Ok(output) => total += output.affected(),
