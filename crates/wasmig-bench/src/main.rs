@@ -2,6 +2,7 @@
 //! process, for every backend that answers. Run it with `cargo run --release -p wasmig-bench`.
 
 mod baseline;
+mod many;
 mod report;
 mod scenario;
 mod scratch;

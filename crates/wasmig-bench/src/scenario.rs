@@ -51,6 +51,7 @@ pub async fn run_all(
     data_steps(server, components, rounds, &cache, report).await?;
     if server.is_sqlite() {
         chains(server, components, rounds, &cache, report).await?;
+        crate::many::many_modules(server, rounds, report).await?;
     }
     Ok(())
 }
@@ -282,7 +283,8 @@ where
     Ok(median(times))
 }
 
-fn row(work: &str, server: &Server, ours: Duration, baseline: &str, theirs: Duration) -> Row {
+/// One figure of `server`'s backend.
+pub fn row(work: &str, server: &Server, ours: Duration, baseline: &str, theirs: Duration) -> Row {
     Row {
         work: work.to_owned(),
         backend: server.name,
