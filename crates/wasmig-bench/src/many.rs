@@ -6,27 +6,24 @@ use std::time::{Duration, Instant};
 use wasmig_engine::{Host, Settings};
 
 use crate::report::{Report, median};
-use crate::scenario::row;
+use crate::scenario::{row, upgrade, write_module};
 use crate::scratch::Server;
 
 /// Writes `modules` SQL modules of `steps` steps each into `dir`.
 fn write_modules(dir: &Path, modules: usize, steps: usize) -> anyhow::Result<()> {
     for m in 0..modules {
         let name = format!("m{m:04}");
-        let migrations = dir.join(&name).join("migrations");
-        std::fs::create_dir_all(&migrations)?;
-        std::fs::write(
-            dir.join(&name).join("module.toml"),
-            format!("name = \"{name}\"\nversion = \"1.0.0\"\nhost-api = \"^0.1\"\n"),
-        )?;
-        for s in 1..=steps {
-            let sql = if s == 1 {
-                format!("CREATE TABLE {name}_items (id INTEGER PRIMARY KEY, step INTEGER)")
-            } else {
-                format!("INSERT INTO {name}_items (step) VALUES ({s})")
-            };
-            std::fs::write(migrations.join(format!("{s:03}_step.sql")), sql)?;
-        }
+        let files: Vec<(String, Vec<u8>)> = (1..=steps)
+            .map(|s| {
+                let sql = if s == 1 {
+                    format!("CREATE TABLE {name}_items (id INTEGER PRIMARY KEY, step INTEGER)")
+                } else {
+                    format!("INSERT INTO {name}_items (step) VALUES ({s})")
+                };
+                (format!("{s:03}_step.sql"), sql.into_bytes())
+            })
+            .collect();
+        write_module(dir, &name, &files)?;
     }
     Ok(())
 }
@@ -35,16 +32,8 @@ fn write_modules(dir: &Path, modules: usize, steps: usize) -> anyhow::Result<()>
 async fn install_per_step(server: &Server, modules: usize) -> anyhow::Result<Duration> {
     let dir = tempfile::tempdir()?;
     write_modules(dir.path(), modules, 3)?;
-    let scratch = server.scratch().await?;
-    let host = Host::open_with(&scratch.url, dir.path(), Settings::default()).await?;
-    let start = Instant::now();
-    let report = host.upgrade(&[], |_| {}).await?;
-    let elapsed = start.elapsed();
-    anyhow::ensure!(report.is_success(), "the install failed");
-    host.database().close().await;
-    drop(host);
-    scratch.drop_database().await?;
-    Ok(elapsed / u32::try_from(modules * 3).unwrap_or(u32::MAX))
+    let (total, _) = upgrade(server, dir.path(), None).await?;
+    Ok(total / u32::try_from(modules * 3).unwrap_or(u32::MAX))
 }
 
 /// `status` over `modules` installed modules (median of `rounds`).

@@ -214,7 +214,7 @@ fn component_chain(component: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Writes module `name` (version 1.0.0) with `steps` (file name, contents) into `modules`.
-fn write_module(modules: &Path, name: &str, steps: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+pub fn write_module(modules: &Path, name: &str, steps: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
     let dir = modules.join(name);
     std::fs::create_dir_all(dir.join("migrations"))?;
     std::fs::write(
@@ -229,7 +229,7 @@ fn write_module(modules: &Path, name: &str, steps: &[(String, Vec<u8>)]) -> anyh
 
 /// Upgrades `modules` on a scratch database of `server`: the whole upgrade's time and the
 /// steps' own.
-async fn upgrade(
+pub async fn upgrade(
     server: &Server,
     modules: &Path,
     cache: Option<ComponentCache>,
