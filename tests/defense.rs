@@ -407,7 +407,7 @@ mod differential {
             Dialect::Postgres => Some("public"),
             Dialect::MySql => Some(home),
         };
-        Policy::new(dialect, "blog", home, &Catalog { objects }, grants)
+        Policy::new(dialect, "blog", home, Catalog { objects }, grants)
     }
 
     /// Puts the database's own layer in place for module `blog`.
@@ -492,7 +492,7 @@ async fn sqlite_statements_kept_prepared_are_checked_for_each_module() {
             read: BTreeSet::new(),
             write: BTreeSet::new(),
         };
-        let policy = Policy::new(Dialect::Sqlite, module, None, &Catalog { objects }, grants);
+        let policy = Policy::new(Dialect::Sqlite, module, None, Catalog { objects }, grants);
         Arc::new(SharedPolicy::new(policy))
     };
     let insert = "INSERT INTO victim_secrets (secret) VALUES (?)";

@@ -32,6 +32,7 @@ on_every_backend!(
     a_quoted_function_that_reads_files,
     a_batch_into_another_modules_table,
     every_row_of_a_batch_counts_as_a_statement,
+    a_table_the_application_made_between_two_upgrades,
 );
 
 /// Limits low enough for the attacks on resources to hit them quickly.
@@ -209,6 +210,58 @@ async fn every_row_of_a_batch_counts_as_a_statement(backend: Backend) {
         Backend::MySql => assert_eq!(rows.unwrap().rows[0][0], Value::Integer(0)),
         _ => assert!(rows.is_err(), "the table was rolled back: {rows:?}"),
     }
+}
+
+/// The holders of names a host remembers between steps (SQLite) are read again once another
+/// connection changed the schema: a table the application makes after one upgrade stays the
+/// application's in the next upgrade by the same host.
+async fn a_table_the_application_made_between_two_upgrades(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    // The first upgrade ends with a data step, so that what the host remembers was read in
+    // the very state the application changes next.
+    sandbox
+        .module("early", "1.0.0")
+        .sql_step(
+            "001_items",
+            "CREATE TABLE early_items (id INTEGER PRIMARY KEY, name VARCHAR(50));",
+        )
+        .sql_step(
+            "002_fill",
+            "INSERT INTO early_items (id, name) VALUES (1, 'one');",
+        )
+        .write();
+    let host = sandbox.host().await;
+    let first = host.upgrade(&[], |_| {}).await.unwrap();
+    assert!(first.is_success(), "{first:?}");
+    sandbox
+        .sql("CREATE TABLE app_secrets (id INTEGER PRIMARY KEY, secret VARCHAR(50))")
+        .await;
+    sandbox
+        .sql("INSERT INTO app_secrets (id, secret) VALUES (1, 'kept')")
+        .await;
+    sandbox
+        .module("late", "1.0.0")
+        .sql_step(
+            "001_take",
+            "CREATE TABLE IF NOT EXISTS app_secrets (id INTEGER PRIMARY KEY, secret VARCHAR(50));\n\
+             INSERT INTO app_secrets (id, secret) VALUES (2, 'taken');",
+        )
+        .write();
+    let report = host.upgrade(&[], |_| {}).await.unwrap();
+    let failure = failure_mentioning(&report, "app_secrets");
+    assert_eq!(failure.module, "late");
+    assert!(
+        failure.reason.contains("belongs to the host"),
+        "{}",
+        failure.reason
+    );
+    let db = sandbox.database().await;
+    let rows = db
+        .query("SELECT secret FROM app_secrets", &[])
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(rows.rows, vec![vec![Value::Text("kept".into())]]);
 }
 
 async fn writing_a_host_table(backend: Backend) {

@@ -340,6 +340,10 @@ impl Database {
 
     /// Runs one statement outside any transaction (in autocommit mode).
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        if self.dialect() == Dialect::Sqlite {
+            // On the connection's own handle: no hand-off to sqlx's worker per row.
+            return self.autocommit().await?.execute(sql, params).await;
+        }
         each_backend!(Pool, &self.pool, pool => {
             backend::pool_execute(pool, sql, params).await
         })
@@ -347,6 +351,9 @@ impl Database {
 
     /// Runs one read-only query outside any transaction.
     pub async fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet> {
+        if self.dialect() == Dialect::Sqlite {
+            return self.autocommit().await?.query(sql, params).await;
+        }
         each_backend!(Pool, &self.pool, pool => {
             backend::pool_query(pool, sql, params).await
         })

@@ -10,10 +10,12 @@ use crate::backend::Backend;
 
 pub(crate) async fn connect(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
-    // An in-memory database lives and dies with its connection: keep exactly one.
+    // An in-memory database lives and dies with its connection: keep exactly one. A file gets
+    // one too: SQLite writes one transaction at a time anyway, and a second connection would
+    // parse the whole schema again after every step that changed it.
     let in_memory = is_in_memory(url);
     SqlitePoolOptions::new()
-        .max_connections(if in_memory { 1 } else { 4 })
+        .max_connections(1)
         .min_connections(if in_memory { 1 } else { 0 })
         .idle_timeout(None)
         .max_lifetime(None)

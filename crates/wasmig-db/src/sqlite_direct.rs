@@ -336,6 +336,28 @@ unsafe fn text_of(text: *const c_char) -> String {
 
 /// The connection's error for result code `rc`: a refusal of the authorizer as
 /// [`Error::Denied`], anything else with SQLite's message and extended code.
+/// Runs the host's own SQL text (transaction control: one or more statements, no
+/// parameters, no rows wanted) on the handle.
+pub(crate) fn exec(raw: RawSqlite, sql: &str) -> Result<()> {
+    let text = std::ffi::CString::new(sql)
+        .map_err(|_| Error::Denied("a statement may not hold a NUL character".into()))?;
+    // SAFETY: an open connection held by the caller; the text is NUL-terminated.
+    let rc = unsafe {
+        ffi::sqlite3_exec(
+            raw.0,
+            text.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(error(raw, rc))
+    }
+}
+
 fn error(raw: RawSqlite, rc: c_int) -> Error {
     // SAFETY: an open connection; the message is copied at once.
     let (message, code) = unsafe {

@@ -29,6 +29,9 @@ pub struct Transaction {
     authorizer: Option<authorizer::Installed>,
     /// SQLite: the guest's statements kept prepared (finalized before the connection goes).
     statements: crate::sqlite_direct::StatementCache,
+    /// SQLite: the host's own statements (the ledger's), kept apart from the guest's: a
+    /// statement the authorizer let through as the host's is never handed to a guest.
+    host_statements: crate::sqlite_direct::StatementCache,
     /// True while a guest statement runs (see [`Transaction::as_guest`]).
     guest: Arc<AtomicBool>,
     /// The PostgreSQL role guest statements run as (see [`Transaction::use_guest_role`]).
@@ -41,6 +44,10 @@ pub struct Transaction {
     open: bool,
     /// Guest statements run since the transaction began.
     guest_statements: u64,
+    /// True once a statement that may write ran since the transaction began.
+    written: bool,
+    /// What runs once the open transaction commits (see [`Transaction::after_commit`]).
+    after_commit: AfterCommit,
     /// What the step changed on the connection's session, to put back before release.
     changed: Changed,
     /// SQLite's own handle of the connection.
@@ -69,6 +76,16 @@ pub struct Transaction {
     /// [`Transaction::use_guest_account`]).
     mysql_guest: Option<mysql_account::GuestAccount>,
     conn: Conn,
+}
+
+/// Calls waiting for the open transaction to commit.
+#[derive(Default)]
+struct AfterCommit(Vec<Box<dyn FnOnce() + Send + Sync>>);
+
+impl std::fmt::Debug for AfterCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AfterCommit({} calls)", self.0.len())
+    }
 }
 
 /// Session state a step changed.
@@ -142,12 +159,15 @@ impl Database {
         Ok(Transaction {
             authorizer: None,
             statements: Default::default(),
+            host_statements: Default::default(),
             guest: Arc::default(),
             guest_role: None,
             role_active: false,
             savepoints: Vec::new(),
             open: false,
             guest_statements: 0,
+            written: false,
+            after_commit: AfterCommit::default(),
             changed: Changed::default(),
             sqlite,
             previewing: false,
@@ -221,6 +241,7 @@ impl Transaction {
         }
         self.open = true;
         self.guest_statements = 0;
+        self.written = false;
         Ok(())
     }
 
@@ -249,10 +270,11 @@ impl Transaction {
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        if let Some(raw) = self.direct_sqlite() {
+        self.written = true;
+        if let Some(raw) = self.sqlite {
             let watch = self.start_call(sql, params).await?.1;
             let deadline = watch.map(|w| w.deadline);
-            let result = self.statements.execute(raw, sql, params, deadline);
+            let result = self.direct_statements().execute(raw, sql, params, deadline);
             return self.finish_call(result, true);
         }
         let (guest_call, watch) = self.start_call(sql, params).await?;
@@ -287,10 +309,12 @@ impl Transaction {
         params: &[Value],
         budget: Option<&mut Budget>,
     ) -> Result<RowSet> {
-        if let Some(raw) = self.direct_sqlite() {
+        if let Some(raw) = self.sqlite {
             let watch = self.start_call(sql, params).await?.1;
             let deadline = watch.map(|w| w.deadline);
-            let result = self.statements.query(raw, sql, params, deadline, budget);
+            let result = self
+                .direct_statements()
+                .query(raw, sql, params, deadline, budget);
             return self.finish_call(result, true);
         }
         let (guest_call, watch) = self.start_call(sql, params).await?;
@@ -303,10 +327,14 @@ impl Transaction {
         self.finish_call(result, finished)
     }
 
-    /// SQLite, for a guest's statement: the handle it runs on directly (see
-    /// `sqlite_direct`).
-    fn direct_sqlite(&self) -> Option<RawSqlite> {
-        self.sqlite.filter(|_| self.guest.load(Ordering::Acquire))
+    /// SQLite, where every statement runs on the connection's handle directly (see
+    /// `sqlite_direct`): the prepared statements of whoever sends this one, guest or host.
+    fn direct_statements(&mut self) -> &mut crate::sqlite_direct::StatementCache {
+        if self.guest.load(Ordering::Acquire) {
+            &mut self.statements
+        } else {
+            &mut self.host_statements
+        }
     }
 
     /// Readies the connection for a statement: the call that runs a guest's as the module's
@@ -585,6 +613,8 @@ impl Transaction {
     fn explain<T>(&mut self, result: Result<T>) -> Result<T> {
         if self.guest.load(Ordering::Acquire) {
             self.guest_statements += 1;
+            // A guest's query may write too (`RETURNING`, a data-changing `WITH`).
+            self.written = true;
         }
         let refused = self
             .authorizer
@@ -636,9 +666,13 @@ impl Transaction {
                     .execute(&mut **conn)
                     .await?;
             }
-            Conn::Sqlite(conn) => {
-                (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
-            }
+            Conn::Sqlite(conn) => match self.sqlite {
+                // On the handle, as every statement of the connection (see `sqlite_direct`).
+                Some(raw) => crate::sqlite_direct::exec(raw, sql)?,
+                None => {
+                    (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
+                }
+            },
             Conn::MySql(conn) => {
                 (&mut **conn).execute(AssertSqlSafe(sql.to_owned())).await?;
             }
@@ -653,7 +687,17 @@ impl Transaction {
         }
         self.savepoints.clear();
         self.open = false;
-        self.raw(verb).await
+        let waiting = std::mem::take(&mut self.after_commit.0);
+        self.raw(verb).await?;
+        if verb == "COMMIT" {
+            waiting.into_iter().for_each(|call| call());
+        }
+        Ok(())
+    }
+
+    /// Calls `call` once the open transaction commits; never if it rolls back.
+    pub fn after_commit(&mut self, call: impl FnOnce() + Send + Sync + 'static) {
+        self.after_commit.0.push(Box::new(call));
     }
 
     /// Runs guest statements as the role set by [`Transaction::use_guest_role`] and the host's
@@ -768,6 +812,27 @@ impl Transaction {
             self.raw("BEGIN").await?;
         }
         Ok(())
+    }
+
+    /// SQLite: the version of the schema (`PRAGMA schema_version`), which every committed
+    /// change of the schema increases, while this transaction has written nothing: what it
+    /// reads then is the committed state of that version, which no later state shares. `None`
+    /// on other databases (they keep no such counter), outside a transaction or once it wrote.
+    pub async fn committed_schema_version(&mut self) -> Result<Option<i64>> {
+        if !self.open || self.written || self.previewing {
+            return Ok(None);
+        }
+        self.schema_version().await
+    }
+
+    /// SQLite: the version of the schema as this transaction sees it now (see
+    /// [`Transaction::committed_schema_version`]); `None` on other databases.
+    pub async fn schema_version(&mut self) -> Result<Option<i64>> {
+        if self.dialect() != Dialect::Sqlite {
+            return Ok(None);
+        }
+        let rows = self.query("PRAGMA schema_version", &[]).await?;
+        Ok(rows.rows.first().and_then(|row| row.first()?.as_integer()))
     }
 
     /// The schema unqualified names resolve to: PostgreSQL's current schema, MySQL's current

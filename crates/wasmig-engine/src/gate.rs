@@ -1,22 +1,27 @@
 //! The module's SQL policy as the runtime's gate: every statement is checked by the guard,
 //! what succeeded is recorded as owned, and SQLite's authorizer gets the same policy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmig_db::{Authorizer, Denial, Rule, Transaction};
 use wasmig_guard::authorizer::SharedPolicy;
-use wasmig_guard::{Catalog, Effect, Grants, ObjectKind, Policy};
+use wasmig_guard::{Effect, Grants, ObjectKind, Policy};
+
+use crate::holders::{Change, Holders};
 use wasmig_manifest::Manifest;
 use wasmig_runtime::{BoxFuture, Gate, GuestStatement, HostFailure, Route};
 
-/// What an operator decides about the policy of every module.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an operator decides about the policy of every module, and who holds which name (kept
+/// between steps, see [`Holders`]).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PolicySettings {
     /// True when every object a module creates must be named `<module>_…`.
     pub require_prefix: bool,
     /// Extensions a module may ask for (`CREATE EXTENSION IF NOT EXISTS`); the host creates them.
     pub extensions: Vec<String>,
+    /// The holders of every name, as last read.
+    pub holders: Holders,
 }
 
 /// The gate of one step of one module.
@@ -29,6 +34,8 @@ pub(crate) struct GuardGate {
     policy: SharedPolicy,
     /// What the statement last checked will change once it succeeds.
     pending: Vec<Effect>,
+    /// Who holds which name, told what the step changes.
+    holders: Holders,
     /// Verdicts by statement text (a batch sends the same text many times); cleared whenever
     /// ownership changes.
     verdicts: HashMap<String, Result<Vec<Effect>, Denial>>,
@@ -72,26 +79,7 @@ impl GuardGate {
         settings: &PolicySettings,
     ) -> Result<Self, crate::Error> {
         let home = tx.home_schema().await?;
-        let mut owners: BTreeMap<String, String> = wasmig_store::owners(tx).await?;
-        let mut objects: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let names = tx.object_names().await?;
-        // The database names some indexes itself (MySQL's for a UNIQUE column or a foreign
-        // key): an index or trigger nobody claimed belongs to whoever owns its table.
-        let table_owners: BTreeMap<String, String> = names
-            .iter()
-            .filter_map(|(name, table)| match (table, owners.get(name)) {
-                (None, Some(owner)) => Some((name.clone(), owner.clone())),
-                _ => None,
-            })
-            .collect();
-        for (name, table) in names {
-            let owner = owners
-                .remove(&name)
-                .or_else(|| table.and_then(|t| table_owners.get(&t).cloned()));
-            objects.insert(name, owner);
-        }
-        // Names a module owns but dropped stay reserved for it.
-        objects.extend(owners.into_iter().map(|(name, owner)| (name, Some(owner))));
+        let catalog = settings.holders.catalog(tx).await?;
         let grants = Grants {
             read: manifest.grants.read.iter().cloned().collect(),
             write: manifest.grants.write.iter().cloned().collect(),
@@ -100,7 +88,7 @@ impl GuardGate {
             tx.dialect(),
             &manifest.name,
             home.as_deref(),
-            &Catalog { objects },
+            catalog,
             grants,
         );
         if settings.require_prefix {
@@ -113,6 +101,7 @@ impl GuardGate {
             home,
             policy: SharedPolicy::new(policy),
             pending: Vec::new(),
+            holders: settings.holders.clone(),
             verdicts: HashMap::new(),
         })
     }
@@ -364,12 +353,44 @@ impl Gate for GuardGate {
                     self.confine_function(tx, name).await?;
                 }
             }
-            Ok(())
+            self.tell_holders(tx, &effects).await
         })
     }
 
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
         Some(Arc::new(self.policy.clone()))
+    }
+}
+
+impl GuardGate {
+    /// Tells the kept holders what a statement that changed the schema changed (see
+    /// [`Holders`]).
+    async fn tell_holders(
+        &self,
+        tx: &mut Transaction,
+        effects: &[Effect],
+    ) -> Result<(), HostFailure> {
+        let mut schema_changed = false;
+        let mut changes = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Created { name, .. } => changes.push(Change::Claimed {
+                    name: name.clone(),
+                    module: self.module.clone(),
+                }),
+                Effect::Renamed { from, to } => changes.push(Change::Renamed {
+                    from: from.clone(),
+                    to: to.clone(),
+                }),
+                Effect::Dropped { .. } | Effect::Altered { .. } => {}
+                _ => continue,
+            }
+            schema_changed = true;
+        }
+        if schema_changed {
+            self.holders.changed(tx, changes).await?;
+        }
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ mod backup;
 mod deps;
 mod dry_run;
 mod gate;
+mod holders;
 mod lifecycle;
 mod outcome;
 mod plan;

@@ -25,6 +25,7 @@ mod script;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 pub use batch::MultiRowInsert;
 use sqlparser::ast::{
@@ -208,7 +209,8 @@ pub struct Policy {
     module: String,
     home_schema: Option<String>,
     owned: BTreeSet<String>,
-    foreign: BTreeMap<String, String>,
+    /// Who held every name when the step started (shared between steps: never copied).
+    catalog: Arc<Catalog>,
     grants: Grants,
     required_prefix: Option<String>,
     /// True when the database itself confines the module (PostgreSQL's per-module role):
@@ -247,30 +249,22 @@ impl Policy {
         dialect: Dialect,
         module: &str,
         home_schema: Option<&str>,
-        catalog: &Catalog,
+        catalog: impl Into<Arc<Catalog>>,
         grants: Grants,
     ) -> Self {
-        let mut owned = BTreeSet::new();
-        let mut foreign = BTreeMap::new();
-        for (name, owner) in &catalog.objects {
-            match owner {
-                Some(owner) if owner == module => {
-                    owned.insert(name.clone());
-                }
-                Some(owner) => {
-                    foreign.insert(name.clone(), format!("module `{owner}`"));
-                }
-                None => {
-                    foreign.insert(name.clone(), "the host".to_owned());
-                }
-            }
-        }
+        let catalog = catalog.into();
+        let owned = catalog
+            .objects
+            .iter()
+            .filter(|(_, owner)| owner.as_deref() == Some(module))
+            .map(|(name, _)| name.clone())
+            .collect();
         Policy {
             dialect,
             module: module.to_owned(),
             home_schema: home_schema.map(str::to_lowercase),
             owned,
-            foreign,
+            catalog,
             grants: Grants {
                 read: grants.read.iter().map(|g| g.to_lowercase()).collect(),
                 write: grants.write.iter().map(|g| g.to_lowercase()).collect(),
@@ -290,13 +284,7 @@ impl Policy {
     /// a database and its operator can tell. For `verify`, and `plan` where steps cannot run.
     pub fn rules_only(dialect: Dialect, module: &str) -> Self {
         let home = (dialect == Dialect::Postgres).then_some("public");
-        let mut policy = Policy::new(
-            dialect,
-            module,
-            home,
-            &Catalog::default(),
-            Grants::default(),
-        );
+        let mut policy = Policy::new(dialect, module, home, Catalog::default(), Grants::default());
         policy.rules_only = true;
         policy.confined = true;
         policy
@@ -1220,7 +1208,7 @@ impl Policy {
     fn check_relations(&self, statement: &Statement, access: &Access) -> Result<(), Refusal> {
         let ctes = cte_names(statement);
         for cte in &ctes {
-            if self.owned.contains(cte) || self.foreign.contains_key(cte) {
+            if self.owned.contains(cte) || self.is_foreign(cte) {
                 let reason = format!(
                     "the common table expression `{cte}` has the name of an existing object; \
                      rename it"
@@ -1300,7 +1288,7 @@ impl Policy {
         !key.starts_with(rules::HOST_PREFIX)
             && (self.rules_only
                 || self.owned.contains(key)
-                || (self.unknown_is_own && !self.foreign.contains_key(key)))
+                || (self.unknown_is_own && !self.is_foreign(key)))
     }
 
     /// From now on, a name nobody holds counts as the module's: a step ran whose effects are
@@ -1318,19 +1306,34 @@ impl Policy {
     /// True when no object of that name existed when the step started or was created since
     /// (what SQLite reports as a table may be a common table expression).
     pub fn unknown(&self, key: &str) -> bool {
-        !key.starts_with(rules::HOST_PREFIX)
-            && !self.owned.contains(key)
-            && !self.foreign.contains_key(key)
+        !key.starts_with(rules::HOST_PREFIX) && !self.owned.contains(key) && !self.is_foreign(key)
     }
 
     /// True when the module may create an object named `key`.
     pub fn creatable(&self, key: &str) -> bool {
         !key.starts_with(rules::HOST_PREFIX)
-            && !self.foreign.contains_key(key)
+            && !self.is_foreign(key)
             && self
                 .required_prefix
                 .as_deref()
                 .is_none_or(|prefix| key.starts_with(prefix))
+    }
+
+    /// True when someone other than this module held `key` when the step started.
+    fn is_foreign(&self, key: &str) -> bool {
+        self.catalog
+            .objects
+            .get(key)
+            .is_some_and(|owner| owner.as_deref() != Some(self.module.as_str()))
+    }
+
+    /// Who other than this module held `key` when the step started, as a phrase.
+    fn foreign_holder(&self, key: &str) -> Option<String> {
+        match self.catalog.objects.get(key)? {
+            Some(owner) if *owner == self.module => None,
+            Some(owner) => Some(format!("module `{owner}`")),
+            None => Some("the host".to_owned()),
+        }
     }
 
     fn not_owned(&self, name: &Name, what: &str) -> Refusal {
@@ -1338,7 +1341,7 @@ impl Policy {
         let holder = if key.starts_with(rules::HOST_PREFIX) {
             "it belongs to the host".to_owned()
         } else {
-            match self.foreign.get(&key) {
+            match self.foreign_holder(&key) {
                 Some(owner) => format!("it belongs to {owner}"),
                 None => "module `".to_owned() + &self.module + "` does not own it",
             }
@@ -1361,7 +1364,7 @@ impl Policy {
             Some(format!(
                 "may not create `{shown}`: names starting with `{prefix}` are the host's"
             ))
-        } else if let Some(owner) = self.foreign.get(&key) {
+        } else if let Some(owner) = self.foreign_holder(&key) {
             Some(format!(
                 "may not create `{shown}`: the name belongs to {owner}"
             ))

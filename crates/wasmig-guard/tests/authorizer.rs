@@ -31,7 +31,7 @@ fn careless_policy() -> Policy {
         Dialect::Sqlite,
         "blog",
         None,
-        &Catalog { objects },
+        Catalog { objects },
         Grants::default(),
     )
     .with_checks(Checks { reads: false })
@@ -148,7 +148,7 @@ fn strict_policy() -> SharedPolicy {
         Dialect::Sqlite,
         "blog",
         None,
-        &Catalog { objects },
+        Catalog { objects },
         Grants::default(),
     ))
 }

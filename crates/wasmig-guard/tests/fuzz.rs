@@ -92,7 +92,7 @@ fn policy(dialect: Dialect) -> Policy {
         dialect,
         "blog",
         Some("public"),
-        &Catalog { objects },
+        Catalog { objects },
         Grants::default(),
     )
 }

@@ -31,7 +31,7 @@ fn policy(dialect: Dialect) -> Policy {
         dialect,
         "blog",
         home,
-        &Catalog { objects },
+        Catalog { objects },
         Grants {
             read: ["users".to_owned()].into(),
             write: ["settings".to_owned()].into(),
@@ -1055,7 +1055,7 @@ fn postgres_code_where_the_database_confines_the_module() {
         Dialect::Postgres,
         "blog",
         Some("public"),
-        &Catalog { objects },
+        Catalog { objects },
         Grants::default(),
     )
     .allow_extensions(["citext".to_owned()]);

@@ -236,7 +236,11 @@ async fn table_exists_in(tx: &mut Transaction, name: &str) -> Result<bool> {
 
 fn table_exists_sql(dialect: Dialect) -> String {
     let sql = match dialect {
-        Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        // The table-valued pragma looks the name up in the schema held in memory; a query of
+        // `sqlite_master` would read every object's row (SQLite 3.37 and later).
+        Dialect::Sqlite => {
+            "SELECT COUNT(*) FROM pragma_table_list(?) WHERE schema = 'main' AND type = 'table'"
+        }
         Dialect::Postgres => {
             "SELECT COUNT(*) FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = ?"
@@ -690,6 +694,17 @@ pub async fn owners(tx: &mut Transaction) -> Result<BTreeMap<String, String>> {
         .await?;
     decode_all("wasmig_objects", rows, |c| Ok((c.parsed()?, c.parsed()?)))
         .map(|pairs| pairs.into_iter().collect())
+}
+
+/// How many names modules hold (see [`owners`]): with SQLite's schema version, it tells
+/// whether the holders read before are still the database's (a module forgotten without
+/// dropping anything changes no schema).
+pub async fn owners_count(tx: &mut Transaction) -> Result<i64> {
+    if !table_exists_in(tx, "wasmig_objects").await? {
+        return Ok(0);
+    }
+    let rows = tx.query("SELECT COUNT(*) FROM wasmig_objects", &[]).await?;
+    Ok(first_count(&rows))
 }
 
 /// The modules deactivated by an operator (upgrades leave them alone).
