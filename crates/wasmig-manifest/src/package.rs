@@ -180,8 +180,8 @@ pub fn load_modules(modules_dir: &Path) -> Result<Modules> {
     names.sort();
     let mut packages = Vec::new();
     let mut unreadable = Vec::new();
-    for name in names {
-        match read_module(&root, modules_dir, &name) {
+    for (name, read) in read_modules(&root, modules_dir, names) {
+        match read {
             Ok(package) => packages.push(package),
             Err(error) => unreadable.push(Unreadable { name, error }),
         }
@@ -189,6 +189,38 @@ pub fn load_modules(modules_dir: &Path) -> Result<Modules> {
     Ok(Modules {
         packages: crate::order::dependency_order(packages, modules_dir)?,
         unreadable,
+    })
+}
+
+/// Reads the modules `names`, in that order, on as many threads as there are cores: reading
+/// a package is mostly waiting for the file system (several files per module).
+fn read_modules(
+    root: &Dir,
+    modules_dir: &Path,
+    names: Vec<String>,
+) -> Vec<(String, Result<Package>)> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = names.len().div_ceil(threads).max(16);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = names
+            .chunks(chunk)
+            .map(|names| {
+                scope.spawn(move || {
+                    names
+                        .iter()
+                        .map(|name| (name.clone(), read_module(root, modules_dir, name)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .flat_map(|reader| {
+                reader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     })
 }
 
