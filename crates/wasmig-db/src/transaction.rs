@@ -5,7 +5,6 @@
 //! (a transaction left open, a session setting, PostgreSQL's role) is put back first, and a
 //! connection that cannot be put back is closed instead of returned.
 
-use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -113,17 +112,8 @@ enum Conn {
 impl RawSqlite {
     /// Runs `sql` (no parameters, no rows wanted), ignoring errors: for clean-up in `drop`.
     fn exec_quietly(self, sql: &str) {
-        let Ok(sql) = CString::new(sql) else { return };
-        // SAFETY: the connection is open while we hold it; `sql` is NUL-terminated.
-        unsafe {
-            ffi::sqlite3_exec(
-                self.0,
-                sql.as_ptr(),
-                None,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
-        }
+        // A `drop` has no one to report a failure to.
+        let _ = crate::sqlite_direct::exec(self, sql);
     }
 }
 
