@@ -156,6 +156,17 @@ async fn chains(
             "200 SQL steps",
             sql,
         ));
+        let planned = measure(rounds, || async {
+            plan(server, modules.path(), cache.clone()).await
+        })
+        .await?;
+        report.add(row(
+            "plan of 200 component steps, cached",
+            server,
+            planned,
+            "their upgrade",
+            warm,
+        ));
     }
     let work = "200 SQL steps, fresh install";
     if report.wants(work) {
@@ -255,6 +266,30 @@ pub async fn upgrade(
     drop(host);
     scratch.drop_database().await?;
     Ok((total, steps))
+}
+
+/// `plan` (the dry run: steps run in a transaction rolled back) of the modules in `modules`
+/// on a fresh scratch database of `server`, with components from `cache`.
+async fn plan(server: &Server, modules: &Path, cache: ComponentCache) -> anyhow::Result<Duration> {
+    let scratch = server.scratch().await?;
+    let settings = Settings {
+        component_cache: Some(cache),
+        ..Settings::default()
+    };
+    let host = Host::open_with(&scratch.url, modules, settings).await?;
+    let start = Instant::now();
+    let dry_run = host.plan(&[]).await?;
+    let total = start.elapsed();
+    let failed = dry_run
+        .modules
+        .iter()
+        .flat_map(|m| &m.steps)
+        .find(|s| s.error.is_some());
+    anyhow::ensure!(failed.is_none(), "the bench plan failed: {failed:?}");
+    host.database().close().await;
+    drop(host);
+    scratch.drop_database().await?;
+    Ok(total)
 }
 
 /// Runs `job` on a fresh scratch database of `server`.
