@@ -20,6 +20,8 @@ on_every_backend!(
     a_memory_bomb,
     deep_recursion,
     a_huge_result,
+    a_huge_result_through_a_cursor,
+    reading_and_writing_through_a_cursor,
     opening_a_file,
     opening_a_socket,
     reading_the_environment,
@@ -366,6 +368,27 @@ async fn a_huge_result(backend: Backend) {
         backend,
         "huge_result",
         &["quota exceeded: the step's queries returned more rows than its limit allows"],
+    )
+    .await;
+}
+
+/// A cursor holds one page at a time, but its rows count against the limit all the same.
+async fn a_huge_result_through_a_cursor(backend: Backend) {
+    contained(
+        backend,
+        "cursor_huge",
+        &["quota exceeded: the step's queries returned more rows than its limit allows"],
+    )
+    .await;
+}
+
+/// Each way of writing through a cursor is refused without running (the guest goes on and
+/// would keep the loot of any that ran); reading another module's table is denied.
+async fn reading_and_writing_through_a_cursor(backend: Backend) {
+    contained(
+        backend,
+        "cursor_tricks",
+        &["denied: may not read `victim_secrets`: it belongs to module `victim`"],
     )
     .await;
 }

@@ -271,7 +271,7 @@ async fn an_incompatible_host_api_is_refused_unless_forced(backend: Backend) {
     let report = sandbox.upgrade().await;
     failure_mentioning(
         &report,
-        "needs host API ^0.2, but this host implements 0.1.1",
+        "needs host API ^0.2, but this host implements 0.1.2",
     );
     assert!(!sandbox.tables().await.contains(&"blog_posts".to_owned()));
 

@@ -3,7 +3,10 @@
 use wasmig_db::Value;
 use wasmig_tests::{Backend, Sandbox, on_every_backend};
 
-on_every_backend!(a_batch_of_many_rows_arrives_whole);
+on_every_backend!(
+    a_batch_of_many_rows_arrives_whole,
+    a_cursor_reads_what_a_query_reads
+);
 
 /// 2,500 rows through one `execute_batch` (PostgreSQL and MariaDB get them as multi-row
 /// statements, in chunks): the table holds exactly the rows the guest sent.
@@ -46,6 +49,28 @@ async fn a_batch_of_many_rows_arrives_whole(backend: Backend) {
     for (got, want) in stored.rows.iter().zip(&expected) {
         assert_eq!(got, want);
     }
+}
+
+/// A component reads 2,345 rows through a cursor, compares each with what `query` returned
+/// for the same statement, and writes each into a copy while the cursor is open (the guest
+/// fails on any difference); the copy then holds exactly the table's rows.
+async fn a_cursor_reads_what_a_query_reads(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("scan", "1.0.0")
+        .step("001_scan", "testing/cursor_scan")
+        .write();
+    let report = sandbox.upgrade().await;
+    assert!(report.is_success(), "{report:?}");
+    let db = sandbox.database().await;
+    let mut tables = Vec::new();
+    for table in ["scan_items", "scan_copy"] {
+        let sql = format!("SELECT id, name, score, note FROM {table} ORDER BY id");
+        tables.push(db.query(&sql, &[]).await.unwrap().rows);
+    }
+    db.close().await;
+    assert_eq!(tables[0].len(), 2_345);
+    assert_eq!(tables[0], tables[1]);
 }
 
 fn text(s: &str) -> Value {

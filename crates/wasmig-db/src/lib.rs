@@ -39,7 +39,7 @@ pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
 pub use mysql_account::{GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS};
 pub use recovery::Intent;
-pub use transaction::{AsGuest, Transaction};
+pub use transaction::{AsGuest, CursorId, Transaction};
 pub use value::{RowSet, Value};
 
 /// The SQL dialect of a database.

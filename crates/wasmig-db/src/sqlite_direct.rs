@@ -122,6 +122,82 @@ impl StatementCache {
     }
 }
 
+/// A query stepped a page at a time (a guest's cursor): its own prepared statement, never
+/// one of the cache's, finalized on drop.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    statement: Statement,
+    columns: Vec<String>,
+    done: bool,
+}
+
+impl Scan {
+    /// Prepares and binds the query `sql`; SQLite refuses a statement that writes.
+    pub(crate) fn open(raw: RawSqlite, sql: &str, params: &[Value]) -> Result<Scan> {
+        let statement = prepare(raw, sql)?.ok_or_else(|| Error::Statement {
+            message: "the cursor's text holds no statement".into(),
+            code: None,
+        })?;
+        // SAFETY: a prepared statement of an open connection.
+        if unsafe { ffi::sqlite3_stmt_readonly(statement.0) } == 0 {
+            return Err(Error::Statement {
+                message: "a cursor reads the rows of a query; SQLite says this statement writes"
+                    .into(),
+                code: None,
+            });
+        }
+        bind(raw, &statement, params)?;
+        // SAFETY: as above.
+        let columns = unsafe {
+            (0..ffi::sqlite3_column_count(statement.0))
+                .map(|i| text_of(ffi::sqlite3_column_name(statement.0, i)))
+                .collect()
+        };
+        Ok(Scan {
+            statement,
+            columns,
+            done: false,
+        })
+    }
+
+    /// The names of the query's columns.
+    pub(crate) fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The next rows, at most `max`, charged to `budget`; none once the query is done.
+    pub(crate) fn next(
+        &mut self,
+        raw: RawSqlite,
+        max: usize,
+        deadline: Option<Instant>,
+        budget: &mut Budget,
+    ) -> Result<Vec<Vec<Value>>> {
+        let _progress = Progress::install(raw, deadline);
+        let mut rows = Vec::new();
+        let columns = c_int::try_from(self.columns.len()).unwrap_or(c_int::MAX);
+        while !self.done && rows.len() < max {
+            // SAFETY: a prepared statement of an open connection; `column` is called only
+            // after SQLITE_ROW.
+            match unsafe { ffi::sqlite3_step(self.statement.0) } {
+                ffi::SQLITE_DONE => self.done = true,
+                ffi::SQLITE_ROW => {
+                    let row: Vec<Value> = (0..columns)
+                        .map(|i| unsafe { column(&self.statement, i) })
+                        .collect();
+                    budget.spend(&row)?;
+                    rows.push(row);
+                }
+                rc => {
+                    self.done = true;
+                    return Err(error(raw, rc));
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// True for statements that only read or change rows.
 fn is_data_statement(sql: &str) -> bool {
     let first = sql

@@ -13,6 +13,10 @@ use libsqlite3_sys as ffi;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Executor, MySql, Postgres, Sqlite};
 
+mod cursor;
+
+pub use cursor::CursorId;
+
 use crate::backend::{self, Budget};
 use crate::deadline::{self, Canceller, RawSqlite, Watch};
 use crate::{
@@ -31,6 +35,8 @@ pub struct Transaction {
     /// SQLite: the host's own statements (the ledger's), kept apart from the guest's: a
     /// statement the authorizer let through as the host's is never handed to a guest.
     host_statements: crate::sqlite_direct::StatementCache,
+    /// The guest's open cursors (SQLite's statements finalized before the connection goes).
+    cursors: cursor::Cursors,
     /// True while a guest statement runs (see [`Transaction::as_guest`]).
     guest: Arc<AtomicBool>,
     /// The PostgreSQL role guest statements run as (see [`Transaction::use_guest_role`]).
@@ -149,6 +155,7 @@ impl Database {
         Ok(Transaction {
             authorizer: None,
             statements: Default::default(),
+            cursors: Default::default(),
             host_statements: Default::default(),
             guest: Arc::default(),
             guest_role: None,
@@ -308,13 +315,35 @@ impl Transaction {
             return self.finish_call(result, true);
         }
         let (guest_call, watch) = self.start_call(sql, params).await?;
-        let (sql, params) = Self::as_sent(&guest_call, sql, params);
+        let (sent, sent_params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(budget);
         let call = async {
-            each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sql, params, mode).await)
+            each_backend!(Conn, &mut self.conn, conn => backend::held_query(conn, sent, sent_params, mode).await)
         };
         let (result, finished) = deadline::watched(watch.as_ref(), call).await;
-        self.finish_call(result, finished)
+        let mut set = self.finish_call(result, finished)?;
+        if guest_call.is_some() && set.rows.is_empty() {
+            set.columns = self.column_names(sql).await?;
+        }
+        Ok(set)
+    }
+
+    /// MariaDB/MySQL: the column names of the query `sql`, read from the server's description
+    /// of it (prepared by the host, not run). A module account's procedure returns no names
+    /// along with no rows; the statement just ran as the guest's, so the names are its to see.
+    async fn column_names(&mut self, sql: &str) -> Result<Vec<String>> {
+        use sqlx::{Column, SqlSafeStr, Statement};
+        let Conn::MySql(conn) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        let statement = (&mut **conn)
+            .prepare(AssertSqlSafe(sql.to_owned()).into_sql_str())
+            .await?;
+        Ok(statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect())
     }
 
     /// SQLite, where every statement runs on the connection's handle directly (see
@@ -676,6 +705,8 @@ impl Transaction {
             self.role_active = false;
         }
         self.savepoints.clear();
+        // A cursor belongs to the transaction (SQLite's statement is finalized first).
+        self.cursors.clear();
         self.open = false;
         let waiting = std::mem::take(&mut self.after_commit.0);
         self.raw(verb).await?;
@@ -782,6 +813,7 @@ impl Transaction {
         // Statements prepared under another decider (another module's, in a dry run) were
         // authorized by it: never reuse them.
         self.statements.clear();
+        self.cursors.clear();
         // The one installed before goes first: dropping it unsets SQLite's authorizer, which
         // would otherwise take the new one with it.
         self.authorizer = None;
@@ -972,6 +1004,7 @@ impl Transaction {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
+        self.cursors.clear();
         self.authorizer = None;
         let dirty = self.open
             || self.changed != Changed::default()

@@ -394,6 +394,10 @@ impl Gate for Recording {
         self.inner.touched()
     }
 
+    fn reads_only(&self, sql: &str) -> bool {
+        self.inner.reads_only(sql)
+    }
+
     fn claim<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,

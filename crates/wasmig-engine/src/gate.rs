@@ -277,6 +277,10 @@ impl Gate for GuardGate {
         Policy::touched(&self.pending)
     }
 
+    fn reads_only(&self, sql: &str) -> bool {
+        self.policy.lock().reads_only(sql)
+    }
+
     fn check(&mut self, statement: &GuestStatement<'_>) -> Result<Route, Denial> {
         let (policy, sql) = (&self.policy, statement.sql);
         let verdict = self

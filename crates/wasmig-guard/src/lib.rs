@@ -482,6 +482,19 @@ impl Policy {
         self.dialect
     }
 
+    /// True when `sql` is one query that only reads: a `SELECT`, `VALUES` or `WITH … SELECT`
+    /// with no data-changing part and no `INTO` (what a cursor may run). The database checks
+    /// again where it can (SQLite's read-only statement, PostgreSQL's `DECLARE`).
+    pub fn reads_only(&self, sql: &str) -> bool {
+        let Ok(statements) = self.parse(sql) else {
+            return false;
+        };
+        let [statement @ Statement::Query(query)] = statements.as_slice() else {
+            return false;
+        };
+        names::nested_changes(query).is_empty() && !selects_into(statement)
+    }
+
     /// Parses `sql` in the database's dialect. SQLite's `a IS b` / `a IS NOT b` between any two
     /// expressions, which sqlparser reads only before NULL, TRUE, FALSE and DISTINCT, is read
     /// as the standard `IS [NOT] DISTINCT FROM` it means: the names a statement touches are

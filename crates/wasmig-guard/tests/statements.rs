@@ -1245,3 +1245,36 @@ fn each_refusal_names_its_rule_and_object() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// What a cursor may run: one query that only reads, in every dialect; the ways of writing
+/// through something that starts like a query are not one.
+#[test]
+fn a_cursor_runs_only_queries_that_read() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+        let policy = policy(dialect);
+        for sql in [
+            "SELECT * FROM blog_posts",
+            "  select id from blog_posts where id > 3 order by id",
+            "WITH recent AS (SELECT id FROM blog_posts) SELECT * FROM recent",
+            "SELECT 1 UNION ALL SELECT 2",
+        ] {
+            assert!(policy.reads_only(sql), "{dialect:?}: {sql}");
+        }
+        for sql in [
+            "INSERT INTO blog_posts (title) VALUES ('x')",
+            "DELETE FROM blog_posts",
+            "CREATE TABLE blog_more (id INTEGER)",
+            "SELECT 1; DELETE FROM blog_posts",
+            "SELECT * INTO blog_copy FROM blog_posts",
+            "not sql at all",
+            "",
+        ] {
+            assert!(!policy.reads_only(sql), "{dialect:?}: {sql}");
+        }
+    }
+    let postgres = policy(Dialect::Postgres);
+    assert!(
+        !postgres
+            .reads_only("WITH gone AS (DELETE FROM blog_posts RETURNING id) SELECT * FROM gone")
+    );
+}

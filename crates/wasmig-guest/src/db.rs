@@ -1,5 +1,6 @@
 use crate::bindings::exports::wasmig::migration::step;
 use crate::bindings::wasmig::migration::database::Connection;
+use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::value::{FromValue, Value};
 
@@ -101,6 +102,32 @@ impl<'a> Db<'a> {
             columns: set.columns,
             rows: set.rows,
         })
+    }
+
+    /// Runs a query and returns its rows as an iterator that reads them from the host a page
+    /// at a time: for results too large to hold at once (a step scanning a million rows
+    /// holds a few hundred). Other statements may run while it is open. Needs host API 0.1.2
+    /// (`host-api = "^0.1.2"`). Only a query that reads (`SELECT`, `VALUES`, `WITH … SELECT`)
+    /// can be iterated; the rows count against the step's limits like any query's.
+    ///
+    /// ```no_run
+    /// # use wasmig_guest::{Db, Result, params};
+    /// # fn up(db: &Db) -> Result<()> {
+    /// for row in db.query_iter("SELECT id, body FROM blog_posts", params![])? {
+    ///     let row = row?;
+    ///     let body: String = row.get("body")?;
+    ///     db.execute("UPDATE blog_posts SET words = ? WHERE id = ?",
+    ///         params![body.split_whitespace().count() as i64, row.get::<i64>("id")?])?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn query_iter(&self, sql: &str, params: &[Value]) -> Result<Cursor> {
+        let cursor = self
+            .conn
+            .open_cursor(sql, params)
+            .map_err(|e| Error::database(sql, e))?;
+        Ok(Cursor::new(cursor, sql))
     }
 
     /// Runs a query that must return exactly one row and reads its first column.
@@ -294,6 +321,12 @@ impl ColumnIndex for &str {
 pub struct Row<'r> {
     columns: &'r [String],
     values: &'r [Value],
+}
+
+impl<'r> Row<'r> {
+    pub(crate) fn new(columns: &'r [String], values: &'r [Value]) -> Self {
+        Row { columns, values }
+    }
 }
 
 impl Row<'_> {

@@ -24,11 +24,13 @@
 // The generated bindings name this crate by its external path, also from inside it.
 extern crate self as wasmig_guest;
 
+mod cursor;
 mod db;
 mod error;
 mod value;
 
-pub use db::{Context, Db, Dialect, Row, Rows};
+pub use cursor::{Cursor, OwnedRow};
+pub use db::{ColumnIndex, Context, Db, Dialect, Row, Rows};
 pub use error::{Error, Result};
 pub use value::{FromValue, Value};
 

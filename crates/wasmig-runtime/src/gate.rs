@@ -69,6 +69,14 @@ pub trait Gate: Send {
     /// The database-side check to install for the step (SQLite's authorizer), if any.
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>>;
 
+    /// True when `sql` is one query that only reads, which a cursor may run (the database
+    /// checks again where it can). The default says no: a gate that does not read SQL lets
+    /// no cursor open.
+    fn reads_only(&self, sql: &str) -> bool {
+        let _ = sql;
+        false
+    }
+
     /// For a batch of `sql` (checked, and to run as the guest's): the statement that runs it
     /// for `rows` rows at once, their parameters one row after another, and the parameters
     /// per row; `None` when it must run row by row (the default).
@@ -101,6 +109,11 @@ impl Gate for OpenGate {
 
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {
         None
+    }
+
+    /// No policy: the database alone decides what a cursor may run.
+    fn reads_only(&self, _: &str) -> bool {
+        true
     }
 }
 

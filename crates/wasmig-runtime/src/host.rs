@@ -6,7 +6,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::StepContext;
 use crate::sandbox::MemoryLimiter;
-use crate::session::{Mode, Output, Session, Stopped};
+pub use crate::session::CursorHandle;
+use crate::session::{MAX_PAGE, Mode, Output, Session, Stopped};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -15,10 +16,11 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "wasmig:migration/database.connection": ConnectionHandle,
+        "wasmig:migration/database.cursor": CursorHandle,
     },
 });
 
-use wasmig::migration::database::{self as wit_db, HostConnection};
+use wasmig::migration::database::{self as wit_db, HostConnection, HostCursor};
 use wasmig::migration::log::{self as wit_log, Level};
 use wasmig::migration::types::{DbError, RowSet, SqlValue};
 
@@ -82,7 +84,17 @@ impl StepState {
             return Ok(Err(DbError::Invalid("empty statement".into())));
         }
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
-        match self.session.statement(mode, sql, &params).await {
+        let result = self.session.statement(mode, sql, &params).await;
+        self.answer(result)
+    }
+
+    /// Answers a guest's call that the session ran: a stop becomes a trap that unwinds the
+    /// guest, a database error the guest's to handle.
+    fn answer<T>(
+        &self,
+        result: Result<Result<T, wasmig_db::Error>, Stopped>,
+    ) -> wasmtime::Result<Result<T, DbError>> {
+        match result {
             Ok(result) => Ok(result.map_err(|e| DbError::Database(e.to_string()))),
             Err(Stopped) => Err(self.stopped_trap()),
         }
@@ -218,14 +230,66 @@ impl HostConnection for StepState {
             .into_iter()
             .map(|row| row.into_iter().map(from_wit).collect())
             .collect();
-        match self.session.batch(&sql, &rows).await {
-            Ok(result) => Ok(result.map_err(|e| DbError::Database(e.to_string()))),
-            Err(Stopped) => Err(self.stopped_trap()),
+        let result = self.session.batch(&sql, &rows).await;
+        self.answer(result)
+    }
+
+    async fn open_cursor(
+        &mut self,
+        handle: Resource<ConnectionHandle>,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> wasmtime::Result<Result<Resource<CursorHandle>, DbError>> {
+        self.check(&handle)?;
+        if !self.session.gate.reads_only(&sql) {
+            return Ok(Err(DbError::Invalid(
+                "a cursor reads the rows of one query (SELECT, VALUES, WITH … SELECT); this \
+                 statement is not one"
+                    .into(),
+            )));
+        }
+        let params: Vec<Value> = params.into_iter().map(from_wit).collect();
+        let opened = self.session.open_cursor(&sql, &params).await;
+        match self.answer(opened)? {
+            Ok(cursor) => Ok(Ok(self.table.push(cursor)?)),
+            Err(e) => Ok(Err(e)),
         }
     }
 
     async fn drop(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl HostCursor for StepState {
+    async fn columns(&mut self, handle: Resource<CursorHandle>) -> wasmtime::Result<Vec<String>> {
+        Ok(self.table.get(&handle)?.columns().to_vec())
+    }
+
+    async fn next(
+        &mut self,
+        handle: Resource<CursorHandle>,
+        max: u32,
+    ) -> wasmtime::Result<Result<Vec<Vec<SqlValue>>, DbError>> {
+        if max == 0 {
+            return Ok(Err(DbError::Invalid(
+                "a page of 0 rows was asked for".into(),
+            )));
+        }
+        let max = usize::try_from(max).unwrap_or(MAX_PAGE);
+        let cursor = self.table.get_mut(&handle)?;
+        let rows = self.session.fetch(cursor, max).await;
+        Ok(self.answer(rows)?.map(|rows| {
+            rows.into_iter()
+                .map(|row| row.into_iter().map(to_wit).collect())
+                .collect()
+        }))
+    }
+
+    async fn drop(&mut self, handle: Resource<CursorHandle>) -> wasmtime::Result<()> {
+        let cursor = self.table.delete(handle)?;
+        self.session.close_cursor(cursor).await;
         Ok(())
     }
 }

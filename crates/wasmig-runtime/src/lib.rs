@@ -37,7 +37,7 @@ pub use stop::Stop;
 pub use wasmig_db::{Denial, Rule};
 
 /// The version of the `wasmig:migration` WIT package this host implements.
-pub const HOST_API_VERSION: Version = Version::new(0, 1, 1);
+pub const HOST_API_VERSION: Version = Version::new(0, 1, 2);
 
 /// Per-step resource limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,7 @@ impl Runtime {
     }
 
     /// Compiles `bytes` like [`Runtime::prepare`] and lists what the component imports
-    /// (`wasmig:migration/database@0.1.1`, `wasi:io/streams@0.2.0`, …), for `verify`.
+    /// (`wasmig:migration/database@0.1.2`, `wasi:io/streams@0.2.0`, …), for `verify`.
     pub async fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
         let (component, ..) = self.compile(bytes).await?;
         Ok(component

@@ -1,6 +1,8 @@
 //! The database side of one step: every statement a guest (or a SQL script) sends passes
 //! through here, in order: the policy, the quotas, the journal, then the database.
 
+mod cursor;
+
 use std::time::Instant;
 
 use wasmig_db::{Budget, Denial, Rule, Transaction, Value};
@@ -8,6 +10,9 @@ use wasmig_db::{Budget, Denial, Rule, Transaction, Value};
 use crate::gate::{Gate, GuestStatement, Hooks, Route};
 use crate::journal::{Admission, Journal, Statement};
 use crate::{Error, Limits, StepContext, Tolerated};
+
+pub use cursor::CursorHandle;
+pub(crate) use cursor::MAX_PAGE;
 
 /// A database error the guest may handle (the step goes on if it does).
 pub(crate) type DbFailure = wasmig_db::Error;
@@ -177,17 +182,22 @@ impl Session {
         if let (Mode::Tolerant, Err(error)) = (mode, &result) {
             self.tolerate(position, sql, error);
         }
-        if result.is_ok()
-            && let Err(reason) = self.gate.ran(&mut self.transaction).await
-        {
-            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
-                "recording what the statement created or dropped failed: {reason}"
-            )))));
-        }
+        self.after_guest_statement(result.is_ok()).await?;
         if !journaled {
             self.journal_ran(statement, mode, &result).await?;
         }
         Ok(result)
+    }
+
+    /// Tells the gate that the statement it last checked ran, when it `succeeded`: it records
+    /// what the statement created or dropped; a failure to record stops the step.
+    async fn after_guest_statement(&mut self, succeeded: bool) -> Result<(), Stopped> {
+        if succeeded && let Err(reason) = self.gate.ran(&mut self.transaction).await {
+            return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
+                "recording what the statement created or dropped failed: {reason}"
+            )))));
+        }
+        Ok(())
     }
 
     /// Rows per multi-row statement at most (see [`Session::multi_row`]).
@@ -387,6 +397,16 @@ impl Session {
                 "the savepoint around a tolerant statement failed: {e}"
             ))))
         })?;
+        self.verdict(sql, result)
+    }
+
+    /// What the guest gets from a statement the database ran as its own: a refusal by the
+    /// database or an exceeded budget stops the step, other errors are the guest's to handle.
+    fn verdict<T>(
+        &mut self,
+        sql: &str,
+        result: wasmig_db::Result<T>,
+    ) -> Result<wasmig_db::Result<T>, Stopped> {
         match result {
             Err(wasmig_db::Error::Denied(reason)) => Err(self.stop(database_denial(sql, reason))),
             Err(wasmig_db::Error::Quota(reason)) => Err(self.stop(Error::Quota(reason))),
