@@ -3,6 +3,7 @@
 
 mod baseline;
 mod many;
+mod memory;
 mod report;
 mod scenario;
 mod scratch;
@@ -42,11 +43,17 @@ struct Args {
     /// Measures wasmig only and prints no table (to profile it: `perf record … --ours-only`).
     #[arg(long)]
     ours_only: bool,
+    /// Internal: upgrades URL MODULES CACHE and exits (the process whose memory is measured).
+    #[arg(long, hide = true, num_args = 3, value_names = ["URL", "MODULES", "CACHE"])]
+    child_upgrade: Option<Vec<String>>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some([url, modules, cache]) = args.child_upgrade.as_deref() {
+        return memory::child_upgrade(url, modules, cache).await;
+    }
     let plugins = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins/Cargo.toml");
     eprintln!("building the bench components in {}", plugins.display());
     let components = scenario::Components::build(&plugins)?;

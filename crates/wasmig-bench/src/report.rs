@@ -2,18 +2,45 @@
 
 use std::time::Duration;
 
-/// One figure: wasmig's time beside a baseline's.
+/// One figure: wasmig's beside a baseline's.
 pub struct Row {
     /// What was measured.
     pub work: String,
     /// The backend it ran on.
     pub backend: &'static str,
-    /// wasmig's median time.
-    pub ours: Duration,
+    /// wasmig's median.
+    pub ours: Figure,
     /// What wasmig is compared with.
     pub baseline: String,
-    /// The baseline's median time.
-    pub theirs: Duration,
+    /// The baseline's median.
+    pub theirs: Figure,
+}
+
+/// A measured quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Figure {
+    /// A time.
+    Time(Duration),
+    /// A process's peak resident memory, in bytes.
+    Memory(u64),
+}
+
+impl Figure {
+    fn value(self) -> f64 {
+        match self {
+            Figure::Time(time) => time.as_secs_f64(),
+            Figure::Memory(bytes) => bytes as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Figure::Time(time) => f.write_str(&millis(*time)),
+            Figure::Memory(bytes) => write!(f, "{:.1} MiB", *bytes as f64 / f64::from(1 << 20)),
+        }
+    }
 }
 
 /// The figures of one run.
@@ -45,9 +72,9 @@ impl Report {
             "{} [{}]: {} vs {} {} ({:.2}x)",
             row.work,
             row.backend,
-            millis(row.ours),
+            row.ours,
             row.baseline,
-            millis(row.theirs),
+            row.theirs,
             ratio(&row)
         );
         self.rows.push(row);
@@ -63,9 +90,9 @@ impl Report {
                 "| {} | {} | {} | {} {} | {:.2}× |",
                 row.work,
                 row.backend,
-                millis(row.ours),
+                row.ours,
                 row.baseline,
-                millis(row.theirs),
+                row.theirs,
                 ratio(row)
             );
         }
@@ -73,7 +100,7 @@ impl Report {
 }
 
 fn ratio(row: &Row) -> f64 {
-    row.ours.as_secs_f64() / row.theirs.as_secs_f64().max(1e-9)
+    row.ours.value() / row.theirs.value().max(1e-9)
 }
 
 fn millis(duration: Duration) -> String {
@@ -100,8 +127,8 @@ fn machine() -> String {
     format!("Machine: {cpu}, {cores} cores available; release build; medians.")
 }
 
-/// The median of `times`.
-pub fn median(mut times: Vec<Duration>) -> Duration {
+/// The median of `times` (of any figures).
+pub fn median<T: Ord + Copy + Default>(mut times: Vec<T>) -> T {
     times.sort();
     times.get(times.len() / 2).copied().unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wasmig_engine::{ComponentCache, Event, Host, Settings};
 
 use crate::baseline;
-use crate::report::{Report, Row, median};
+use crate::report::{Figure, Report, Row, median};
 use crate::scratch::Server;
 
 /// Steps in a chain.
@@ -17,6 +17,7 @@ pub struct Components {
     rows_execute: Vec<u8>,
     rows_batch: Vec<u8>,
     step: Vec<u8>,
+    scan: Vec<u8>,
 }
 
 impl Components {
@@ -35,6 +36,7 @@ impl Components {
             rows_execute: read("bench/rows_execute")?,
             rows_batch: read("bench/rows_batch")?,
             step: read("bench/step")?,
+            scan: read("bench/scan")?,
         })
     }
 }
@@ -52,6 +54,7 @@ pub async fn run_all(
     if server.is_sqlite() {
         chains(server, components, rounds, &cache, report).await?;
         crate::many::many_modules(server, rounds, report).await?;
+        crate::memory::scans(&components.scan, rounds, report).await?;
     }
     Ok(())
 }
@@ -323,8 +326,8 @@ pub fn row(work: &str, server: &Server, ours: Duration, baseline: &str, theirs: 
     Row {
         work: work.to_owned(),
         backend: server.name,
-        ours,
+        ours: Figure::Time(ours),
         baseline: baseline.to_owned(),
-        theirs,
+        theirs: Figure::Time(theirs),
     }
 }

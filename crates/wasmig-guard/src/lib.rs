@@ -782,10 +782,19 @@ impl Policy {
     fn check_writes(&self, statement: &Statement, access: &mut Access) -> Result<(), Refusal> {
         match statement {
             Statement::Query(query) => {
-                // `WITH d AS (UPDATE … RETURNING *) SELECT …` writes: each nested change is
-                // checked as the statement it is.
+                // `WITH d AS (UPDATE … RETURNING *) SELECT …` and `WITH c AS (…) INSERT …`
+                // write: a nested row change adds its targets to the statement's writes,
+                // checked with the whole statement (where the CTEs it reads are in scope);
+                // any other nested change is checked as the statement it is.
                 for nested in names::nested_changes(query) {
-                    self.check_statement(&nested)?;
+                    match nested {
+                        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                            self.check_writes(&nested, access)?
+                        }
+                        other => {
+                            self.check_statement(&other)?;
+                        }
+                    }
                 }
             }
             Statement::Insert(insert) => match &insert.table {
