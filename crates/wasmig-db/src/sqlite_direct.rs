@@ -183,6 +183,7 @@ impl Scan {
                 ffi::SQLITE_DONE => self.done = true,
                 ffi::SQLITE_ROW => {
                     let row: Vec<Value> = (0..columns)
+                        // SAFETY: the statement just returned SQLITE_ROW.
                         .map(|i| unsafe { column(&self.statement, i) })
                         .collect();
                     budget.spend(&row)?;
