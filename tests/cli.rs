@@ -11,6 +11,7 @@ on_every_backend!(
     plan_and_history_print_text_and_json,
     a_non_transactional_step_that_fails_stays_unfinished_until_repaired,
     ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order,
+    an_author_creates_builds_installs_and_extends_a_module,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -635,5 +636,156 @@ async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(bac
         status[0].action,
         Action::Apply { first: 2 },
         "it runs again next time"
+    );
+}
+
+/// Runs the CLI in the sandbox, building components into the plugins' target directory (its
+/// compiled dependencies are reused).
+fn author(sandbox: &Sandbox, args: &[&str]) -> wasmig_tests::CliOutput {
+    let mut command = sandbox.cli_command(WASMIG, args);
+    command.env(
+        "CARGO_TARGET_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/target"),
+    );
+    wasmig_tests::CliOutput(command.output().expect("the CLI starts"))
+}
+
+/// What README's authoring part shows: `new` makes sources that `build` builds as they are,
+/// `upgrade` installs them; `add-step` adds a SQL and a Rust step, which the next upgrade
+/// applies. A step left as `add-step` wrote it fails and says where to write it.
+async fn an_author_creates_builds_installs_and_extends_a_module(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    // A name per backend: the tests share a target directory, where a component's file is
+    // named after its crate.
+    let shop = format!("shop_{}", format!("{backend:?}").to_lowercase());
+    let shop = shop.as_str();
+    let created = author(&sandbox, &["new", shop]);
+    assert!(created.success(), "{created:?}");
+    let src = sandbox.path().join(shop);
+    for file in [
+        "module.toml",
+        "Cargo.toml",
+        "install/src/lib.rs",
+        ".wasmig/wit/migration.wit",
+    ] {
+        assert!(src.join(file).is_file(), "{file}");
+    }
+    let built = author(&sandbox, &["build", shop]);
+    assert!(
+        built
+            .stdout()
+            .contains(&format!("built {shop} 0.1.0 (1 step, install)")),
+        "{built:?}"
+    );
+    let crate_name = format!("Compiling {shop}-install");
+    assert!(
+        built.stderr().contains(&crate_name),
+        "cargo's progress: {built:?}"
+    );
+    assert!(author(&sandbox, &["upgrade"]).success());
+
+    let sql = author(&sandbox, &["add-step", shop, "add_notes", "--sql"]);
+    assert!(
+        sql.stdout().contains("migrations/002_add_notes.sql"),
+        "{sql:?}"
+    );
+    let notes = src.join("migrations/002_add_notes.sql");
+    let text = std::fs::read_to_string(&notes).unwrap();
+    let alter = format!("ALTER TABLE {shop}_items ADD COLUMN notes VARCHAR(100);\n");
+    std::fs::write(&notes, text + &alter).unwrap();
+    let rust = author(&sandbox, &["add-step", shop, "first_item"]);
+    assert!(
+        rust.stdout()
+            .contains("migrations/003_first_item/src/lib.rs"),
+        "{rust:?}"
+    );
+    let header = src.join("module.toml");
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, text.replace("0.1.0", "0.2.0")).unwrap();
+    assert!(author(&sandbox, &["build", shop]).success());
+    let unwritten = author(&sandbox, &["upgrade"]);
+    assert!(!unwritten.success());
+    assert!(
+        unwritten
+            .stderr()
+            .contains("step 003_first_item is not written yet"),
+        "{unwritten:?}"
+    );
+
+    let lib = src.join("migrations/003_first_item/src/lib.rs");
+    std::fs::write(
+        &lib,
+        format!(
+            "use wasmig_guest::{{Db, Result, params}};\n\
+             fn up(db: &Db) -> Result<()> {{\n\
+             db.execute(\"INSERT INTO {shop}_items (id, title, notes) VALUES (1, 'first', 'n')\", params![])?;\n\
+             Ok(())\n}}\n\
+             wasmig_guest::migration!(up);\n"
+        ),
+    )
+    .unwrap();
+    assert!(author(&sandbox, &["build", shop]).success());
+    let upgraded = author(&sandbox, &["upgrade"]);
+    assert!(upgraded.success(), "{upgraded:?}");
+    let db = sandbox.database().await;
+    let rows = db
+        .query(&format!("SELECT title, notes FROM {shop}_items"), &[])
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(
+        rows.rows,
+        vec![vec![
+            wasmig_db::Value::Text("first".into()),
+            wasmig_db::Value::Text("n".into())
+        ]]
+    );
+}
+
+#[test]
+fn new_and_add_step_refuse_what_they_would_overwrite_or_misname() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(WASMIG)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        wasmig_tests::CliOutput(output)
+    };
+    assert!(run(&["new", "notes", "--sql"]).success());
+    assert!(
+        !dir.path().join("notes/Cargo.toml").exists(),
+        "a SQL module needs no cargo"
+    );
+    let again = run(&["new", "notes"]);
+    assert!(!again.success());
+    assert!(again.stderr().contains("is not empty"), "{again:?}");
+    let bad_name = run(&["new", "Bad-Name"]);
+    assert!(!bad_name.success(), "{bad_name:?}");
+    assert!(!dir.path().join("Bad-Name").exists());
+    let bad_slug = run(&["add-step", "notes", "Add-Notes", "--sql"]);
+    assert!(!bad_slug.success());
+    assert!(bad_slug.stderr().contains("a-z, 0-9 and _"), "{bad_slug:?}");
+    let added = run(&["add-step", "notes", "add_body", "--sql"]);
+    assert!(
+        added.stdout().contains("migrations/002_add_body.sql"),
+        "{added:?}"
+    );
+    // A SQL module builds without cargo; a Rust step brings its workspace along.
+    let modules = dir.path().join("modules");
+    let built = run(&["build", "notes", "-m", modules.to_str().unwrap()]);
+    assert!(
+        built
+            .stdout()
+            .contains("built notes 0.1.0 (2 steps, install)"),
+        "{built:?}"
+    );
+    assert!(run(&["add-step", "notes", "backfill", "--rust"]).success());
+    assert!(dir.path().join("notes/Cargo.toml").is_file());
+    assert!(
+        dir.path()
+            .join("notes/migrations/003_backfill/src/lib.rs")
+            .is_file()
     );
 }

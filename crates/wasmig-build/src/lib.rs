@@ -25,6 +25,8 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 use wasmig_manifest::{Manifest, Package};
 
+pub mod scaffold;
+
 /// The WebAssembly target components are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
@@ -55,6 +57,12 @@ pub enum Error {
         dir: PathBuf,
         /// How it exited.
         status: String,
+    },
+    /// The Rust toolchain lacks the WebAssembly target and it could not be added.
+    #[error("the Rust target {TARGET} is missing: {hint}")]
+    Target {
+        /// What to do about it.
+        hint: String,
     },
     /// The assembled package does not load.
     #[error(transparent)]
@@ -95,7 +103,12 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
             Source::Sql(_) => None,
         })
         .collect();
-    let components = build_crates(src, &crates)?;
+    let components = if crates.is_empty() {
+        BTreeMap::new()
+    } else {
+        workspace_of(src)?;
+        build_crates(src, &crates)?
+    };
 
     let staging_root = out.join(format!(".build-{}", manifest.name));
     let staging = staging_root.join(&manifest.name);
@@ -200,9 +213,70 @@ fn step_sources(dir: &Path) -> Result<BTreeMap<String, Source>> {
     Ok(steps)
 }
 
+/// The cargo manifest of the workspace the module's crates build in: the nearest
+/// `Cargo.toml` at or above `src`.
+fn workspace_of(src: &Path) -> Result<PathBuf> {
+    let src = canonical(src)?;
+    src.ancestors()
+        .map(|dir| dir.join("Cargo.toml"))
+        .find(|manifest| manifest.is_file())
+        .ok_or_else(|| Error::Layout {
+            path: src.clone(),
+            message: "the module has Rust steps but no Cargo.toml at or above it: its crates \
+                      build in a cargo workspace with a release profile (`wasmig new` makes \
+                      one; `wasmig add-step DIR SLUG --rust` adds it to a SQL module)"
+                .into(),
+        })
+}
+
+/// Makes sure the toolchain has [`TARGET`]: when it is missing, `rustup target add` adds it
+/// (announced on stderr); without rustup the error says what to install.
+pub fn ensure_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .stderr(Stdio::null())
+        .output();
+    let Ok(installed) = installed else {
+        return sysroot_has_target()
+            .then_some(())
+            .ok_or_else(|| Error::Target {
+                hint: format!(
+                    "install it for your Rust toolchain (with rustup: `rustup target add {TARGET}`)"
+                ),
+            });
+    };
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("wasmig: adding the Rust target {TARGET} (rustup target add {TARGET})");
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => Ok(()),
+        _ => Err(Error::Target {
+            hint: format!("`rustup target add {TARGET}` failed; run it yourself and build again"),
+        }),
+    }
+}
+
+/// True when the active `rustc`'s sysroot holds [`TARGET`]'s standard library.
+fn sysroot_has_target() -> bool {
+    Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .is_some_and(|sysroot| sysroot.join("lib/rustlib").join(TARGET).is_dir())
+}
+
 /// Builds the given crates (all in the cargo workspace around `dir`) for [`TARGET`] in release
 /// mode; returns each crate directory's component.
 pub fn build_crates(dir: &Path, crates: &[&Path]) -> Result<BTreeMap<PathBuf, PathBuf>> {
+    ensure_target()?;
     let mut command = cargo_build(dir);
     for krate in crates {
         command.arg("--package").arg(package_name(krate)?);
@@ -227,6 +301,7 @@ pub fn build_crates(dir: &Path, crates: &[&Path]) -> Result<BTreeMap<PathBuf, Pa
 /// directory's component.
 pub fn build_workspace(manifest: &Path) -> Result<BTreeMap<PathBuf, PathBuf>> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
+    ensure_target()?;
     let mut command = cargo_build(dir);
     command.arg("--workspace");
     run_cargo(command, dir)
@@ -237,7 +312,8 @@ fn cargo_build(dir: &Path) -> Command {
     let mut command = Command::new(cargo);
     command
         .current_dir(dir)
-        .args(["build", "--quiet", "--release", "--target", TARGET])
+        // cargo's progress goes to stderr, as it comes (a first build takes a minute).
+        .args(["build", "--release", "--target", TARGET])
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped());
     command

@@ -144,14 +144,13 @@ fn module_line(plan: &ModulePlan) -> Option<String> {
     let header = or_dash(plan.header_version.as_ref());
     Some(match &plan.action {
         Action::Install => format!(
-            "{module}: installing {header} with its install step (covers {} steps)",
-            plan.package_steps
+            "{module}: installing {header} with its install step (covers {})",
+            steps(usize::try_from(plan.package_steps).unwrap_or(usize::MAX))
         ),
         Action::Apply { .. } => {
             let steps = match plan.pending.len() {
                 0 => "version only".to_owned(),
-                1 => "1 step".to_owned(),
-                n => format!("{n} steps"),
+                n => steps(n),
             };
             match &plan.installed_version {
                 Some(installed) => format!("{module}: {installed} -> {header}, {steps}"),
@@ -371,4 +370,12 @@ pub fn repaired(module: &str, repaired: &Repaired) -> String {
 pub fn json(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// `1 step`, `3 steps`.
+pub fn steps(count: usize) -> String {
+    match count {
+        1 => "1 step".to_owned(),
+        n => format!("{n} steps"),
+    }
 }

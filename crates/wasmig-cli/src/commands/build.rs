@@ -30,10 +30,10 @@ impl Build {
             };
             writeln!(
                 stdout,
-                "built {} {} ({} steps{install}) into {}",
+                "built {} {} ({}{install}) into {}",
                 package.manifest.name,
                 package.manifest.version,
-                package.steps.len(),
+                crate::output::steps(package.steps.len()),
                 target.modules.join(&package.manifest.name).display()
             )?;
         }

@@ -6,6 +6,7 @@ mod build;
 mod deactivate;
 mod history;
 mod maintenance;
+mod new;
 mod plan;
 mod repair;
 mod restore;
@@ -65,9 +66,15 @@ pub enum Command {
     /// this wasmig serves and imports nothing else, that every SQL step reads as statements.
     /// Needs no database. Exits non-zero if a check fails.
     Verify(verify::Verify),
-    /// Builds a module's Rust migrations into a package under the modules directory (for module
-    /// authors; needs cargo and the wasm32-wasip2 target).
+    /// Builds module sources into packages under the modules directory (for module authors):
+    /// Rust steps with cargo for wasm32-wasip2 (the target is added with rustup when missing),
+    /// SQL steps copied, a checksum list written.
     Build(build::Build),
+    /// Creates the sources of a new module that `build` builds as they are: module.toml, an
+    /// install step and a first step (Rust in a cargo workspace with the SDK, or --sql).
+    New(new::New),
+    /// Adds the next numbered step to a module's sources (a Rust crate, or --sql).
+    AddStep(new::AddStep),
 }
 
 impl Command {
@@ -87,6 +94,8 @@ impl Command {
             Command::Maintenance(command) => command.execute(target).await,
             Command::Verify(command) => command.execute().await,
             Command::Build(command) => command.execute(target),
+            Command::New(command) => command.execute(),
+            Command::AddStep(command) => command.execute(),
         }
     }
 }
