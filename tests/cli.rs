@@ -12,6 +12,7 @@ on_every_backend!(
     a_non_transactional_step_that_fails_stays_unfinished_until_repaired,
     ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order,
     an_author_creates_builds_installs_and_extends_a_module,
+    verify_paths_catches_a_stale_install,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -702,7 +703,19 @@ async fn an_author_creates_builds_installs_and_extends_a_module(backend: Backend
     let header = src.join("module.toml");
     let text = std::fs::read_to_string(&header).unwrap();
     std::fs::write(&header, text.replace("0.1.0", "0.2.0")).unwrap();
-    assert!(author(&sandbox, &["build", shop]).success());
+    // The install makes what the steps make together.
+    let install = src.join("install/src/lib.rs");
+    let text = std::fs::read_to_string(&install).unwrap();
+    let with_notes = text.replace("NOT NULL)", "NOT NULL, notes VARCHAR(100))");
+    std::fs::write(&install, with_notes).unwrap();
+    // The build writes the package, then finds that its paths stop at the unwritten step.
+    let stub = author(&sandbox, &["build", shop]);
+    assert!(!stub.success(), "{stub:?}");
+    assert!(
+        stub.stderr()
+            .contains("step 003_first_item is not written yet"),
+        "{stub:?}"
+    );
     let unwritten = author(&sandbox, &["upgrade"]);
     assert!(!unwritten.success());
     assert!(
@@ -739,6 +752,66 @@ async fn an_author_creates_builds_installs_and_extends_a_module(backend: Backend
             wasmig_db::Value::Text("first".into()),
             wasmig_db::Value::Text("n".into())
         ]]
+    );
+}
+
+/// A step adds a table and an index but `install.sql` was not updated: `build` (on SQLite)
+/// and `verify --paths` (on the backend's server) name what only the steps make; once the
+/// install makes it too, both pass.
+async fn verify_paths_catches_a_stale_install(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    assert!(sandbox.cli(WASMIG, &["new", "stale", "--sql"]).success());
+    assert!(
+        sandbox
+            .cli(WASMIG, &["add-step", "stale", "add_tags", "--sql"])
+            .success()
+    );
+    let tags = "CREATE TABLE stale_tags (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n\
+                CREATE INDEX stale_tags_name ON stale_tags (name);\n";
+    let step = sandbox.path().join("stale/migrations/002_add_tags.sql");
+    let text = std::fs::read_to_string(&step).unwrap();
+    std::fs::write(&step, text + tags).unwrap();
+
+    let built = sandbox.cli(WASMIG, &["build", "stale"]);
+    assert!(!built.success(), "{built:?}");
+    assert!(built.stderr().contains("FAIL steps 001-002: "), "{built:?}");
+    assert!(
+        built
+            .stderr()
+            .contains("only in steps 001-002: index stale_tags_name"),
+        "{built:?}"
+    );
+    assert!(
+        sandbox
+            .cli(WASMIG, &["build", "stale", "--only-warn"])
+            .success()
+    );
+    let package = sandbox.modules_dir().join("stale");
+    let package = package.to_str().unwrap();
+    let url = sandbox.database_url();
+    let mut verify = vec!["verify", "--paths", package];
+    if backend != Backend::Sqlite {
+        verify.extend(["--scratch", url.as_str()]);
+    }
+    let stale = sandbox.cli(WASMIG, &verify);
+    assert!(!stale.success(), "{stale:?}");
+    let out = stale.stdout();
+    assert!(out.contains("stale 0.1.0: FAILED"), "{out}");
+    assert!(out.contains("ok   install (reference)"), "{out}");
+    assert!(out.contains("FAIL steps 001-001, then upgrade"), "{out}");
+    assert!(out.contains("stale_tags"), "{out}");
+
+    let install = sandbox.path().join("stale/install.sql");
+    let text = std::fs::read_to_string(&install).unwrap();
+    std::fs::write(&install, text + tags).unwrap();
+    let rebuilt = sandbox.cli(WASMIG, &["build", "stale"]);
+    assert!(rebuilt.success(), "{rebuilt:?}");
+    let same = sandbox.cli(WASMIG, &verify);
+    assert!(same.success(), "{same:?}");
+    assert!(
+        same.stdout()
+            .contains("stale 0.1.0: every path ends with the same schema"),
+        "{same:?}"
     );
 }
 

@@ -29,7 +29,7 @@ async fn fresh_install(corpus: &Corpus, backend: Backend) -> (Sandbox, Schema) {
     let report = upgrade(&sandbox).await;
     assert!(report.is_success(), "{report:#?}");
     assert_eq!(report.modules[0].applied.len(), corpus.len());
-    let schema = Schema::read(&sandbox.database().await).await;
+    let schema = Schema::read(&sandbox.database().await).await.unwrap();
     (sandbox, schema)
 }
 
@@ -40,7 +40,7 @@ async fn the_history_runs_unmodified_and_matches_the_client(backend: Backend) {
 
     let reference = Sandbox::new(backend).await;
     corpus.build_with_client(&reference);
-    let theirs = Schema::read(&reference.database().await).await;
+    let theirs = Schema::read(&reference.database().await).await.unwrap();
 
     let differences = ours.differences(&theirs, ("wasmig", "the client"));
     assert!(differences.is_empty(), "{differences}");
@@ -52,7 +52,7 @@ async fn the_history_runs_unmodified_and_matches_the_client(backend: Backend) {
 
     // The comparison sees a difference when there is one.
     reference.sql("CREATE TABLE corpus_control (id INT)").await;
-    let changed = Schema::read(&reference.database().await).await;
+    let changed = Schema::read(&reference.database().await).await.unwrap();
     let differences = ours.differences(&changed, ("wasmig", "the client"));
     assert!(differences.contains("corpus_control"), "{differences}");
 }
@@ -69,7 +69,7 @@ async fn an_upgrade_in_increments_matches_a_fresh_install(backend: Backend) {
         let report = upgrade(&sandbox).await;
         assert!(report.is_success(), "after {first} steps: {report:#?}");
         assert_eq!(report.modules[0].applied.len(), corpus.len() - first);
-        let schema = Schema::read(&sandbox.database().await).await;
+        let schema = Schema::read(&sandbox.database().await).await.unwrap();
         let differences = schema.differences(&expected, ("in increments", "fresh"));
         assert!(
             differences.is_empty(),

@@ -53,7 +53,7 @@ impl Target {
 
     /// The component cache the options ask for: an unusable `--cache-dir` is an error, an
     /// unusable default a warning (the run goes on without a cache).
-    fn component_cache(&self) -> anyhow::Result<Option<ComponentCache>> {
+    pub fn component_cache(&self) -> anyhow::Result<Option<ComponentCache>> {
         if self.no_cache {
             return Ok(None);
         }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use wasmig_engine::{
-    Action, DryRun, Event, HistoryEntry, Kind, ModulePlan, Repaired, UpgradeReport, Verification,
+    Action, DryRun, Event, HistoryEntry, Kind, ModulePlan, PathsReport, Repaired, UpgradeReport,
+    Verification,
 };
 
 /// Writes rows under headers, each column as wide as its widest cell.
@@ -332,6 +333,33 @@ pub fn verification(out: &mut impl Write, result: &Verification) -> io::Result<(
     for check in &result.checks {
         let mark = if check.passed { "ok  " } else { "FAIL" };
         writeln!(out, "  {mark} {}: {}", check.subject, check.detail)?;
+    }
+    Ok(())
+}
+
+/// What `verify --paths` found for one package: each path, and what differs.
+pub fn paths(out: &mut impl Write, report: &PathsReport) -> io::Result<()> {
+    let verdict = if report.passed() {
+        "every path ends with the same schema"
+    } else {
+        "FAILED"
+    };
+    writeln!(out, "{} {}: {verdict}", report.module, report.version)?;
+    for (check, role) in std::iter::once((&report.reference, " (reference)"))
+        .chain(report.paths.iter().map(|p| (p, "")))
+    {
+        match (&check.failure, check.differences.len()) {
+            (Some(failure), _) => writeln!(out, "  FAIL {}{role}: {failure}", check.path)?,
+            (None, 0) => writeln!(out, "  ok   {}{role}", check.path)?,
+            (None, n) => {
+                writeln!(out, "  FAIL {}: {n} objects differ", check.path)?;
+                for difference in &check.differences {
+                    for line in difference.lines() {
+                        writeln!(out, "       {line}")?;
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

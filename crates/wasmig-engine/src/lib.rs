@@ -23,6 +23,7 @@ mod gate;
 mod holders;
 mod lifecycle;
 mod outcome;
+mod paths;
 mod plan;
 mod run;
 mod security;
@@ -42,6 +43,7 @@ use wasmig_manifest::{Modules, Package, Unreadable};
 pub use backup::Backup;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
 pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal};
+pub use paths::{PathCheck, PathsReport, ScratchServer, verify_paths};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
 pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
@@ -120,6 +122,15 @@ pub enum Error {
     /// A backup could not be taken or restored.
     #[error("backup: {0}")]
     Backup(String),
+    /// A scratch file or directory (of `verify --paths`) could not be read or written.
+    #[error("{}", .path.display())]
+    Scratch {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        cause: std::io::Error,
+    },
     /// An operator named a module that is not in the modules directory.
     #[error("no module named `{name}` in {}", .dir.display())]
     UnknownModule {

@@ -92,8 +92,8 @@ impl Command {
             Command::Uninstall(command) => command.execute(target).await,
             Command::Restore(command) => command.execute(target).await,
             Command::Maintenance(command) => command.execute(target).await,
-            Command::Verify(command) => command.execute().await,
-            Command::Build(command) => command.execute(target),
+            Command::Verify(command) => command.execute(target).await,
+            Command::Build(command) => command.execute(target).await,
             Command::New(command) => command.execute(),
             Command::AddStep(command) => command.execute(),
         }
