@@ -23,6 +23,12 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
 
     let built = sandbox.cli(WASMIG, &["build", blog_src]);
     assert!(built.success(), "{built:?}");
+    // The paths check ran the steps, whose log lines reach stderr, without terminal colours.
+    assert!(
+        built.stderr().contains("backfilled the status"),
+        "{built:?}"
+    );
+    assert!(!built.stderr().contains('\u{1b}'), "{built:?}");
     assert!(
         built
             .stdout()
@@ -812,6 +818,50 @@ async fn verify_paths_catches_a_stale_install(backend: Backend) {
         same.stdout()
             .contains("stale 0.1.0: every path ends with the same schema"),
         "{same:?}"
+    );
+}
+
+/// A failure whose message spans lines and runs long stays on its row of `history`'s table;
+/// `--json` keeps it whole.
+#[tokio::test]
+async fn history_keeps_one_line_per_row() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    assert!(sandbox.cli(WASMIG, &["new", "hx", "--sql"]).success());
+    assert!(
+        sandbox
+            .cli(WASMIG, &["add-step", "hx", "fill", "--sql"])
+            .success()
+    );
+    let step = sandbox.path().join("hx/migrations/002_fill.sql");
+    let text = std::fs::read_to_string(&step).unwrap();
+    let long = "a title that goes on ".repeat(10);
+    let fill =
+        format!("INSERT INTO hx_items (id, title)\nVALUES\n  (1, '{long}'),\n  (2, NULL);\n");
+    std::fs::write(&step, text + &fill).unwrap();
+    assert!(
+        sandbox
+            .cli(WASMIG, &["build", "hx", "--only-warn"])
+            .success()
+    );
+    // Without its install step, a fresh database runs the steps.
+    std::fs::remove_file(sandbox.modules_dir().join("hx/install.sql")).unwrap();
+    std::fs::remove_file(sandbox.modules_dir().join("hx/checksums.sha256")).unwrap();
+    assert!(!sandbox.cli(WASMIG, &["upgrade"]).success());
+
+    let table = sandbox.cli(WASMIG, &["history"]).stdout();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two rows: {table}");
+    assert!(
+        lines[2].contains("failed") && lines[2].ends_with('…'),
+        "{table}"
+    );
+    assert!(lines[2].chars().count() < 250, "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.cli(WASMIG, &["history", "--json"]).stdout()).unwrap();
+    let error = json[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("VALUES\n") && error.contains("NOT NULL"),
+        "{error}"
     );
 }
 

@@ -63,8 +63,11 @@ fn fail(error: &anyhow::Error) -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WASMIG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasmig::guest=info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

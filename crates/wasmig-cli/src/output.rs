@@ -107,7 +107,7 @@ pub fn history_table(out: &mut impl Write, entries: &[HistoryEntry]) -> io::Resu
                 e.outcome.to_string(),
                 format_duration(Duration::from_millis(e.duration_ms)),
                 e.sha256.chars().take(12).collect(),
-                e.error.clone().unwrap_or_default(),
+                one_line(e.error.as_deref().unwrap_or_default(), ERROR_SHOWN),
             ]
         })
         .collect();
@@ -118,6 +118,19 @@ pub fn history_table(out: &mut impl Write, entries: &[HistoryEntry]) -> io::Resu
         ],
         &rows,
     )
+}
+
+/// Characters of an error `history`'s table shows (`--json` has it whole).
+const ERROR_SHOWN: usize = 100;
+
+/// `text` on one line: line breaks and runs of spaces become one space, and past `shown`
+/// characters it is cut with an ellipsis.
+fn one_line(text: &str, shown: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(shown) {
+        Some((end, _)) => format!("{}…", &flat[..end]),
+        None => flat,
+    }
 }
 
 fn format_duration(duration: Duration) -> String {
