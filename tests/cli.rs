@@ -13,6 +13,7 @@ on_every_backend!(
     ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order,
     an_author_creates_builds_installs_and_extends_a_module,
     verify_paths_catches_a_stale_install,
+    status_and_diff_show_what_changed_outside_the_steps,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -818,6 +819,85 @@ async fn verify_paths_catches_a_stale_install(backend: Backend) {
         same.stdout()
             .contains("stale 0.1.0: every path ends with the same schema"),
         "{same:?}"
+    );
+}
+
+/// Someone adds a column and an index to a module's table by hand, and the application adds
+/// a table of its own: `status` names the module that drifted, `diff` prints its two changed
+/// objects (and nothing of the application's), and an upgrade that runs a step of the module
+/// records its schema again.
+async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    let clean = sandbox.cli(WASMIG, &["diff", "blog"]);
+    assert!(clean.success(), "{clean:?}");
+    assert!(
+        clean.stdout().contains("blog: no change outside its steps"),
+        "{clean:?}"
+    );
+
+    let db = sandbox.database().await;
+    for sql in [
+        "ALTER TABLE blog_posts ADD COLUMN hand_made INTEGER",
+        "CREATE INDEX blog_posts_by_hand ON blog_posts (hand_made)",
+        "CREATE TABLE app_settings (k VARCHAR(20) PRIMARY KEY)",
+    ] {
+        db.execute(sql, &[]).await.unwrap();
+    }
+    db.close().await;
+    let status = sandbox.cli(WASMIG, &["status"]);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        status.stdout().contains("drift: blog: ") && status.stdout().contains("(wasmig diff blog)"),
+        "{status:?}"
+    );
+    let diff = sandbox.cli(WASMIG, &["diff", "blog"]);
+    assert!(!diff.success(), "{diff:?}");
+    let out = diff.stdout();
+    assert!(
+        out.contains("only in now: column blog_posts.hand_made"),
+        "{out}"
+    );
+    assert!(out.contains("blog_posts_by_hand"), "{out}");
+    assert!(!out.contains("app_settings"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.cli(WASMIG, &["status", "--json"]).stdout()).unwrap();
+    assert!(
+        json["drift"]["blog"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "{json}"
+    );
+
+    sandbox
+        .module("blog", "1.1.0")
+        .step("001_create_posts", "blog/migrations/001_create_posts")
+        .step("002_add_status", "blog/migrations/002_add_status")
+        .step("003_index_status", "blog/migrations/003_index_status")
+        .write();
+    let refused = sandbox.cli(WASMIG, &["upgrade"]);
+    assert!(!refused.success(), "{refused:?}");
+    assert!(
+        refused.stderr().contains("changed outside its steps")
+            && refused.stderr().contains("--accept-drift"),
+        "{refused:?}"
+    );
+    let accepted = sandbox.cli(WASMIG, &["upgrade", "--accept-drift"]);
+    assert!(accepted.success(), "{accepted:?}");
+    let history = sandbox.cli(WASMIG, &["history", "blog"]).stdout();
+    let drift_row = history
+        .lines()
+        .find(|l| l.contains(" drift "))
+        .unwrap_or_default();
+    assert!(
+        drift_row.contains("accepted") && drift_row.contains("hand_made"),
+        "{history}"
+    );
+    let after = sandbox.cli(WASMIG, &["diff", "blog"]);
+    assert!(
+        after.success(),
+        "what the upgrade left is the new reference: {after:?}"
     );
 }
 

@@ -153,6 +153,11 @@ pub struct SafetyArgs {
     /// Where `--backup` writes.
     #[arg(long, value_name = "DIR", default_value = ".", requires = "backup")]
     pub backup_dir: PathBuf,
+    /// Run the steps of modules whose objects changed outside their steps since their last
+    /// upgrade (`status` lists them, `wasmig diff MODULE` shows what changed); refused
+    /// otherwise. The acceptance is recorded in the history.
+    #[arg(long)]
+    pub accept_drift: bool,
 }
 
 impl RunArgs {
@@ -179,6 +184,7 @@ impl RunArgs {
             backup_dir: safety.and_then(|s| s.backup.then(|| s.backup_dir.clone())),
             // Set from the global options by `Target::open`.
             component_cache: None,
+            accept_drift: safety.is_some_and(|s| s.accept_drift),
         }
     }
 }

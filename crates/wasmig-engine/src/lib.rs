@@ -18,6 +18,7 @@
 
 mod backup;
 mod deps;
+mod drift;
 mod dry_run;
 mod gate;
 mod holders;
@@ -41,6 +42,7 @@ pub use wasmig_db::{Database, Pool};
 use wasmig_manifest::{Modules, Package, Unreadable};
 
 pub use backup::Backup;
+pub use drift::Drift;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
 pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal};
 pub use paths::{PathCheck, PathsReport, ScratchServer, verify_paths};
@@ -76,6 +78,9 @@ pub struct Settings {
     /// Keeps compiled components between runs (default: none; the CLI uses
     /// [`ComponentCache::default_dir`]).
     pub component_cache: Option<ComponentCache>,
+    /// Runs the steps of modules whose objects changed outside their steps since their last
+    /// upgrade (see [`Host::drift`]); the acceptance is recorded in the history.
+    pub accept_drift: bool,
 }
 
 /// Why the engine could not do what it was asked. New kinds may be added: match with a
@@ -299,6 +304,8 @@ pub struct Host {
     backup_dir: Option<PathBuf>,
     /// True when the operator accepts steps checked by the SQL policy alone.
     policy_only: bool,
+    /// True when the operator accepts drifted modules (see [`Settings::accept_drift`]).
+    accept_drift: bool,
 }
 
 impl Host {
@@ -338,7 +345,9 @@ impl Host {
             maintenance,
             backup_dir,
             component_cache,
+            accept_drift,
         } = settings;
+        self.accept_drift = accept_drift;
         self.set_lock_wait(lock_wait);
         self.set_require_prefix(require_prefix);
         self.set_policy_only(policy_only);
@@ -376,6 +385,7 @@ impl Host {
             maintenance: false,
             backup_dir: None,
             policy_only: false,
+            accept_drift: false,
         }
     }
 
@@ -641,6 +651,17 @@ impl Host {
                 });
             }
             let mut report = self.run_maintained(packages, resume, &mut on_event).await?;
+            // What the applied steps left is what later drift is measured against; a module
+            // left unfinished is recorded once it is finished.
+            let applied: Vec<&str> = report
+                .modules
+                .iter()
+                .filter(|m| {
+                    !m.applied.is_empty() && !m.failure.as_ref().is_some_and(|f| f.unfinished)
+                })
+                .map(|m| m.module.as_str())
+                .collect();
+            self.record_schemas(&applied).await?;
             report.modules.extend(
                 self.refuse_unreadable(&selected.unreadable, &mut on_event)
                     .await?,
@@ -712,6 +733,7 @@ impl Host {
         let mut versions = deps::Versions::from_ledger(&ledger);
         let mut report = UpgradeReport::default();
         let refusal = self.unenforced().await?;
+        let drifted = self.drift().await?;
         for package in packages {
             if self.runtime.stop_handle().is_stopped() {
                 let record = ledger
@@ -725,6 +747,8 @@ impl Host {
             let mut plan = plan_module(package, &recorded, self.options);
             versions.block_unmet(&mut plan, package);
             security::refuse_unenforced(&mut plan, refusal.as_ref());
+            let drift = drifted.iter().find(|d| d.module == package.manifest.name);
+            self.settle_drift(&mut plan, drift).await?;
             let record = recorded.record;
             on_event(Event::Module { plan: &plan });
             let module_report = run::Upgrade {
@@ -743,6 +767,31 @@ impl Host {
             report.modules.push(module_report);
         }
         Ok(report)
+    }
+
+    /// A plan of a module that drifted: refused, or (when the operator accepts drift) let
+    /// run with the acceptance recorded.
+    async fn settle_drift(&self, plan: &mut ModulePlan, drift: Option<&Drift>) -> Result<()> {
+        let Some(drift) = drift else {
+            return Ok(());
+        };
+        if !self.accept_drift {
+            drift::refuse_drifted(plan, Some(drift));
+            return Ok(());
+        }
+        if matches!(plan.action, Action::Apply { .. }) && !plan.pending.is_empty() {
+            let version = plan
+                .installed_version
+                .clone()
+                .or_else(|| plan.header_version.clone())
+                .unwrap_or_else(|| semver::Version::new(0, 0, 0));
+            let mut tx = self.db.begin().await?;
+            Ledger::new(&mut tx)
+                .mark_accepted(&drift::accepted(drift, version))
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// The ledger's history, oldest first; only `module`'s when given.

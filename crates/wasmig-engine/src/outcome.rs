@@ -44,6 +44,15 @@ pub enum Refusal {
         /// The package's last step.
         last: u32,
     },
+    /// The module's objects changed outside its steps since its last upgrade.
+    #[error(
+        "{objects} of its objects changed outside its steps since its last upgrade (`wasmig \
+         diff` shows them): put them back, or upgrade with --accept-drift to go on from them"
+    )]
+    Drifted {
+        /// How many objects differ.
+        objects: usize,
+    },
     /// Steps changed after they were applied.
     #[error("{}", .changes.join("; "))]
     StepChanged {
@@ -95,6 +104,7 @@ impl Refusal {
             Refusal::StepAddedWithoutBump { .. } => "step-added-without-bump",
             Refusal::StepRemoved { .. } => "step-removed",
             Refusal::StepChanged { .. } => "step-changed",
+            Refusal::Drifted { .. } => "drifted",
             Refusal::HostApi { .. } => "host-api",
             Refusal::Dependency { .. } => "dependency",
             Refusal::Unenforced { .. } => "unenforced",

@@ -58,12 +58,12 @@ impl Schema {
             _ => None,
         };
         let queries = match db.dialect() {
-            Dialect::Sqlite => sqlite_queries(db).await?,
-            Dialect::Postgres => POSTGRES.iter().map(|q| (*q).to_owned()).collect(),
-            Dialect::MySql => MYSQL.iter().map(|q| (*q).to_owned()).collect(),
+            Dialect::Sqlite => SQLITE,
+            Dialect::Postgres => POSTGRES,
+            Dialect::MySql => MYSQL,
         };
         for sql in queries {
-            for row in db.query(&sql, &[]).await?.rows {
+            for row in db.query(sql, &[]).await?.rows {
                 let [key, description] = [&row[0], &row[1]].map(text);
                 if key.contains("wasmig_") {
                     continue;
@@ -79,6 +79,53 @@ impl Schema {
             }
         }
         Ok(Schema(objects))
+    }
+
+    /// The objects split by who holds them: `holder` names the holder of an object's
+    /// subject (see [`subject`]), or none; objects without one are left out.
+    pub fn partition<'h>(
+        &self,
+        holder: impl Fn(&str) -> Option<&'h str>,
+    ) -> BTreeMap<String, Schema> {
+        let mut parts: BTreeMap<String, Schema> = BTreeMap::new();
+        for (key, description) in &self.0 {
+            if let Some(holder) = holder(&subject(key)) {
+                parts
+                    .entry(holder.to_owned())
+                    .or_default()
+                    .0
+                    .insert(key.clone(), description.clone());
+            }
+        }
+        parts
+    }
+
+    /// A digest of every object and its description (hex sha256): equal schemas, equal
+    /// fingerprints.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for (key, description) in &self.0 {
+            hasher.update(key.as_bytes());
+            hasher.update([0]);
+            hasher.update(description.as_bytes());
+            hasher.update([0]);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The schema as JSON (an object of key → description), to keep it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// A schema kept with [`Schema::to_json`].
+    pub fn from_json(json: &str) -> Result<Schema, serde_json::Error> {
+        serde_json::from_str(json).map(Schema)
     }
 
     /// How `other` differs from this schema, object by object, in the order of their keys.
@@ -159,6 +206,21 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// The name an object key is about, lower-case: the name after the kind (`table`,
+/// `column`, `index on`, `foreign key`, …), up to a `.`, `:` or `(`.
+pub fn subject(key: &str) -> String {
+    let rest = ["foreign key ", "index on "]
+        .iter()
+        .find_map(|kind| key.strip_prefix(kind))
+        .or_else(|| key.split_once(' ').map(|(_, rest)| rest))
+        .unwrap_or(key);
+    rest.split(['.', ':', '('])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase()
+}
+
 /// Whitespace runs become one space, and none is kept inside parentheses or before a comma
 /// (SQLite keeps a table's text as written, and `ALTER TABLE … ADD COLUMN` splices into it);
 /// the database's own name (MySQL view bodies qualify names with it) becomes `<db>`.
@@ -174,43 +236,27 @@ fn normalise(description: &str, own_name: Option<&str>) -> String {
     }
 }
 
-/// SQLite: the schema table, then each table's columns, indexes and foreign keys as SQLite's
-/// pragmas describe them.
-async fn sqlite_queries(db: &Database) -> wasmig_db::Result<Vec<String>> {
-    let mut queries = vec![
-        "SELECT type || ' ' || name, COALESCE(sql, '(implicit) on ' || tbl_name) \
-         FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            .to_owned(),
-    ];
-    let tables = db
-        .query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'wasmig\\_%' ESCAPE '\\'",
-            &[],
-        )
-        .await?;
-    for table in tables.rows.iter().map(|r| text(&r[0])) {
-        let quoted = table.replace('\'', "''");
-        queries.push(format!(
-            "SELECT 'column {quoted}.' || name, type || ' notnull=' || \"notnull\" || ' default=' \
-             || COALESCE(dflt_value, '-') || ' pk=' || pk || ' hidden=' || hidden \
-             FROM pragma_table_xinfo('{quoted}')"
-        ));
-        queries.push(format!(
-            "SELECT 'index on {quoted}: ' || il.name, 'unique=' || il.\"unique\" || ' origin=' \
-             || il.origin || ' partial=' || il.partial || ' columns=' || \
-             (SELECT group_concat(COALESCE(ii.name, '<expr>') || ' ' || ii.\"desc\", ',') \
-              FROM pragma_index_xinfo(il.name) ii WHERE ii.key) \
-             FROM pragma_index_list('{quoted}') il"
-        ));
-        queries.push(format!(
-            "SELECT 'foreign key {quoted}.' || id || '.' || seq, \"from\" || ' -> ' || \"table\" \
-             || '(' || COALESCE(\"to\", '') || ') on update ' || on_update || ' on delete ' \
-             || on_delete FROM pragma_foreign_key_list('{quoted}')"
-        ));
-    }
-    Ok(queries)
-}
+/// SQLite: the schema table, then every table's columns, indexes and foreign keys as SQLite's
+/// pragmas describe them, each kind in one query over all tables (whatever their number).
+const SQLITE: &[&str] = &[
+    "SELECT type || ' ' || name, COALESCE(sql, '(implicit) on ' || tbl_name) \
+     FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    "SELECT 'column ' || m.name || '.' || c.name, c.type || ' notnull=' || c.\"notnull\" \
+     || ' default=' || COALESCE(c.dflt_value, '-') || ' pk=' || c.pk || ' hidden=' || c.hidden \
+     FROM sqlite_master m, pragma_table_xinfo(m.name) c WHERE m.type = 'table' \
+     AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name NOT LIKE 'wasmig\\_%' ESCAPE '\\'",
+    "SELECT 'index on ' || m.name || ': ' || il.name, 'unique=' || il.\"unique\" || ' origin=' \
+     || il.origin || ' partial=' || il.partial || ' columns=' || \
+     (SELECT group_concat(COALESCE(ii.name, '<expr>') || ' ' || ii.\"desc\", ',') \
+      FROM pragma_index_xinfo(il.name) ii WHERE ii.key) \
+     FROM sqlite_master m, pragma_index_list(m.name) il WHERE m.type = 'table' \
+     AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name NOT LIKE 'wasmig\\_%' ESCAPE '\\'",
+    "SELECT 'foreign key ' || m.name || '.' || f.id || '.' || f.seq, f.\"from\" || ' -> ' \
+     || f.\"table\" || '(' || COALESCE(f.\"to\", '') || ') on update ' || f.on_update \
+     || ' on delete ' || f.on_delete \
+     FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table' \
+     AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name NOT LIKE 'wasmig\\_%' ESCAPE '\\'",
+];
 
 /// PostgreSQL: relations, columns, constraints, indexes, views, triggers, functions, types,
 /// sequences, comments and extensions of the current schema. Owners and privileges are left
@@ -228,7 +274,7 @@ const POSTGRES: &[&str] = &[
     "SELECT 'constraint ' || conrelid::regclass::text || '.' || conname, \
      contype::text || ' ' || pg_get_constraintdef(oid) || ' valid=' || convalidated::text \
      FROM pg_constraint WHERE connamespace = current_schema()::regnamespace AND conrelid <> 0",
-    "SELECT 'index ' || i.indexrelid::regclass::text, \
+    "SELECT 'index on ' || i.indrelid::regclass::text || ': ' || i.indexrelid::regclass::text, \
      pg_get_indexdef(i.indexrelid) || ' valid=' || i.indisvalid::text \
      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
      WHERE c.relnamespace = current_schema()::regnamespace",
@@ -303,6 +349,20 @@ const MYSQL: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::normalise;
+
+    #[test]
+    fn a_key_is_about_the_name_after_its_kind() {
+        for (key, name) in [
+            ("table blog_posts", "blog_posts"),
+            ("column blog_posts.id", "blog_posts"),
+            ("index on blog_posts: blog_posts_status", "blog_posts"),
+            ("foreign key blog_tags.0.0", "blog_tags"),
+            ("function blog_count(integer)", "blog_count"),
+            ("relation Blog_Posts", "blog_posts"),
+        ] {
+            assert_eq!(super::subject(key), name, "{key}");
+        }
+    }
 
     #[test]
     fn layout_does_not_make_two_texts_differ() {

@@ -150,6 +150,9 @@ pub enum EntryKind {
     Uninstall,
     /// The module's objects and ledger rows brought back from a backup.
     Restore,
+    /// Changes made to the module's objects outside its steps, accepted by an operator
+    /// (`upgrade --accept-drift`).
+    Drift,
 }
 
 /// One row of the history.
@@ -392,6 +395,22 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
     for table in SIDE_TABLES {
         tx.execute(table, &[]).await?;
     }
+    let long_text = match tx.dialect() {
+        Dialect::MySql => "LONGTEXT",
+        _ => "TEXT",
+    };
+    tx.execute(
+        &format!(
+            "CREATE TABLE IF NOT EXISTS wasmig_schemas (
+                module VARCHAR(63) NOT NULL PRIMARY KEY,
+                fingerprint CHAR(64) NOT NULL,
+                objects {long_text} NOT NULL,
+                recorded_at VARCHAR(32) NOT NULL
+            )"
+        ),
+        &[],
+    )
+    .await?;
     // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
     // and a killed first run must not leave a ledger that readers take for complete).
     tx.execute(
@@ -707,6 +726,81 @@ pub async fn owners_count(tx: &mut Transaction) -> Result<i64> {
     Ok(first_count(&rows))
 }
 
+/// The names each module holds (lower-case), from the ledger's record of what they created.
+pub async fn held_names(db: &Database) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    if !table_exists(db, "wasmig_objects").await? {
+        return Ok(BTreeMap::new());
+    }
+    let rows = db
+        .query("SELECT module, name FROM wasmig_objects", &[])
+        .await?;
+    let pairs: Vec<(String, String)> =
+        decode_all("wasmig_objects", rows, |c| Ok((c.parsed()?, c.parsed()?)))?;
+    let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, name) in pairs {
+        held.entry(module).or_default().insert(name.to_lowercase());
+    }
+    Ok(held)
+}
+
+/// A module's schema as its last upgrade left it: its fingerprint and its objects (JSON, see
+/// `wasmig-schema`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedSchema {
+    /// The digest of the objects.
+    pub fingerprint: String,
+    /// The objects, `kind name` → description, as JSON.
+    pub objects: String,
+    /// When it was recorded.
+    pub recorded_at: String,
+}
+
+/// The schema recorded for each module (none before a module's first upgrade that recorded
+/// one).
+pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, RecordedSchema>> {
+    if !table_exists(db, "wasmig_schemas").await? {
+        return Ok(BTreeMap::new());
+    }
+    let rows = db
+        .query(
+            "SELECT module, fingerprint, objects, recorded_at FROM wasmig_schemas",
+            &[],
+        )
+        .await?;
+    let recorded = decode_all("wasmig_schemas", rows, |c| {
+        Ok((
+            c.parsed()?,
+            RecordedSchema {
+                fingerprint: c.parsed()?,
+                objects: c.parsed()?,
+                recorded_at: c.parsed()?,
+            },
+        ))
+    })?;
+    Ok(recorded.into_iter().collect())
+}
+
+/// Records `schema` as `module`'s, replacing the one recorded before.
+pub async fn record_schema(db: &Database, module: &str, schema: &RecordedSchema) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let delete = placeholders(tx.dialect(), "DELETE FROM wasmig_schemas WHERE module = ?");
+    tx.execute(&delete, &[module.into()]).await?;
+    let insert = placeholders(
+        tx.dialect(),
+        "INSERT INTO wasmig_schemas (module, fingerprint, objects, recorded_at) \
+         VALUES (?, ?, ?, ?)",
+    );
+    let values = [
+        module.into(),
+        schema.fingerprint.as_str().into(),
+        schema.objects.as_str().into(),
+        schema.recorded_at.as_str().into(),
+    ];
+    tx.execute(&insert, &values).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The modules deactivated by an operator (upgrades leave them alone).
 pub async fn inactive(db: &Database) -> Result<BTreeSet<String>> {
     if !table_exists(db, "wasmig_inactive").await? {
@@ -739,7 +833,12 @@ pub async fn set_active(tx: &mut Transaction, module: &str, active: bool) -> Res
 /// Forgets an uninstalled module: its row, the objects it owned and its journal. Its history
 /// stays.
 pub async fn forget_module(tx: &mut Transaction, module: &str) -> Result<()> {
-    for table in ["wasmig_modules", "wasmig_objects", "wasmig_journal"] {
+    for table in [
+        "wasmig_modules",
+        "wasmig_objects",
+        "wasmig_journal",
+        "wasmig_schemas",
+    ] {
         tx.execute(
             &placeholders(
                 tx.dialect(),
@@ -1006,6 +1105,7 @@ text_enum!(EntryKind {
     Install = "install",
     Uninstall = "uninstall",
     Restore = "restore",
+    Drift = "drift",
 });
 text_enum!(Outcome {
     Applied = "applied",

@@ -4,6 +4,7 @@
 mod activate;
 mod build;
 mod deactivate;
+mod diff;
 mod history;
 mod maintenance;
 mod new;
@@ -45,6 +46,10 @@ pub enum Command {
     Repair(repair::Repair),
     /// Shows every step the ledger recorded, oldest first.
     History(history::History),
+    /// Shows what changed in a module's objects (tables, columns, indexes, constraints,
+    /// views, triggers) outside its steps since its last upgrade; exits non-zero when
+    /// something did. `status` lists the modules that drifted.
+    Diff(diff::Diff),
     /// Activates a module: a deactivated one becomes active again, then it is upgraded (its
     /// install path on first activation, its pending steps if it is at an older version).
     Activate(activate::Activate),
@@ -87,6 +92,7 @@ impl Command {
             Command::Resume(command) => command.execute(target).await,
             Command::Repair(command) => command.execute(target).await,
             Command::History(command) => command.execute(target).await,
+            Command::Diff(command) => command.execute(target).await,
             Command::Activate(command) => command.execute(target).await,
             Command::Deactivate(command) => command.execute(target).await,
             Command::Uninstall(command) => command.execute(target).await,

@@ -1,0 +1,126 @@
+//! Drift: a module's schema changed outside its steps since its last upgrade.
+//!
+//! After an upgrade applied steps of a module, the ledger keeps the module's part of the
+//! schema (its objects as the database's own catalog describes them, see `wasmig-schema`)
+//! and its fingerprint. A module's part is every object whose name, or whose table's name,
+//! the module holds. Comparing that record with the live catalog tells whether someone
+//! changed the module's objects by hand since, and what.
+
+use std::collections::BTreeMap;
+
+use wasmig_schema::{Difference, Schema};
+use wasmig_store::RecordedSchema;
+
+use crate::{Action, HistoryEntry, Host, ModulePlan, Refusal, Result};
+
+/// How one module's objects changed since its last upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The module.
+    pub module: String,
+    /// When its schema was recorded (the end of its last upgrade that applied a step).
+    pub recorded_at: String,
+    /// What differs, object by object: "first" is the recorded schema, "second" the live one.
+    pub differences: Vec<Difference>,
+}
+
+impl Drift {
+    /// One line per difference, each side named.
+    pub fn lines(&self) -> Vec<String> {
+        self.differences
+            .iter()
+            .map(|d| d.describe(("after its last step", "now")))
+            .collect()
+    }
+}
+
+impl Host {
+    /// The modules whose objects changed since their last upgrade, with what changed (a
+    /// module whose schema was never recorded has no drift).
+    pub async fn drift(&self) -> Result<Vec<Drift>> {
+        let recorded = wasmig_store::recorded_schemas(&self.db).await?;
+        if recorded.is_empty() {
+            return Ok(Vec::new());
+        }
+        let live = self.live_schemas().await?;
+        let mut drifted = Vec::new();
+        for (module, record) in recorded {
+            let now = live.get(&module).cloned().unwrap_or_default();
+            if now.fingerprint() == record.fingerprint {
+                continue;
+            }
+            let then = Schema::from_json(&record.objects).unwrap_or_default();
+            drifted.push(Drift {
+                module,
+                recorded_at: record.recorded_at,
+                differences: then.compare(&now),
+            });
+        }
+        Ok(drifted)
+    }
+
+    /// Records the live schema of each of `modules` as the one its steps left.
+    pub(crate) async fn record_schemas(&self, modules: &[&str]) -> Result<()> {
+        if modules.is_empty() {
+            return Ok(());
+        }
+        let live = self.live_schemas().await?;
+        let now = wasmig_store::timestamp(std::time::SystemTime::now());
+        for module in modules {
+            let schema = live.get(*module).cloned().unwrap_or_default();
+            let record = RecordedSchema {
+                fingerprint: schema.fingerprint(),
+                objects: schema.to_json(),
+                recorded_at: now.clone(),
+            };
+            wasmig_store::record_schema(&self.db, module, &record).await?;
+        }
+        Ok(())
+    }
+
+    /// Each module's part of the live schema (one read of the catalog for all of them).
+    async fn live_schemas(&self) -> Result<BTreeMap<String, Schema>> {
+        let held = wasmig_store::held_names(&self.db).await?;
+        let holders: BTreeMap<&str, &str> = held
+            .iter()
+            .flat_map(|(module, names)| names.iter().map(|n| (n.as_str(), module.as_str())))
+            .collect();
+        let schema = Schema::read(&self.db).await?;
+        Ok(schema.partition(|name| holders.get(name).copied()))
+    }
+}
+
+/// Refuses a plan that would run steps of a module whose objects drifted.
+pub(crate) fn refuse_drifted(plan: &mut ModulePlan, drift: Option<&Drift>) {
+    let runs_steps = matches!(plan.action, Action::Apply { .. }) && !plan.pending.is_empty();
+    if let (true, Some(drift)) = (runs_steps, drift) {
+        plan.action = Action::Refused {
+            refusal: Refusal::Drifted {
+                objects: drift.differences.len(),
+            },
+        };
+    }
+}
+
+/// The history row that records an operator's acceptance of `drift` for a module at
+/// `version`.
+pub(crate) fn accepted(drift: &Drift, version: semver::Version) -> HistoryEntry {
+    let now = wasmig_store::timestamp(std::time::SystemTime::now());
+    let keys: Vec<&str> = drift.differences.iter().map(Difference::key).collect();
+    HistoryEntry {
+        module: drift.module.clone(),
+        kind: wasmig_store::EntryKind::Drift,
+        step: 0,
+        slug: "drift".into(),
+        sha256: String::new(),
+        version,
+        started_at: now.clone(),
+        finished_at: now,
+        duration_ms: 0,
+        outcome: wasmig_store::Outcome::Accepted,
+        error: Some(format!(
+            "accepted by `upgrade --accept-drift`: {}",
+            keys.join(", ")
+        )),
+    }
+}
