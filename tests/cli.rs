@@ -14,6 +14,7 @@ on_every_backend!(
     an_author_creates_builds_installs_and_extends_a_module,
     verify_paths_catches_a_stale_install,
     status_and_diff_show_what_changed_outside_the_steps,
+    python_steps_build_and_run,
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
@@ -899,6 +900,56 @@ async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
         after.success(),
         "what the upgrade left is the new reference: {after:?}"
     );
+}
+
+/// A module of Python steps, as `new --python` and `add-step --python` make it: `build` runs
+/// componentize-py (installing it from PyPI the first time) and checks the paths, `upgrade`
+/// runs the steps, whose SDK calls (batch, query by name, cursor, errors, logging) the step
+/// checks itself. The components are the same on every backend: one cache serves the tests.
+async fn python_steps_build_and_run(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    let python = |args: &[&str]| {
+        let mut command = sandbox.cli_command(WASMIG, args);
+        command.env(
+            "WASMIG_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/python-components"),
+        );
+        wasmig_tests::CliOutput(command.output().expect("the CLI starts"))
+    };
+    assert!(python(&["new", "pyshop", "--python"]).success());
+    assert!(python(&["add-step", "pyshop", "fill_items", "--python"]).success());
+    let step = sandbox.path().join("pyshop/migrations/002_fill_items.py");
+    std::fs::write(&step, include_str!("python/fill_items.py")).unwrap();
+    let built = python(&["build", "pyshop"]);
+    assert!(built.success(), "{built:?}");
+    assert!(
+        built
+            .stdout()
+            .contains("built pyshop 0.1.0 (2 steps, install)"),
+        "{built:?}"
+    );
+    assert!(
+        built
+            .stderr()
+            .contains("002_fill_items.py (componentize-py)"),
+        "{built:?}"
+    );
+    // Without its install step, a fresh database runs both Python steps.
+    std::fs::remove_file(sandbox.modules_dir().join("pyshop/install.sql")).unwrap();
+    std::fs::remove_file(sandbox.modules_dir().join("pyshop/checksums.sha256")).unwrap();
+    let upgraded = python(&["upgrade"]);
+    assert!(upgraded.success(), "{upgraded:?}");
+    assert!(upgraded.stderr().contains("1200 items in"), "{upgraded:?}");
+    let db = sandbox.database().await;
+    let rows = db
+        .query(
+            "SELECT COUNT(*), MAX(title) FROM pyshop_items WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(rows.rows[0][1], wasmig_db::Value::Text("item 1!".into()));
 }
 
 /// A failure whose message spans lines and runs long stays on its row of `history`'s table;

@@ -25,7 +25,11 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 use wasmig_manifest::{Manifest, Package};
 
+pub mod python;
 pub mod scaffold;
+
+/// The WIT package of this wasmig, which components are built against.
+pub(crate) const WIT: &str = include_str!("../../../wit/migration.wit");
 
 /// The WebAssembly target components are built for.
 pub const TARGET: &str = "wasm32-wasip2";
@@ -57,6 +61,16 @@ pub enum Error {
         dir: PathBuf,
         /// How it exited.
         status: String,
+    },
+    /// A tool that builds steps (componentize-py) failed or could not be installed.
+    #[error("{tool}: {}: {message}", .path.display())]
+    Tool {
+        /// The tool.
+        tool: String,
+        /// The file it worked on, or where it lives.
+        path: PathBuf,
+        /// What went wrong and what to do.
+        message: String,
     },
     /// The Rust toolchain lacks the WebAssembly target and it could not be added.
     #[error("the Rust target {TARGET} is missing: {hint}")]
@@ -100,7 +114,7 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
         .values()
         .filter_map(|s| match s {
             Source::Crate(dir) => Some(dir.as_path()),
-            Source::Sql(_) => None,
+            Source::Sql(_) | Source::Python(_) => None,
         })
         .collect();
     let components = if crates.is_empty() {
@@ -119,6 +133,9 @@ pub fn build_module(src: &Path, out: &Path) -> Result<Package> {
         match source {
             Source::Crate(dir) => copy(&components[dir], &staging.join(format!("{path}.wasm")))?,
             Source::Sql(file) => copy(file, &staging.join(format!("{path}.sql")))?,
+            Source::Python(file) => {
+                python::build_step(file, &staging.join(format!("{path}.wasm")))?;
+            }
         }
     }
     let unpinned = wasmig_manifest::load_module(&staging_root, &manifest.name)?;
@@ -145,21 +162,34 @@ enum Source {
     Crate(PathBuf),
     /// A SQL file to copy.
     Sql(PathBuf),
+    /// A Python file to build into a component (see [`python`]).
+    Python(PathBuf),
 }
 
-/// `<role>/` (a crate) or `<role>.sql`, when the sources have one.
+/// `<role>/` (a crate), `<role>.sql` or `<role>.py`, when the sources have one.
 fn role_source(src: &Path, role: &str) -> Result<Option<Source>> {
     let dir = src.join(role);
-    let sql = src.join(format!("{role}.sql"));
-    match (dir.join("Cargo.toml").is_file(), sql.is_file()) {
-        (true, true) => Err(Error::Layout {
-            path: sql,
-            message: format!("both `{role}/` and `{role}.sql` exist; keep one"),
-        }),
-        (true, false) => Ok(Some(Source::Crate(canonical(&dir)?))),
-        (false, true) => Ok(Some(Source::Sql(sql))),
-        (false, false) => Ok(None),
+    let mut found = Vec::new();
+    if dir.join("Cargo.toml").is_file() {
+        found.push(Source::Crate(canonical(&dir)?));
     }
+    let sql = src.join(format!("{role}.sql"));
+    if sql.is_file() {
+        found.push(Source::Sql(sql));
+    }
+    let python = src.join(format!("{role}.py"));
+    if python.is_file() {
+        found.push(Source::Python(python));
+    }
+    if found.len() > 1 {
+        return Err(Error::Layout {
+            path: src.join(role),
+            message: format!(
+                "more than one of `{role}/`, `{role}.sql` and `{role}.py` exist; keep one"
+            ),
+        });
+    }
+    Ok(found.pop())
 }
 
 /// `migrations/NNN_slug/` crate directories and `NNN_slug.sql` files by step stem, in order.
@@ -179,17 +209,22 @@ fn step_sources(dir: &Path) -> Result<BTreeMap<String, Source>> {
         if stem.starts_with('.') {
             continue;
         }
-        if let Some(sql_stem) = stem.strip_suffix(".sql")
-            && wasmig_manifest::parse_step_stem(sql_stem).is_some()
-            && path.is_file()
-        {
-            if steps
-                .insert(sql_stem.to_owned(), Source::Sql(path.clone()))
-                .is_some()
-            {
+        let file = [(".sql", false), (".py", true)]
+            .into_iter()
+            .find_map(|(suffix, python)| Some((stem.strip_suffix(suffix)?, python)))
+            .filter(|(file_stem, _)| {
+                wasmig_manifest::parse_step_stem(file_stem).is_some() && path.is_file()
+            });
+        if let Some((file_stem, python)) = file {
+            let source = if python {
+                Source::Python(path.clone())
+            } else {
+                Source::Sql(path.clone())
+            };
+            if steps.insert(file_stem.to_owned(), source).is_some() {
                 return Err(Error::Layout {
                     path,
-                    message: format!("step {sql_stem} is both a crate and a SQL file"),
+                    message: format!("step {file_stem} has more than one source; keep one"),
                 });
             }
             continue;
@@ -197,7 +232,7 @@ fn step_sources(dir: &Path) -> Result<BTreeMap<String, Source>> {
         if wasmig_manifest::parse_step_stem(&stem).is_none() || !path.join("Cargo.toml").is_file() {
             return Err(Error::Layout {
                 path,
-                message: "expected a crate directory named NNN_slug (three digits, a slug of a-z, 0-9 and _) or a file NNN_slug.sql".into(),
+                message: "expected a crate directory named NNN_slug (three digits, a slug of a-z, 0-9 and _) or a file NNN_slug.sql or NNN_slug.py".into(),
             });
         }
         if steps
@@ -206,7 +241,7 @@ fn step_sources(dir: &Path) -> Result<BTreeMap<String, Source>> {
         {
             return Err(Error::Layout {
                 path,
-                message: format!("step {stem} is both a crate and a SQL file"),
+                message: format!("step {stem} has more than one source; keep one"),
             });
         }
     }

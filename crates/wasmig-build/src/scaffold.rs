@@ -21,6 +21,8 @@ pub enum Language {
     Rust,
     /// A plain SQL file.
     Sql,
+    /// A Python file built into a component with componentize-py.
+    Python,
 }
 
 /// The host API a new module asks for: this wasmig's WIT package version.
@@ -82,7 +84,7 @@ pub fn new_module(dir: &Path, name: &str, language: Language) -> Result<Vec<Path
     files.write(".gitignore", "/target\n")?;
     let table = format!("{name}_items");
     match language {
-        Language::Sql => {
+        Language::Sql | Language::Python => {
             let create = format!(
                 "CREATE TABLE {table} (\n    id INTEGER PRIMARY KEY,\n    title VARCHAR(200) NOT NULL\n);\n"
             );
@@ -93,7 +95,20 @@ pub fn new_module(dir: &Path, name: &str, language: Language) -> Result<Vec<Path
                      -- equal to what all the steps make together.\n{create}"
                 ),
             )?;
-            files.write("migrations/001_create_items.sql", &create)?;
+            if language == Language::Sql {
+                files.write("migrations/001_create_items.sql", &create)?;
+            } else {
+                files.write(
+                    "migrations/001_create_items.py",
+                    &format!(
+                        "\"\"\"Step 001: creates `{table}`.\"\"\"\n\
+                         import wasmig\n\n\n\
+                         def up(db: wasmig.Db) -> None:\n    \
+                         db.execute(\"CREATE TABLE {table} (id INTEGER PRIMARY KEY, \
+                         title VARCHAR(200) NOT NULL)\")\n"
+                    ),
+                )?;
+            }
         }
         Language::Rust => {
             write_workspace(&mut files)?;
@@ -142,6 +157,17 @@ pub fn add_step(dir: &Path, slug: &str, language: Language) -> Result<Vec<PathBu
                 "-- Step {stem} of {}: one statement after another, each ending with `;`.\n\
                  -- Once applied anywhere, this file must not change (a comment included): its\n\
                  -- checksum is recorded.\n",
+                manifest.name
+            ),
+        )?,
+        Language::Python => files.write(
+            &format!("migrations/{stem}.py"),
+            &format!(
+                "\"\"\"Step {stem} of {}.\"\"\"\n\
+                 import wasmig\n\n\n\
+                 def up(db: wasmig.Db) -> None:\n    \
+                 # db.execute(\"ALTER TABLE … ADD COLUMN …\", [])\n    \
+                 raise wasmig.Error(\"step {stem} is not written yet: see migrations/{stem}.py\")\n",
                 manifest.name
             ),
         )?,

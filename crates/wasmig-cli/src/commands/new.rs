@@ -17,17 +17,21 @@ pub struct New {
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
     /// Plain SQL steps instead of Rust components.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "python")]
     sql: bool,
+    /// Python steps (built with componentize-py, which `build` installs from PyPI when
+    /// missing), with an install step in SQL.
+    #[arg(long)]
+    python: bool,
 }
 
 impl New {
     pub fn execute(self) -> anyhow::Result<ExitCode> {
         let dir = self.path.unwrap_or_else(|| PathBuf::from(&self.name));
-        let language = if self.sql {
-            Language::Sql
-        } else {
-            Language::Rust
+        let language = match (self.sql, self.python) {
+            (true, _) => Language::Sql,
+            (_, true) => Language::Python,
+            _ => Language::Rust,
         };
         let files = scaffold::new_module(&dir, &self.name, language)
             .with_context(|| format!("creating module {} in {}", self.name, dir.display()))?;
@@ -51,19 +55,22 @@ pub struct AddStep {
     /// What the step does, in a-z, 0-9 and _ (e.g. add_status); it gets the next number.
     slug: String,
     /// A plain SQL step.
-    #[arg(long, conflicts_with = "rust")]
+    #[arg(long, conflicts_with_all = ["rust", "python"])]
     sql: bool,
     /// A Rust component (the default); adds the cargo workspace to a SQL module.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "python")]
     rust: bool,
+    /// A Python step (`migrations/NNN_slug.py` with a function `up(db)`).
+    #[arg(long)]
+    python: bool,
 }
 
 impl AddStep {
     pub fn execute(self) -> anyhow::Result<ExitCode> {
-        let language = if self.sql {
-            Language::Sql
-        } else {
-            Language::Rust
+        let language = match (self.sql, self.python) {
+            (true, _) => Language::Sql,
+            (_, true) => Language::Python,
+            _ => Language::Rust,
         };
         let files = scaffold::add_step(&self.dir, &self.slug, language)
             .with_context(|| format!("adding step {} to {}", self.slug, self.dir.display()))?;
