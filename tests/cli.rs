@@ -649,12 +649,18 @@ async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(bac
 }
 
 /// Runs the CLI in the sandbox, building components into the plugins' target directory (its
-/// compiled dependencies are reused).
+/// compiled dependencies are reused) and caching compiled components where the tests share
+/// them.
 fn author(sandbox: &Sandbox, args: &[&str]) -> wasmig_tests::CliOutput {
     let mut command = sandbox.cli_command(WASMIG, args);
     command.env(
         "CARGO_TARGET_DIR",
         concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/target"),
+    );
+    // Python components are large: compiled once for every test that builds the same one.
+    command.env(
+        "WASMIG_CACHE_DIR",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/python-components"),
     );
     wasmig_tests::CliOutput(command.output().expect("the CLI starts"))
 }
@@ -745,9 +751,29 @@ async fn an_author_creates_builds_installs_and_extends_a_module(backend: Backend
         ),
     )
     .unwrap();
-    assert!(author(&sandbox, &["build", shop]).success());
+    // And a Python step: one module of Rust, SQL and Python steps.
+    assert!(author(&sandbox, &["add-step", shop, "shout", "--python"]).success());
+    std::fs::write(
+        src.join("migrations/004_shout.py"),
+        format!(
+            "import wasmig\n\n\n\
+             def up(db: wasmig.Db) -> None:\n    \
+             for row in db.query_iter(\"SELECT id, title FROM {shop}_items\"):\n        \
+             db.execute(f\"UPDATE {shop}_items SET title = {{db.param(1)}} WHERE id = {{db.param(2)}}\",\n                   \
+             [row[\"title\"].upper(), row[\"id\"]])\n"
+        ),
+    )
+    .unwrap();
+    let header = std::fs::read_to_string(src.join("module.toml")).unwrap();
+    std::fs::write(src.join("module.toml"), header.replace("0.2.0", "0.3.0")).unwrap();
+    let built = author(&sandbox, &["build", shop]);
+    assert!(built.success(), "{built:?}");
     let upgraded = author(&sandbox, &["upgrade"]);
     assert!(upgraded.success(), "{upgraded:?}");
+    assert!(
+        upgraded.stdout().contains("004_shout ... ok"),
+        "{upgraded:?}"
+    );
     let db = sandbox.database().await;
     let rows = db
         .query(&format!("SELECT title, notes FROM {shop}_items"), &[])
@@ -757,7 +783,7 @@ async fn an_author_creates_builds_installs_and_extends_a_module(backend: Backend
     assert_eq!(
         rows.rows,
         vec![vec![
-            wasmig_db::Value::Text("first".into()),
+            wasmig_db::Value::Text("FIRST".into()),
             wasmig_db::Value::Text("n".into())
         ]]
     );
@@ -908,14 +934,7 @@ async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
 /// checks itself. The components are the same on every backend: one cache serves the tests.
 async fn python_steps_build_and_run(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
-    let python = |args: &[&str]| {
-        let mut command = sandbox.cli_command(WASMIG, args);
-        command.env(
-            "WASMIG_CACHE_DIR",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/python-components"),
-        );
-        wasmig_tests::CliOutput(command.output().expect("the CLI starts"))
-    };
+    let python = |args: &[&str]| author(&sandbox, args);
     assert!(python(&["new", "pyshop", "--python"]).success());
     assert!(python(&["add-step", "pyshop", "fill_items", "--python"]).success());
     let step = sandbox.path().join("pyshop/migrations/002_fill_items.py");

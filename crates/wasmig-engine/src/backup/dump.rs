@@ -101,7 +101,10 @@ pub(super) async fn restore(db: &Database, location: &Path) -> Result<Vec<String
         let module = literal(dialect, &module.as_str().into());
         // The schema recorded for drift goes too (as `forget_module` does on SQLite): the
         // restored objects are the reference until the module's next upgrade records anew.
-        for table in LEDGER_TABLES.iter().chain(&["wasmig_journal", "wasmig_schemas"]) {
+        for table in LEDGER_TABLES
+            .iter()
+            .chain(&["wasmig_journal", "wasmig_schemas"])
+        {
             script.push_str(&format!("DELETE FROM {table} WHERE module = {module};\n"));
         }
     }
