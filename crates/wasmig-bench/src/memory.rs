@@ -1,7 +1,7 @@
 //! Peak memory of a step reading a million rows (through a cursor, and with one `query`),
 //! beside the `sqlite3` client scanning the same rows. Each upgrade runs in a child process
-//! of its own (this binary, see [`child_upgrade`]), whose peak resident memory the kernel
-//! reports when it ends: host and guest together.
+//! of its own (this binary, see [`child_upgrade`]), whose peak resident memory is read from
+//! `/proc` while it runs: host and guest together.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -115,22 +115,29 @@ fn memory_row(how: &str, ours: u64, baseline: &str, theirs: u64) -> Row {
     }
 }
 
-/// Runs `command` (its output discarded) and returns its peak resident memory in bytes.
+/// Runs `command` (its output discarded) and returns its peak resident memory in bytes: the
+/// highest `VmHWM` its `/proc/PID/status` shows while it runs, read every millisecond. (The
+/// kernel's `ru_maxrss` would not do: a child spawned from this process counts this
+/// process's memory from before its `exec`.)
 fn peak_rss(command: &mut Command) -> anyhow::Result<u64> {
-    let child = command.stdout(Stdio::null()).spawn()?;
-    let pid = libc::pid_t::try_from(child.id())?;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value for the kernel to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not waited for yet; the pointers are valid for the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    anyhow::ensure!(waited == pid, "waiting for {command:?} failed");
-    anyhow::ensure!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{command:?} failed (status {status})"
-    );
-    // Linux reports kibibytes.
-    Ok(u64::try_from(usage.ru_maxrss)? * 1024)
+    let mut child = command.stdout(Stdio::null()).spawn()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    anyhow::ensure!(status.success(), "{command:?} failed ({status})");
+    Ok(peak_kib * 1024)
 }
 
 /// The child's side: upgrades the modules in `modules` on `url` with components cached in

@@ -27,6 +27,7 @@ mod outcome;
 mod paths;
 mod plan;
 mod run;
+mod scratch;
 mod security;
 mod verify;
 
@@ -45,8 +46,9 @@ pub use backup::Backup;
 pub use drift::Drift;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
 pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal};
-pub use paths::{PathCheck, PathsReport, ScratchServer, verify_paths};
+pub use paths::{PathCheck, PathsReport, verify_paths};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
+pub use scratch::{ScratchDatabase, ScratchServer};
 pub use security::Enforcement;
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_db::{Denial, Rule};

@@ -16,16 +16,8 @@ use wasmig_db::Database;
 use wasmig_manifest::Package;
 use wasmig_schema::Schema;
 
+use crate::scratch::{ScratchDatabase, ScratchServer};
 use crate::{ComponentCache, Host, Result, Settings};
-
-/// Where the scratch databases of [`verify_paths`] are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScratchServer {
-    /// SQLite files in a temporary directory.
-    Sqlite,
-    /// Databases created (and dropped) on the server of this PostgreSQL or MariaDB/MySQL URL.
-    Server(String),
-}
 
 /// One way of reaching the module's version, and how its schema differs from the reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,7 +168,8 @@ impl Runner<'_> {
         label: String,
         stages: &[Stage],
     ) -> Result<(PathCheck, Option<Schema>)> {
-        let scratch = Scratch::create(self.server, self.work, index).await?;
+        let name = format!("wasmig_paths_{}_{index}", std::process::id());
+        let scratch = ScratchDatabase::create(self.server, self.work, &name).await?;
         let outcome = self.run_on(&scratch.url, index, stages).await;
         scratch.drop_database().await?;
         let (failure, schema) = match outcome? {
@@ -274,52 +267,5 @@ fn scratch_error(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '
     move |cause| crate::Error::Scratch {
         path: path.to_owned(),
         cause,
-    }
-}
-
-/// A scratch database, dropped by [`Scratch::drop_database`].
-struct Scratch {
-    url: String,
-    /// The server's URL and the database's name, for one made on a server.
-    made: Option<(String, String)>,
-}
-
-impl Scratch {
-    async fn create(server: &ScratchServer, work: &Path, index: usize) -> Result<Scratch> {
-        let ScratchServer::Server(admin) = server else {
-            let file = work.join(format!("path-{index}.db"));
-            return Ok(Scratch {
-                url: format!("sqlite://{}", file.display()),
-                made: None,
-            });
-        };
-        let name = format!("wasmig_paths_{}_{index}", std::process::id());
-        let db = Database::connect(admin).await?;
-        db.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
-            .await?;
-        db.execute(&format!("CREATE DATABASE {name}"), &[]).await?;
-        db.close().await;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base);
-        Ok(Scratch {
-            url: format!("{base}/{name}"),
-            made: Some((admin.clone(), name)),
-        })
-    }
-
-    async fn drop_database(self) -> Result<()> {
-        if let Some((admin, name)) = self.made {
-            let db = Database::connect(&admin).await?;
-            let force = if db.dialect() == wasmig_db::Dialect::Postgres {
-                " WITH (FORCE)"
-            } else {
-                ""
-            };
-            db.execute(&format!("DROP DATABASE IF EXISTS {name}{force}"), &[])
-                .await?;
-            db.close().await;
-        }
-        Ok(())
     }
 }
