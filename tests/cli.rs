@@ -14,6 +14,7 @@ on_every_backend!(
     an_author_creates_builds_installs_and_extends_a_module,
     verify_paths_catches_a_stale_install,
     status_and_diff_show_what_changed_outside_the_steps,
+    a_record_left_behind_by_a_stop_is_not_drift,
     python_steps_build_and_run,
 );
 
@@ -27,14 +28,15 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     assert!(built.success(), "{built:?}");
     // The paths check ran the steps, whose log lines reach stderr, without terminal colours.
     assert!(
-        built.stderr().contains("backfilled the status"),
+        built.stderr().contains("backfilled the status")
+            && built.stderr().contains("gave 2 posts a slug"),
         "{built:?}"
     );
     assert!(!built.stderr().contains('\u{1b}'), "{built:?}");
     assert!(
         built
             .stdout()
-            .contains("built blog 1.2.0 (3 steps, install)"),
+            .contains("built blog 1.3.0 (5 steps, install)"),
         "{built:?}"
     );
     for file in [
@@ -43,6 +45,8 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
         "migrations/001_create_posts.wasm",
         "migrations/002_add_status.wasm",
         "migrations/003_index_status.wasm",
+        "migrations/004_add_slugs.wasm",
+        "migrations/005_unique_slugs.sql",
     ] {
         assert!(
             sandbox.modules_dir().join("blog").join(file).is_file(),
@@ -55,7 +59,7 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     assert!(
         status
             .stdout()
-            .contains("blog    -          1.2.0   install"),
+            .contains("blog    -          1.3.0   install"),
         "{status:?}"
     );
 
@@ -63,7 +67,7 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     assert!(upgrade.success(), "{upgrade:?}");
     let out = upgrade.stdout();
     assert!(
-        out.contains("blog: installing 1.2.0 with its install step (covers 3 steps)"),
+        out.contains("blog: installing 1.3.0 with its install step (covers 5 steps)"),
         "{out}"
     );
     assert!(out.contains("  install ... ok ("), "{out}");
@@ -71,17 +75,19 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     let status = sandbox.cli(WASMIG, &["status"]);
     let lines: Vec<_> = status.stdout().lines().map(str::to_owned).collect();
     assert_eq!(lines[0], "MODULE  INSTALLED  HEADER  PENDING");
-    assert_eq!(lines[1], "blog    1.2.0      1.2.0   none");
+    assert_eq!(lines[1], "blog    1.3.0      1.3.0   none");
 
     let history = sandbox.cli(WASMIG, &["history", "blog"]);
     assert!(history.success(), "{history:?}");
-    assert_eq!(history.stdout().lines().count(), 5, "{history:?}");
-    assert!(
-        history
-            .stdout()
-            .contains("003_index_status  1.2.0    covered"),
-        "{history:?}"
-    );
+    assert_eq!(history.stdout().lines().count(), 7, "{history:?}");
+    for step in ["003_index_status", "004_add_slugs   ", "005_unique_slugs"] {
+        assert!(
+            history
+                .stdout()
+                .contains(&format!("{step}  1.3.0    covered")),
+            "{history:?}"
+        );
+    }
 }
 
 async fn status_json_describes_each_module(backend: Backend) {
@@ -307,7 +313,7 @@ async fn verify_checks_a_package_before_it_is_installed() {
     let verified = sandbox.cli(WASMIG, &["verify", dir]);
     assert!(verified.success(), "{verified:?}");
     let out = verified.stdout();
-    assert!(out.contains("blog 1.2.0 ("), "{out}");
+    assert!(out.contains("blog 1.3.0 ("), "{out}");
     assert!(
         out.contains("ok   checksums.sha256: every step file matches"),
         "{out}"
@@ -319,7 +325,7 @@ async fn verify_checks_a_package_before_it_is_installed() {
     let json = sandbox.cli(WASMIG, &["verify", "--json", dir]);
     let parsed: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(parsed[0]["module"], "blog");
-    assert_eq!(parsed[0]["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(parsed[0]["checks"].as_array().unwrap().len(), 10);
 
     // A changed file breaks the checksum list.
     let step = package.join("migrations/003_index_status.wasm");
@@ -338,7 +344,7 @@ async fn verify_checks_a_package_before_it_is_installed() {
     // Without the list, each file is checked on its own.
     std::fs::remove_file(package.join("checksums.sha256")).unwrap();
     std::fs::write(
-        package.join("migrations/004_more.sql"),
+        package.join("migrations/006_more.sql"),
         "SELECT 'unterminated;",
     )
     .unwrap();
@@ -351,7 +357,7 @@ async fn verify_checks_a_package_before_it_is_installed() {
         "{out}"
     );
     assert!(
-        out.contains("FAIL migrations/004_more.sql: as sqlite: the script cannot be read"),
+        out.contains("FAIL migrations/006_more.sql: as sqlite: the script cannot be read"),
         "{out}"
     );
 }
@@ -827,8 +833,12 @@ async fn verify_paths_catches_a_stale_install(backend: Backend) {
     if backend != Backend::Sqlite {
         verify.extend(["--scratch", url.as_str()]);
     }
+    let identity = IdentityCheck::new(&sandbox, "wasmig_m_stale");
+    identity.drop().await;
     let stale = sandbox.cli(WASMIG, &verify);
     assert!(!stale.success(), "{stale:?}");
+    // The scratch databases' module identity goes with them: it did not exist before.
+    assert_eq!(identity.count().await, 0, "{stale:?}");
     let out = stale.stdout();
     assert!(out.contains("stale 0.1.0: FAILED"), "{out}");
     assert!(out.contains("ok   install (reference)"), "{out}");
@@ -840,6 +850,9 @@ async fn verify_paths_catches_a_stale_install(backend: Backend) {
     std::fs::write(&install, text + tags).unwrap();
     let rebuilt = sandbox.cli(WASMIG, &["build", "stale"]);
     assert!(rebuilt.success(), "{rebuilt:?}");
+    // An identity that existed before (the module installed in the real database) stays, and
+    // keeps nothing of the scratch databases.
+    identity.create().await;
     let same = sandbox.cli(WASMIG, &verify);
     assert!(same.success(), "{same:?}");
     assert!(
@@ -847,6 +860,90 @@ async fn verify_paths_catches_a_stale_install(backend: Backend) {
             .contains("stale 0.1.0: every path ends with the same schema"),
         "{same:?}"
     );
+    let existed = i64::from(backend != Backend::Sqlite);
+    assert_eq!(identity.count().await, existed, "{same:?}");
+    assert_eq!(identity.grants_on_scratch().await, 0, "{same:?}");
+    identity.drop().await;
+}
+
+/// A module's role (PostgreSQL) or account (MariaDB/MySQL), which belongs to the server.
+struct IdentityCheck<'s> {
+    sandbox: &'s Sandbox,
+    name: &'static str,
+}
+
+impl<'s> IdentityCheck<'s> {
+    fn new(sandbox: &'s Sandbox, name: &'static str) -> Self {
+        IdentityCheck { sandbox, name }
+    }
+
+    async fn count(&self) -> i64 {
+        let sql = match self.sandbox.backend() {
+            Backend::Sqlite => return 0,
+            Backend::Postgres => format!(
+                "SELECT COUNT(*) FROM pg_roles WHERE rolname = '{}'",
+                self.name
+            ),
+            Backend::MySql => format!(
+                "SELECT COUNT(*) FROM mysql.user WHERE User = '{}'",
+                self.name
+            ),
+        };
+        self.sandbox.integer(&sql).await
+    }
+
+    /// Privileges it holds on databases named like the scratch ones.
+    async fn grants_on_scratch(&self) -> i64 {
+        if self.sandbox.backend() != Backend::MySql {
+            return 0;
+        }
+        let held = |table: &str| {
+            format!(
+                "SELECT COUNT(*) FROM mysql.{table} WHERE User = '{}' AND Db LIKE 'wasmig_paths%'",
+                self.name
+            )
+        };
+        let mut total = 0;
+        for table in ["db", "tables_priv", "procs_priv"] {
+            total += self.sandbox.integer(&held(table)).await;
+        }
+        total
+    }
+
+    async fn create(&self) {
+        match self.sandbox.backend() {
+            Backend::Sqlite => {}
+            Backend::Postgres => {
+                self.sandbox
+                    .sql(&format!("CREATE ROLE {} NOLOGIN", self.name))
+                    .await
+            }
+            Backend::MySql => {
+                self.sandbox
+                    .sql(&format!(
+                        "CREATE USER '{}'@'localhost' ACCOUNT LOCK",
+                        self.name
+                    ))
+                    .await
+            }
+        }
+    }
+
+    async fn drop(&self) {
+        match self.sandbox.backend() {
+            Backend::Sqlite => {}
+            Backend::Postgres => {
+                self.sandbox
+                    .sql(&format!("DROP ROLE IF EXISTS {}", self.name))
+                    .await
+            }
+            Backend::MySql => {
+                self.sandbox
+                    .sql(&format!("DROP USER IF EXISTS '{}'@'localhost'", self.name))
+                    .await
+            }
+        }
+    }
 }
 
 /// Someone adds a column and an index to a module's table by hand, and the application adds
@@ -903,6 +1000,11 @@ async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
         .step("002_add_status", "blog/migrations/002_add_status")
         .step("003_index_status", "blog/migrations/003_index_status")
         .write();
+    // The dry run says what the upgrade will say, and changes nothing.
+    let plan = sandbox.cli(WASMIG, &["plan"]);
+    let said = format!("{}{}", plan.stdout(), plan.stderr());
+    assert!(said.contains("changed outside its steps"), "{plan:?}");
+    assert!(!said.contains("CREATE INDEX blog_posts_status"), "{plan:?}");
     let refused = sandbox.cli(WASMIG, &["upgrade"]);
     assert!(!refused.success(), "{refused:?}");
     assert!(
@@ -925,6 +1027,69 @@ async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
     assert!(
         after.success(),
         "what the upgrade left is the new reference: {after:?}"
+    );
+}
+
+/// A process stopped between a step's commit and the recording of the schema it left (the
+/// ledger then holds the record of the upgrade before, and a step finished after it): the
+/// difference is the step's own work, not drift. Reproduced by putting the earlier record
+/// back after an upgrade, which is the state such a stop leaves.
+async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    let db = sandbox.database().await;
+    let select =
+        "SELECT fingerprint, objects, recorded_at FROM wasmig_schemas WHERE module = 'blog'";
+    let before = db.query(select, &[]).await.unwrap().rows.remove(0);
+
+    sandbox
+        .module("blog", "1.1.0")
+        .step("001_create_posts", "blog/migrations/001_create_posts")
+        .step("002_add_status", "blog/migrations/002_add_status")
+        .step("003_index_status", "blog/migrations/003_index_status")
+        .write();
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    let update = match backend {
+        Backend::Postgres => {
+            "UPDATE wasmig_schemas SET fingerprint = $1, objects = $2, recorded_at = $3 \
+             WHERE module = 'blog'"
+        }
+        _ => {
+            "UPDATE wasmig_schemas SET fingerprint = ?, objects = ?, recorded_at = ? \
+             WHERE module = 'blog'"
+        }
+    };
+    db.execute(update, &before).await.unwrap();
+
+    let status = sandbox.cli(WASMIG, &["status"]).stdout();
+    assert!(status.contains("drift: blog: not known"), "{status}");
+    assert!(!status.contains("changed outside its steps"), "{status}");
+    sandbox
+        .module("blog", "1.2.0")
+        .step("001_create_posts", "blog/migrations/001_create_posts")
+        .step("002_add_status", "blog/migrations/002_add_status")
+        .step("003_index_status", "blog/migrations/003_index_status")
+        .step("004_archive", "testing/create_table")
+        .write();
+    let upgraded = sandbox.cli(WASMIG, &["upgrade"]);
+    assert!(upgraded.success(), "not refused as drift: {upgraded:?}");
+    let after = sandbox.cli(WASMIG, &["diff", "blog"]);
+    assert!(after.success(), "recorded again: {after:?}");
+    let recorded = db.query(select, &[]).await.unwrap().rows.remove(0);
+    assert_ne!(recorded[2], before[2], "a new record");
+
+    // And a hand change after that record is drift again.
+    let drop = match backend {
+        Backend::MySql => "DROP INDEX blog_posts_status ON blog_posts",
+        _ => "DROP INDEX blog_posts_status",
+    };
+    db.execute(drop, &[]).await.unwrap();
+    db.close().await;
+    let diff = sandbox.cli(WASMIG, &["diff", "blog"]);
+    assert!(
+        diff.stdout().contains("blog_posts_status") && !diff.success(),
+        "{diff:?}"
     );
 }
 

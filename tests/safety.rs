@@ -457,7 +457,7 @@ async fn plan_shows_parameters_and_the_statements_allowed_to_fail(backend: Backe
         .iter()
         .find(|s| s.sql.starts_with("INSERT INTO blog_posts"))
         .expect("the install inserts a post");
-    assert_eq!(insert.params.len(), 4, "{insert:?}");
+    assert_eq!(insert.params.len(), 5, "{insert:?}");
     assert_eq!(insert.params[0], Value::Text("Hello".into()));
     assert!(!insert.tolerant);
     let marks = &module("marks").steps[0].statements;

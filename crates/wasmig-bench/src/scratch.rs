@@ -60,7 +60,7 @@ impl Server {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let dir = tempfile::tempdir()?;
-        let database = ScratchDatabase::create(&self.server, dir.path(), &name).await?;
+        let database = ScratchDatabase::create(&self.server, dir.path(), &name, &[]).await?;
         Ok(Scratch {
             url: database.url.clone(),
             database,

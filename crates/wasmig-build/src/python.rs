@@ -37,6 +37,8 @@ const INSTALL_WAIT: Duration = Duration::from_secs(600);
 /// Builds the Python step in `file` into the component `out`.
 pub fn build_step(file: &Path, out: &Path) -> Result<()> {
     let tool = componentize_py()?;
+    // componentize-py runs in its own work directory: a relative output path would land there.
+    let out = &std::path::absolute(out).map_err(io_error(out))?;
     let work = tempfile::tempdir().map_err(io_error(&std::env::temp_dir()))?;
     let root = work.path();
     let files = [

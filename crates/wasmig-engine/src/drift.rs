@@ -22,11 +22,22 @@ pub struct Drift {
     pub recorded_at: String,
     /// What differs, object by object: "first" is the recorded schema, "second" the live one.
     pub differences: Vec<Difference>,
+    /// A step finished after the recording (the process stopped between its commit and the
+    /// recording), so the record does not describe what the steps left: no difference is
+    /// listed, nothing is refused, and the module's next upgrade records its schema again.
+    pub stale: bool,
 }
 
 impl Drift {
-    /// One line per difference, each side named.
+    /// One line per difference, each side named (for a stale record, one line saying so).
     pub fn lines(&self) -> Vec<String> {
+        if self.stale {
+            return vec![format!(
+                "not known: a step finished after the schema was recorded at {} (the upgrade \
+                 stopped before recording it); the next upgrade of {} records it again",
+                self.recorded_at, self.module
+            )];
+        }
         self.differences
             .iter()
             .map(|d| d.describe(("after its last step", "now")))
@@ -49,11 +60,25 @@ impl Host {
             if now.fingerprint() == record.fingerprint {
                 continue;
             }
-            let then = Schema::from_json(&record.objects).unwrap_or_default();
+            let stale = record.is_stale();
+            let differences = if stale {
+                Vec::new()
+            } else {
+                let then = Schema::from_json(&record.objects).map_err(|error| {
+                    wasmig_store::Error::Corrupt {
+                        table: "wasmig_schemas",
+                        message: format!(
+                            "the schema recorded for {module} does not parse: {error}"
+                        ),
+                    }
+                })?;
+                then.compare(&now)
+            };
             drifted.push(Drift {
                 module,
                 recorded_at: record.recorded_at,
-                differences: then.compare(&now),
+                differences,
+                stale,
             });
         }
         Ok(drifted)
@@ -72,6 +97,7 @@ impl Host {
                 fingerprint: schema.fingerprint(),
                 objects: schema.to_json(),
                 recorded_at: now.clone(),
+                last_step_at: None,
             };
             wasmig_store::record_schema(&self.db, module, &record).await?;
         }
@@ -93,7 +119,7 @@ impl Host {
 /// Refuses a plan that would run steps of a module whose objects drifted.
 pub(crate) fn refuse_drifted(plan: &mut ModulePlan, drift: Option<&Drift>) {
     let runs_steps = matches!(plan.action, Action::Apply { .. }) && !plan.pending.is_empty();
-    if let (true, Some(drift)) = (runs_steps, drift) {
+    if let (true, Some(drift)) = (runs_steps, drift.filter(|d| !d.stale)) {
         plan.action = Action::Refused {
             refusal: Refusal::Drifted {
                 objects: drift.differences.len(),

@@ -109,6 +109,8 @@ impl Host {
             let exact = dialect.has_transactional_ddl();
             let mut transaction = None;
             let mut sequences = Vec::new();
+            // Read before the preview's transaction takes the one connection of a SQLite file.
+            let drifted = self.drift().await?;
             if exact {
                 let mut tx = self.db.begin().await?;
                 tx.previewing();
@@ -127,6 +129,10 @@ impl Host {
                 let mut plan = plan_module(package, &recorded, self.options);
                 versions.block_unmet(&mut plan, package);
                 crate::security::refuse_unenforced(&mut plan, refusal.as_ref());
+                if !self.accept_drift {
+                    let drift = drifted.iter().find(|d| d.module == plan.module);
+                    crate::drift::refuse_drifted(&mut plan, drift);
+                }
                 let units = match plan.action {
                     Action::Install => install_unit(package),
                     Action::Apply { first } => step_units(package, first),

@@ -652,18 +652,7 @@ impl Host {
                     location: &backup.location,
                 });
             }
-            let mut report = self.run_maintained(packages, resume, &mut on_event).await?;
-            // What the applied steps left is what later drift is measured against; a module
-            // left unfinished is recorded once it is finished.
-            let applied: Vec<&str> = report
-                .modules
-                .iter()
-                .filter(|m| {
-                    !m.applied.is_empty() && !m.failure.as_ref().is_some_and(|f| f.unfinished)
-                })
-                .map(|m| m.module.as_str())
-                .collect();
-            self.record_schemas(&applied).await?;
+            let mut report = self.run_recorded(packages, resume, &mut on_event).await?;
             report.modules.extend(
                 self.refuse_unreadable(&selected.unreadable, &mut on_event)
                     .await?,
@@ -701,21 +690,50 @@ impl Host {
         Ok(reports)
     }
 
+    /// Runs `packages` while the caller holds the upgrade lock, then records the schema each
+    /// module's applied steps left: what later drift is measured against (also for a module
+    /// whose record a stopped process left stale). A module left unfinished is recorded once
+    /// it is finished.
+    async fn run_recorded(
+        &self,
+        packages: &[Package],
+        resume: bool,
+        on_event: impl FnMut(Event<'_>),
+    ) -> Result<UpgradeReport> {
+        let drifted = self.drift().await?;
+        let report = self
+            .run_maintained(packages, resume, &drifted, on_event)
+            .await?;
+        let stale = |module: &str| drifted.iter().any(|d| d.stale && d.module == module);
+        let recorded: Vec<&str> = report
+            .modules
+            .iter()
+            .filter(|m| {
+                (!m.applied.is_empty() || stale(&m.module))
+                    && !m.failure.as_ref().is_some_and(|f| f.unfinished)
+            })
+            .map(|m| m.module.as_str())
+            .collect();
+        self.record_schemas(&recorded).await?;
+        Ok(report)
+    }
+
     /// Runs `packages` while the caller holds the upgrade lock, under the maintenance flag
     /// when the host sets it.
     async fn run_maintained(
         &self,
         packages: &[Package],
         resume: bool,
+        drifted: &[Drift],
         on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
         if !self.maintenance {
-            return self.run_locked(packages, resume, on_event).await;
+            return self.run_locked(packages, resume, drifted, on_event).await;
         }
         let names: Vec<&str> = packages.iter().map(|p| p.manifest.name.as_str()).collect();
         let reason = format!("wasmig is upgrading {}", names.join(", "));
         let flag = lifecycle::RaisedFlag::raise(&self.db, &reason).await?;
-        let result = self.run_locked(packages, resume, on_event).await;
+        let result = self.run_locked(packages, resume, drifted, on_event).await;
         // Lowered whatever happened to the modules, also when this future is dropped (a crash
         // leaves it set: `wasmig maintenance --clear`).
         let cleared = flag.lower().await;
@@ -729,13 +747,13 @@ impl Host {
         &self,
         packages: &[Package],
         resume: bool,
+        drifted: &[Drift],
         mut on_event: impl FnMut(Event<'_>),
     ) -> Result<UpgradeReport> {
         let mut ledger = self.ledger().await?;
         let mut versions = deps::Versions::from_ledger(&ledger);
         let mut report = UpgradeReport::default();
         let refusal = self.unenforced().await?;
-        let drifted = self.drift().await?;
         for package in packages {
             if self.runtime.stop_handle().is_stopped() {
                 let record = ledger
@@ -774,7 +792,7 @@ impl Host {
     /// A plan of a module that drifted: refused, or (when the operator accepts drift) let
     /// run with the acceptance recorded.
     async fn settle_drift(&self, plan: &mut ModulePlan, drift: Option<&Drift>) -> Result<()> {
-        let Some(drift) = drift else {
+        let Some(drift) = drift.filter(|d| !d.stale) else {
             return Ok(());
         };
         if !self.accept_drift {

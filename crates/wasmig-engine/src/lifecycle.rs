@@ -26,7 +26,7 @@ impl Host {
             let mut tx = self.db.begin().await?;
             wasmig_store::set_active(&mut tx, module, true).await?;
             tx.commit().await?;
-            self.run_maintained(std::slice::from_ref(&package), false, on_event)
+            self.run_recorded(std::slice::from_ref(&package), false, on_event)
                 .await
         })
         .await

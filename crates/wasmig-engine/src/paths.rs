@@ -169,7 +169,8 @@ impl Runner<'_> {
         stages: &[Stage],
     ) -> Result<(PathCheck, Option<Schema>)> {
         let name = format!("wasmig_paths_{}_{index}", std::process::id());
-        let scratch = ScratchDatabase::create(self.server, self.work, &name).await?;
+        let module = [self.package.manifest.name.as_str()];
+        let scratch = ScratchDatabase::create(self.server, self.work, &name, &module).await?;
         let outcome = self.run_on(&scratch.url, index, stages).await;
         scratch.drop_database().await?;
         let (failure, schema) = match outcome? {

@@ -753,6 +753,20 @@ pub struct RecordedSchema {
     pub objects: String,
     /// When it was recorded.
     pub recorded_at: String,
+    /// When the module's last step that changed its schema (applied, or covered by its
+    /// install) finished; later than `recorded_at` when the process stopped between that
+    /// step's commit and the recording (read back only, never written).
+    pub last_step_at: Option<String>,
+}
+
+impl RecordedSchema {
+    /// Whether a step finished after the recording: the record does not describe what the
+    /// steps left, so a difference from it is not a change made by hand.
+    pub fn is_stale(&self) -> bool {
+        self.last_step_at
+            .as_ref()
+            .is_some_and(|at| *at > self.recorded_at)
+    }
 }
 
 /// The schema recorded for each module (none before a module's first upgrade that recorded
@@ -763,7 +777,13 @@ pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, Recorded
     }
     let rows = db
         .query(
-            "SELECT module, fingerprint, objects, recorded_at FROM wasmig_schemas",
+            &format!(
+                "SELECT s.module, s.fingerprint, s.objects, s.recorded_at, \
+                 (SELECT MAX(h.finished_at) FROM wasmig_history h WHERE h.module = s.module \
+                 AND h.outcome IN ('{}', '{}')) FROM wasmig_schemas s",
+                Outcome::Applied,
+                Outcome::Covered
+            ),
             &[],
         )
         .await?;
@@ -774,6 +794,7 @@ pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, Recorded
                 fingerprint: c.parsed()?,
                 objects: c.parsed()?,
                 recorded_at: c.parsed()?,
+                last_step_at: c.optional_text()?,
             },
         ))
     })?;

@@ -28,6 +28,10 @@ impl Diff {
             )?;
             return Ok(ExitCode::SUCCESS);
         };
+        if drifted.stale {
+            writeln!(stdout, "{}: {}", drifted.module, drifted.lines()[0])?;
+            return Ok(ExitCode::FAILURE);
+        }
         writeln!(
             stdout,
             "{}: changed outside its steps since {}:",

@@ -43,6 +43,10 @@ impl Status {
         } else {
             output::status_table(&mut stdout, &plans, &target.modules)?;
             for drifted in &drift {
+                if drifted.stale {
+                    writeln!(stdout, "drift: {}: {}", drifted.module, drifted.lines()[0])?;
+                    continue;
+                }
                 writeln!(
                     stdout,
                     "drift: {0}: {1} changed outside its steps since {2} (wasmig diff {0})",

@@ -14,7 +14,8 @@ fn up(db: &Db) -> Result<()> {
                 title VARCHAR(200) NOT NULL,
                 body TEXT NOT NULL,
                 published INTEGER NOT NULL DEFAULT 0,
-                status VARCHAR(16) NOT NULL DEFAULT 'draft'
+                status VARCHAR(16) NOT NULL DEFAULT 'draft',
+                slug VARCHAR(200)
             )"
         ),
         params![],
@@ -24,14 +25,20 @@ fn up(db: &Db) -> Result<()> {
         params![],
     )?;
     db.execute(
+        "CREATE UNIQUE INDEX blog_posts_slug ON blog_posts (slug)",
+        params![],
+    )?;
+    db.execute(
         &format!(
-            "INSERT INTO blog_posts (title, body, published, status) VALUES ({}, {}, {}, {})",
+            "INSERT INTO blog_posts (title, body, published, status, slug) \
+             VALUES ({}, {}, {}, {}, {})",
             db.param(1),
             db.param(2),
             db.param(3),
-            db.param(4)
+            db.param(4),
+            db.param(5)
         ),
-        params!["Hello", "First post.", true, "live"],
+        params!["Hello", "First post.", true, "live", "hello"],
     )?;
     Ok(())
 }
