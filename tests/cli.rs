@@ -2,7 +2,7 @@
 
 use wasmig_engine::Action;
 use wasmig_store::ModuleStatus;
-use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
+use wasmig_tests::{Backend, Sandbox, blog_indexed, blog_v1, on_every_backend};
 
 on_every_backend!(
     build_upgrade_status_and_history_from_a_module_source,
@@ -55,13 +55,7 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
     }
 
     let status = sandbox.cli(WASMIG, &["status"]);
-    assert!(status.success(), "{status:?}");
-    assert!(
-        status
-            .stdout()
-            .contains("blog    -          1.3.0   install"),
-        "{status:?}"
-    );
+    succeeds_saying(&status, "blog    -          1.3.0   install");
     // `build` proved install ≡ upgrade on SQLite; the same on this server runs the Rust,
     // Python and SQL steps there.
     if backend != Backend::Sqlite {
@@ -75,12 +69,9 @@ async fn build_upgrade_status_and_history_from_a_module_source(backend: Backend)
             &url,
         ];
         let verified = author(&sandbox, &paths);
-        assert!(verified.success(), "{verified:?}");
-        assert!(
-            verified
-                .stdout()
-                .contains("blog 1.3.0: every path ends with the same schema"),
-            "{verified:?}"
+        succeeds_saying(
+            &verified,
+            "blog 1.3.0: every path ends with the same schema",
         );
         assert!(
             verified.stderr().contains("gave 2 posts a slug"),
@@ -682,6 +673,12 @@ async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(bac
 /// Runs the CLI in the sandbox, building components into the plugins' target directory (its
 /// compiled dependencies are reused) and caching compiled components where the tests share
 /// them.
+/// Asserts that the command succeeded and printed `text` on stdout.
+fn succeeds_saying(output: &wasmig_tests::CliOutput, text: &str) {
+    assert!(output.success(), "{output:?}");
+    assert!(output.stdout().contains(text), "{text}: {output:?}");
+}
+
 fn author(sandbox: &Sandbox, args: &[&str]) -> wasmig_tests::CliOutput {
     let mut command = sandbox.cli_command(WASMIG, args);
     command.env(
@@ -936,38 +933,29 @@ impl<'s> IdentityCheck<'s> {
     }
 
     async fn create(&self) {
-        match self.sandbox.backend() {
-            Backend::Sqlite => {}
-            Backend::Postgres => {
-                self.sandbox
-                    .sql(&format!("CREATE ROLE {} NOLOGIN", self.name))
-                    .await
-            }
-            Backend::MySql => {
-                self.sandbox
-                    .sql(&format!(
-                        "CREATE USER '{}'@'localhost' ACCOUNT LOCK",
-                        self.name
-                    ))
-                    .await
-            }
-        }
+        self.run(
+            "CREATE ROLE {} NOLOGIN",
+            "CREATE USER '{}'@'localhost' ACCOUNT LOCK",
+        )
+        .await;
     }
 
     async fn drop(&self) {
-        match self.sandbox.backend() {
-            Backend::Sqlite => {}
-            Backend::Postgres => {
-                self.sandbox
-                    .sql(&format!("DROP ROLE IF EXISTS {}", self.name))
-                    .await
-            }
-            Backend::MySql => {
-                self.sandbox
-                    .sql(&format!("DROP USER IF EXISTS '{}'@'localhost'", self.name))
-                    .await
-            }
-        }
+        self.run(
+            "DROP ROLE IF EXISTS {}",
+            "DROP USER IF EXISTS '{}'@'localhost'",
+        )
+        .await;
+    }
+
+    /// Runs the PostgreSQL or the MariaDB/MySQL statement, `{}` standing for the name.
+    async fn run(&self, postgres: &str, mysql: &str) {
+        let sql = match self.sandbox.backend() {
+            Backend::Sqlite => return,
+            Backend::Postgres => postgres,
+            Backend::MySql => mysql,
+        };
+        self.sandbox.sql(&sql.replace("{}", self.name)).await;
     }
 }
 
@@ -1019,12 +1007,7 @@ async fn status_and_diff_show_what_changed_outside_the_steps(backend: Backend) {
         "{json}"
     );
 
-    sandbox
-        .module("blog", "1.1.0")
-        .step("001_create_posts", "blog/migrations/001_create_posts")
-        .step("002_add_status", "blog/migrations/002_add_status")
-        .step("003_index_status", "blog/migrations/003_index_status")
-        .write();
+    blog_indexed(&sandbox, "1.1.0").write();
     // The dry run says what the upgrade will say, and changes nothing.
     let plan = sandbox.cli(WASMIG, &["plan"]);
     let said = format!("{}{}", plan.stdout(), plan.stderr());
@@ -1068,12 +1051,7 @@ async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
         "SELECT fingerprint, objects, recorded_at FROM wasmig_schemas WHERE module = 'blog'";
     let before = db.query(select, &[]).await.unwrap().rows.remove(0);
 
-    sandbox
-        .module("blog", "1.1.0")
-        .step("001_create_posts", "blog/migrations/001_create_posts")
-        .step("002_add_status", "blog/migrations/002_add_status")
-        .step("003_index_status", "blog/migrations/003_index_status")
-        .write();
+    blog_indexed(&sandbox, "1.1.0").write();
     assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
     let update = match backend {
         Backend::Postgres => {
@@ -1090,11 +1068,7 @@ async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
     let status = sandbox.cli(WASMIG, &["status"]).stdout();
     assert!(status.contains("drift: blog: not known"), "{status}");
     assert!(!status.contains("changed outside its steps"), "{status}");
-    sandbox
-        .module("blog", "1.2.0")
-        .step("001_create_posts", "blog/migrations/001_create_posts")
-        .step("002_add_status", "blog/migrations/002_add_status")
-        .step("003_index_status", "blog/migrations/003_index_status")
+    blog_indexed(&sandbox, "1.2.0")
         .step("004_archive", "testing/create_table")
         .write();
     let upgraded = sandbox.cli(WASMIG, &["upgrade"]);

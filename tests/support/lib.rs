@@ -570,6 +570,15 @@ pub fn blog_v1(sandbox: &Sandbox) -> ModuleWriter {
         .step("002_add_status", "blog/migrations/002_add_status")
 }
 
+/// The blog example's first three steps (the third indexes the status), as `version`.
+pub fn blog_indexed(sandbox: &Sandbox, version: &str) -> ModuleWriter {
+    sandbox
+        .module("blog", version)
+        .step("001_create_posts", "blog/migrations/001_create_posts")
+        .step("002_add_status", "blog/migrations/002_add_status")
+        .step("003_index_status", "blog/migrations/003_index_status")
+}
+
 async fn dump(db: &Database, keep: impl Fn(&str) -> bool) -> String {
     let dialect = db.dialect();
     let catalog = catalog(dialect);

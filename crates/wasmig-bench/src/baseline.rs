@@ -203,3 +203,96 @@ pub fn sqlite3_client(url: &str, statements: &[String]) -> anyhow::Result<Option
     anyhow::ensure!(status.success(), "sqlite3 failed: {status}");
     Ok(Some(elapsed))
 }
+
+/// PostgreSQL: the statements wasmig's `execute_batch` sends, through native sqlx: multi-row
+/// `INSERT`s of 1,000 rows of placeholders, bound, in one transaction (the floor of that way
+/// of batching, beside `COPY`).
+pub async fn postgres_chunked_rows(url: String) -> anyhow::Result<Duration> {
+    const CHUNK: i64 = 1000;
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    let start = Instant::now();
+    let mut tx = conn.begin().await?;
+    sqlx::query(CREATE).execute(&mut *tx).await?;
+    let tuples: Vec<String> = (0..CHUNK)
+        .map(|r| format!("(${}, ${}, ${})", 3 * r + 1, 3 * r + 2, 3 * r + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO bench_rows (id, name, n) VALUES {}",
+        tuples.join(", ")
+    );
+    for first in (0..ROWS).step_by(CHUNK as usize) {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for i in first..first + CHUNK {
+            query = query.bind(i).bind(format!("row {i}")).bind(i % 97);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    let elapsed = start.elapsed();
+    conn.close().await?;
+    Ok(elapsed)
+}
+
+/// MariaDB/MySQL: the statements wasmig sends for a module's account, through native sqlx:
+/// the parameters into session variables, then the account's `SQL SECURITY DEFINER`
+/// procedure (wasmig's own text) prepares and executes the statement — `rows` rows of
+/// placeholders per call (1 for `execute`, 21 for a batch of 3 columns within the procedure's
+/// 64 parameters), in one transaction.
+pub async fn mysql_procedure_rows(url: String, rows: i64) -> anyhow::Result<Duration> {
+    let mut conn = sqlx::MySqlConnection::connect(&url).await?;
+    let database: String = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
+        .fetch_one(&mut conn)
+        .await?;
+    let name = format!("wasmig_bench_{}", std::process::id());
+    let guest = wasmig_db::GuestAccount::new(&name, &database);
+    let account = guest.account();
+    for sql in [
+        format!("CREATE USER IF NOT EXISTS {account} ACCOUNT LOCK"),
+        format!("GRANT ALL PRIVILEGES ON `{database}`.* TO {account}"),
+        guest.procedure_definition(),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await?;
+    }
+    let tuples = vec!["(?, ?, ?)"; rows as usize].join(", ");
+    let statement = format!("INSERT INTO bench_rows (id, name, n) VALUES {tuples}");
+    let variables: Vec<String> = (1..=3 * rows)
+        .map(|i| format!("@wasmig_p{i} = ?"))
+        .collect();
+    let set = format!("SET {}", variables.join(", "));
+    let call = format!("CALL {}(?, {})", guest.procedure(), 3 * rows);
+    let start = Instant::now();
+    let mut tx = conn.begin().await?;
+    sqlx::query(CREATE).execute(&mut *tx).await?;
+    let mut first = 0;
+    while first < ROWS {
+        let last = (first + rows).min(ROWS);
+        if last - first < rows {
+            break; // the remainder: one row at a time below
+        }
+        let mut query = sqlx::query(AssertSqlSafe(set.as_str()));
+        for i in first..last {
+            query = query.bind(i).bind(format!("row {i}")).bind(i % 97);
+        }
+        query.execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(call.as_str()))
+            .bind(statement.as_str())
+            .execute(&mut *tx)
+            .await?;
+        first = last;
+    }
+    for i in first..ROWS {
+        sqlx::query("INSERT INTO bench_rows (id, name, n) VALUES (?, ?, ?)")
+            .bind(i)
+            .bind(format!("row {i}"))
+            .bind(i % 97)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let elapsed = start.elapsed();
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP USER IF EXISTS {account}")))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(elapsed)
+}

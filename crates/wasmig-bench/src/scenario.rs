@@ -111,8 +111,44 @@ async fn data_steps(
             ),
         };
         report.add(row(work, server, ours, name, fastest));
+        let batch = std::ptr::eq(component, &components.rows_batch);
+        if let Some((name, same)) = same_statements(server, batch, rounds).await? {
+            report.add(row(work, server, ours, name, same));
+        }
     }
     Ok(())
+}
+
+/// What wasmig sends for a data step on a server, sent by native sqlx: the floor of wasmig's
+/// way of sending it, apart from the sandbox and the policy.
+async fn same_statements(
+    server: &Server,
+    batch: bool,
+    rounds: usize,
+) -> anyhow::Result<Option<(&'static str, Duration)>> {
+    let time = match (server.name, batch) {
+        ("postgres", true) => (
+            "its 1,000-row INSERTs, native sqlx",
+            measure(rounds, || {
+                on_scratch(server, baseline::postgres_chunked_rows)
+            })
+            .await?,
+        ),
+        ("mariadb", _) => {
+            let rows = if batch {
+                (wasmig_db::MYSQL_GUEST_MAX_PARAMS / 3) as i64
+            } else {
+                1
+            };
+            let job = |url| baseline::mysql_procedure_rows(url, rows);
+            (
+                "its procedure calls, native sqlx",
+                measure(rounds, || on_scratch(server, job)).await?,
+            )
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(time))
 }
 
 /// A fresh install of 200 component steps (compiled every run, then from a warm cache) beside

@@ -80,7 +80,7 @@ pub trait Gate: Send {
     /// For a batch of `sql` (checked, and to run as the guest's): the statement that runs it
     /// for `rows` rows at once, their parameters one row after another, and the parameters
     /// per row; `None` when it must run row by row (the default).
-    fn multi_row(&self, sql: &str, rows: usize) -> Option<(String, usize)> {
+    fn multi_row(&mut self, sql: &str, rows: usize) -> Option<(String, usize)> {
         let _ = (sql, rows);
         None
     }
