@@ -481,10 +481,18 @@ async fn a_non_transactional_step_that_fails_stays_unfinished_until_repaired(bac
             .contains("001_other is not the unfinished step, which is 001_fill"),
         "{wrong:?}"
     );
+    let recorded = "SELECT COUNT(*) FROM wasmig_schemas WHERE module = 'nt'";
+    assert_eq!(
+        sandbox.integer(recorded).await,
+        0,
+        "unfinished: not recorded"
+    );
     let repaired = sandbox.cli(WASMIG, &["repair", "nt", "--mark-applied", "001_fill"]);
     assert!(repaired.success(), "{repaired:?}");
     let status = sandbox.host().await.status().await.unwrap().remove(0);
     assert_eq!(status.action, Action::UpToDate, "{status:?}");
+    // The operator's word that the step is done: its schema is what drift is measured against.
+    assert_eq!(sandbox.integer(recorded).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1047,23 +1055,27 @@ async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
     blog_v1(&sandbox).write();
     assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
     let db = sandbox.database().await;
-    let select =
-        "SELECT fingerprint, objects, recorded_at FROM wasmig_schemas WHERE module = 'blog'";
+    let select = "SELECT fingerprint, objects, recorded_at, last_step_id FROM wasmig_schemas \
+                  WHERE module = 'blog'";
     let before = db.query(select, &[]).await.unwrap().rows.remove(0);
 
     blog_indexed(&sandbox, "1.1.0").write();
     assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
     let update = match backend {
         Backend::Postgres => {
-            "UPDATE wasmig_schemas SET fingerprint = $1, objects = $2, recorded_at = $3 \
-             WHERE module = 'blog'"
+            "UPDATE wasmig_schemas SET fingerprint = $1, objects = $2, recorded_at = $3, \
+             last_step_id = $4 WHERE module = 'blog'"
         }
         _ => {
-            "UPDATE wasmig_schemas SET fingerprint = ?, objects = ?, recorded_at = ? \
-             WHERE module = 'blog'"
+            "UPDATE wasmig_schemas SET fingerprint = ?, objects = ?, recorded_at = ?, \
+             last_step_id = ? WHERE module = 'blog'"
         }
     };
-    db.execute(update, &before).await.unwrap();
+    // Recorded by a host whose clock runs ahead: the ledger's order, not the clocks, tells
+    // that a step came after the record.
+    let mut earlier = before.clone();
+    earlier[2] = "2999-01-01T00:00:00.000Z".into();
+    db.execute(update, &earlier).await.unwrap();
 
     let status = sandbox.cli(WASMIG, &["status"]).stdout();
     assert!(status.contains("drift: blog: not known"), "{status}");

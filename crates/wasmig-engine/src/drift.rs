@@ -97,7 +97,7 @@ impl Host {
                 fingerprint: schema.fingerprint(),
                 objects: schema.to_json(),
                 recorded_at: now.clone(),
-                last_step_at: None,
+                steps: Default::default(),
             };
             wasmig_store::record_schema(&self.db, module, &record).await?;
         }

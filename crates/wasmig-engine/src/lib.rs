@@ -598,6 +598,11 @@ impl Host {
         ledger.save_module(&record).await?;
         ledger.settle_journal(&record.module, step).await?;
         tx.commit().await?;
+        if applied {
+            // The operator says the step is done as the database stands: what drift is
+            // measured against from now on.
+            self.record_schemas(&[&record.module]).await?;
+        }
         Ok(Repaired::Settled {
             step: unfinished.to_owned(),
             applied,

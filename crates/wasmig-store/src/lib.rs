@@ -405,12 +405,21 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
                 module VARCHAR(63) NOT NULL PRIMARY KEY,
                 fingerprint CHAR(64) NOT NULL,
                 objects {long_text} NOT NULL,
-                recorded_at VARCHAR(32) NOT NULL
+                recorded_at VARCHAR(32) NOT NULL,
+                last_step_id BIGINT
             )"
         ),
         &[],
     )
     .await?;
+    // Which step the record follows (ledgers made before it: the time of recording only).
+    if !column_exists(tx, "wasmig_schemas", "last_step_id").await? {
+        tx.execute(
+            "ALTER TABLE wasmig_schemas ADD COLUMN last_step_id BIGINT",
+            &[],
+        )
+        .await?;
+    }
     // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
     // and a killed first run must not leave a ledger that readers take for complete).
     tx.execute(
@@ -753,21 +762,44 @@ pub struct RecordedSchema {
     pub objects: String,
     /// When it was recorded.
     pub recorded_at: String,
-    /// When the module's last step that changed its schema (applied, or covered by its
-    /// install) finished; later than `recorded_at` when the process stopped between that
-    /// step's commit and the recording (read back only, never written).
-    pub last_step_at: Option<String>,
+    /// Where the module's steps stand now and stood at the recording (read back only; the
+    /// recording takes its own from the ledger).
+    pub steps: RecordedSteps,
+}
+
+/// The module's last history row of a step that changed its schema (applied, or covered by
+/// its install): the newest when its schema was recorded, and the newest now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedSteps {
+    /// The row's id when the schema was recorded (`None` in records made before wasmig kept
+    /// it, or when no step had run).
+    pub at_recording: Option<i64>,
+    /// The newest such row's id now.
+    pub now: Option<i64>,
+    /// When the newest such row's step finished (for records without `at_recording`).
+    pub now_finished_at: Option<String>,
 }
 
 impl RecordedSchema {
-    /// Whether a step finished after the recording: the record does not describe what the
-    /// steps left, so a difference from it is not a change made by hand.
+    /// Whether a step was recorded in the history after the schema was (a process stopped
+    /// between a step's commit and the recording): the record does not describe what the
+    /// steps left, so a difference from it is not a change made by hand. Told by history row
+    /// ids, whatever the clocks of the hosts that wrote them; a record older than those ids
+    /// falls back to comparing times.
     pub fn is_stale(&self) -> bool {
-        self.last_step_at
-            .as_ref()
-            .is_some_and(|at| *at > self.recorded_at)
+        let steps = &self.steps;
+        match steps.at_recording {
+            Some(recorded) => steps.now.is_some_and(|now| now > recorded),
+            None => steps
+                .now_finished_at
+                .as_ref()
+                .is_some_and(|at| *at > self.recorded_at),
+        }
     }
 }
+
+/// History rows of steps that changed a module's schema: applied, or covered by its install.
+const SCHEMA_STEPS: &str = "outcome IN ('applied', 'covered')";
 
 /// The schema recorded for each module (none before a module's first upgrade that recorded
 /// one).
@@ -778,11 +810,10 @@ pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, Recorded
     let rows = db
         .query(
             &format!(
-                "SELECT s.module, s.fingerprint, s.objects, s.recorded_at, \
-                 (SELECT MAX(h.finished_at) FROM wasmig_history h WHERE h.module = s.module \
-                 AND h.outcome IN ('{}', '{}')) FROM wasmig_schemas s",
-                Outcome::Applied,
-                Outcome::Covered
+                "SELECT s.module, s.fingerprint, s.objects, s.recorded_at, s.last_step_id, \
+                 h.last_id, h.last_at FROM wasmig_schemas s LEFT JOIN (SELECT module, \
+                 MAX(id) AS last_id, MAX(finished_at) AS last_at FROM wasmig_history \
+                 WHERE {SCHEMA_STEPS} GROUP BY module) h ON h.module = s.module"
             ),
             &[],
         )
@@ -794,7 +825,11 @@ pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, Recorded
                 fingerprint: c.parsed()?,
                 objects: c.parsed()?,
                 recorded_at: c.parsed()?,
-                last_step_at: c.optional_text()?,
+                steps: RecordedSteps {
+                    at_recording: c.optional_integer()?,
+                    now: c.optional_integer()?,
+                    now_finished_at: c.optional_text()?,
+                },
             },
         ))
     })?;
@@ -808,14 +843,18 @@ pub async fn record_schema(db: &Database, module: &str, schema: &RecordedSchema)
     tx.execute(&delete, &[module.into()]).await?;
     let insert = placeholders(
         tx.dialect(),
-        "INSERT INTO wasmig_schemas (module, fingerprint, objects, recorded_at) \
-         VALUES (?, ?, ?, ?)",
+        &format!(
+            "INSERT INTO wasmig_schemas (module, fingerprint, objects, recorded_at, \
+             last_step_id) VALUES (?, ?, ?, ?, (SELECT MAX(id) FROM wasmig_history \
+             WHERE module = ? AND {SCHEMA_STEPS}))"
+        ),
     );
     let values = [
         module.into(),
         schema.fingerprint.as_str().into(),
         schema.objects.as_str().into(),
         schema.recorded_at.as_str().into(),
+        module.into(),
     ];
     tx.execute(&insert, &values).await?;
     tx.commit().await?;
@@ -1034,6 +1073,14 @@ impl<'r> Columns<'r> {
             (_, Value::Null) => Ok(None),
             (_, Value::Text(v)) => Ok(Some(v.clone())),
             (name, other) => Err(format!("`{name}` should be text, found {other:?}")),
+        }
+    }
+
+    fn optional_integer(&mut self) -> Result<Option<i64>, String> {
+        match self.next() {
+            (_, Value::Null) => Ok(None),
+            (_, Value::Integer(v)) => Ok(Some(*v)),
+            (name, other) => Err(format!("`{name}` should be an integer, found {other:?}")),
         }
     }
 
