@@ -253,38 +253,30 @@ pub async fn mysql_procedure_rows(url: String, rows: i64) -> anyhow::Result<Dura
     ] {
         sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await?;
     }
-    let tuples = vec!["(?, ?, ?)"; rows as usize].join(", ");
-    let statement = format!("INSERT INTO bench_rows (id, name, n) VALUES {tuples}");
-    let variables: Vec<String> = (1..=3 * rows)
-        .map(|i| format!("@wasmig_p{i} = ?"))
-        .collect();
-    let set = format!("SET {}", variables.join(", "));
-    let call = format!("CALL {}(?, {})", guest.procedure(), 3 * rows);
+    // The statement, the SET and the CALL for a chunk of `n` rows.
+    let texts = |n: i64| {
+        let tuples = vec!["(?, ?, ?)"; n as usize].join(", ");
+        let variables: Vec<String> = (1..=3 * n).map(|i| format!("@wasmig_p{i} = ?")).collect();
+        (
+            format!("INSERT INTO bench_rows (id, name, n) VALUES {tuples}"),
+            format!("SET {}", variables.join(", ")),
+            format!("CALL {}(?, {})", guest.procedure(), 3 * n),
+        )
+    };
+    let (full, last) = (texts(rows), texts(ROWS % rows));
     let start = Instant::now();
     let mut tx = conn.begin().await?;
     sqlx::query(CREATE).execute(&mut *tx).await?;
-    let mut first = 0;
-    while first < ROWS {
-        let last = (first + rows).min(ROWS);
-        if last - first < rows {
-            break; // the remainder: one row at a time below
-        }
+    for first in (0..ROWS).step_by(rows as usize) {
+        let end = (first + rows).min(ROWS);
+        let (statement, set, call) = if end - first == rows { &full } else { &last };
         let mut query = sqlx::query(AssertSqlSafe(set.as_str()));
-        for i in first..last {
+        for i in first..end {
             query = query.bind(i).bind(format!("row {i}")).bind(i % 97);
         }
         query.execute(&mut *tx).await?;
         sqlx::query(AssertSqlSafe(call.as_str()))
             .bind(statement.as_str())
-            .execute(&mut *tx)
-            .await?;
-        first = last;
-    }
-    for i in first..ROWS {
-        sqlx::query("INSERT INTO bench_rows (id, name, n) VALUES (?, ?, ?)")
-            .bind(i)
-            .bind(format!("row {i}"))
-            .bind(i % 97)
             .execute(&mut *tx)
             .await?;
     }

@@ -395,6 +395,26 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
     for table in SIDE_TABLES {
         tx.execute(table, &[]).await?;
     }
+    create_schemas_table(tx).await?;
+    // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
+    // and a killed first run must not leave a ledger that readers take for complete).
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wasmig_modules (
+            module VARCHAR(63) NOT NULL PRIMARY KEY,
+            version VARCHAR(255),
+            last_step INTEGER NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            installed_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL
+        )",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// `wasmig_schemas`, where drift is measured from (see [`record_schema`]).
+async fn create_schemas_table(tx: &mut Transaction) -> Result<()> {
     let long_text = match tx.dialect() {
         Dialect::MySql => "LONGTEXT",
         _ => "TEXT",
@@ -420,20 +440,6 @@ pub async fn create_schema(tx: &mut Transaction) -> Result<()> {
         )
         .await?;
     }
-    // Last: the ledger "exists" once this table does (on MySQL each CREATE commits by itself,
-    // and a killed first run must not leave a ledger that readers take for complete).
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS wasmig_modules (
-            module VARCHAR(63) NOT NULL PRIMARY KEY,
-            version VARCHAR(255),
-            last_step INTEGER NOT NULL,
-            status VARCHAR(16) NOT NULL,
-            installed_at VARCHAR(32) NOT NULL,
-            updated_at VARCHAR(32) NOT NULL
-        )",
-        &[],
-    )
-    .await?;
     Ok(())
 }
 
