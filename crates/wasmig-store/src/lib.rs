@@ -267,18 +267,14 @@ fn first_count(rows: &RowSet) -> i64 {
 /// Brings ledger tables created by an older wasmig up to date.
 async fn upgrade_schema(tx: &mut Transaction) -> Result<()> {
     // Statements journaled as intents (before they commit by themselves).
-    if !column_exists(tx, "wasmig_journal", "intent").await? {
-        tx.execute("ALTER TABLE wasmig_journal ADD COLUMN intent TEXT", &[])
-            .await?;
-    }
+    add_column_if_missing(tx, "wasmig_journal", "intent TEXT").await?;
     // What a row is about, once told by step 0 and its slug alone.
-    if !column_exists(tx, "wasmig_history", "kind").await? {
-        tx.execute(
-            "ALTER TABLE wasmig_history ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'step'",
-            &[],
-        )
-        .await?;
-    }
+    add_column_if_missing(
+        tx,
+        "wasmig_history",
+        "kind VARCHAR(16) NOT NULL DEFAULT 'step'",
+    )
+    .await?;
     // Rows of step 0 written before rows had a kind (wasmig writes them as `install`,
     // `uninstall` or `restore` now), derived again on every run: on MySQL the ALTER above
     // commits by itself, and a crash right after it must not leave them as `step`.
@@ -433,12 +429,16 @@ async fn create_schemas_table(tx: &mut Transaction) -> Result<()> {
     )
     .await?;
     // Which step the record follows (ledgers made before it: the time of recording only).
-    if !column_exists(tx, "wasmig_schemas", "last_step_id").await? {
-        tx.execute(
-            "ALTER TABLE wasmig_schemas ADD COLUMN last_step_id BIGINT",
-            &[],
-        )
-        .await?;
+    add_column_if_missing(tx, "wasmig_schemas", "last_step_id BIGINT").await
+}
+
+/// Adds `definition` (`name TYPE …`) to ledger table `table` when a ledger made by an earlier
+/// wasmig lacks the column.
+async fn add_column_if_missing(tx: &mut Transaction, table: &str, definition: &str) -> Result<()> {
+    let column = definition.split_whitespace().next().unwrap_or_default();
+    if !column_exists(tx, table, column).await? {
+        tx.execute(&format!("ALTER TABLE {table} ADD COLUMN {definition}"), &[])
+            .await?;
     }
     Ok(())
 }
