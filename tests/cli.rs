@@ -15,6 +15,7 @@ on_every_backend!(
     verify_paths_catches_a_stale_install,
     status_and_diff_show_what_changed_outside_the_steps,
     a_record_left_behind_by_a_stop_is_not_drift,
+    a_settled_schema_answers_as_the_catalog_would,
     python_steps_build_and_run,
 );
 
@@ -1102,6 +1103,95 @@ async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
         diff.stdout().contains("blog_posts_status") && !diff.success(),
         "{diff:?}"
     );
+}
+
+/// Where the database versions its schema (SQLite), an upgrade that leaves every module as
+/// recorded keeps that state, and `status` in the same state answers without reading the
+/// catalog. Differential: after each change below, `status --json` with the kept state
+/// and with it deleted (so that the catalog is read) must say the same, and each change that
+/// touches a module's objects must be seen.
+async fn a_settled_schema_answers_as_the_catalog_would(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    sandbox
+        .module("notes", "1.0.0")
+        .sql_step(
+            "001_create_notes",
+            "CREATE TABLE notes_items (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+        )
+        .write();
+    assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
+    let db = sandbox.database().await;
+    let kept = db
+        .query("SELECT state FROM wasmig_settled_schema", &[])
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!(
+        kept.len(),
+        usize::from(backend == Backend::Sqlite),
+        "a state is kept where the schema has a version: {kept:?}"
+    );
+    let drift = |json: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["drift"].clone()
+    };
+    // Each change, and whether a module has drifted once it is made (changes accumulate).
+    let changes: [(&str, &[&str], bool); 5] = [
+        ("nothing changed", &[], false),
+        (
+            "rows only",
+            &["INSERT INTO notes_items (id, body) VALUES (1, 'x')"],
+            false,
+        ),
+        (
+            "a column by hand",
+            &["ALTER TABLE notes_items ADD COLUMN hand INTEGER"],
+            true,
+        ),
+        (
+            "an unowned table",
+            &["CREATE TABLE app_cache (k INTEGER PRIMARY KEY)"],
+            true,
+        ),
+        (
+            "ownership moved in the ledger",
+            &["UPDATE wasmig_objects SET module = 'blog' WHERE name = 'notes_items'"],
+            true,
+        ),
+    ];
+    for (what, sqls, drifted) in changes {
+        for sql in sqls {
+            db.execute(sql, &[]).await.unwrap();
+        }
+        let with_state = sandbox.cli(WASMIG, &["status", "--json"]);
+        assert!(with_state.success(), "{what}: {with_state:?}");
+        let saved = db
+            .query("SELECT id, state FROM wasmig_settled_schema", &[])
+            .await
+            .unwrap()
+            .rows;
+        db.execute("DELETE FROM wasmig_settled_schema", &[])
+            .await
+            .unwrap();
+        let from_catalog = sandbox.cli(WASMIG, &["status", "--json"]);
+        for row in saved {
+            let insert = match backend {
+                Backend::Postgres => {
+                    "INSERT INTO wasmig_settled_schema (id, state) VALUES ($1, $2)"
+                }
+                _ => "INSERT INTO wasmig_settled_schema (id, state) VALUES (?, ?)",
+            };
+            db.execute(insert, &row).await.unwrap();
+        }
+        let (fast, full) = (drift(&with_state.stdout()), drift(&from_catalog.stdout()));
+        assert_eq!(
+            fast, full,
+            "{what}: the kept state and the catalog disagree"
+        );
+        let listed = full.as_object().is_some_and(|d| !d.is_empty());
+        assert_eq!(listed, drifted, "{what}: {full}");
+    }
+    db.close().await;
 }
 
 /// A module of Python steps, as `new --python` and `add-step --python` make it: `build` runs

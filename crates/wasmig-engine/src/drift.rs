@@ -6,7 +6,7 @@
 //! the module holds. Comparing that record with the live catalog tells whether someone
 //! changed the module's objects by hand since, and what.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasmig_schema::{Difference, Schema};
 use wasmig_store::RecordedSchema;
@@ -48,12 +48,25 @@ impl Drift {
 impl Host {
     /// The modules whose objects changed since their last upgrade, with what changed (a
     /// module whose schema was never recorded has no drift).
+    ///
+    /// Where the database versions its schema (SQLite), a check in the state the last
+    /// upgrade found settled (same schema version, same owners, same records) answers
+    /// without reading the catalog.
     pub async fn drift(&self) -> Result<Vec<Drift>> {
+        let version = Schema::version(&self.db).await?;
+        let held = wasmig_store::held_names(&self.db).await?;
+        if version.is_some() {
+            let fingerprints = wasmig_store::recorded_fingerprints(&self.db).await?;
+            let state = schema_state(version, &held, &fingerprints);
+            if state.is_some() && wasmig_store::settled_schema(&self.db).await? == state {
+                return Ok(Vec::new());
+            }
+        }
         let recorded = wasmig_store::recorded_schemas(&self.db).await?;
         if recorded.is_empty() {
             return Ok(Vec::new());
         }
-        let live = self.live_schemas().await?;
+        let live = self.live_schemas(&held).await?;
         let mut drifted = Vec::new();
         for (module, record) in recorded {
             let now = live.get(&module).cloned().unwrap_or_default();
@@ -64,15 +77,7 @@ impl Host {
             let differences = if stale {
                 Vec::new()
             } else {
-                let then = Schema::from_json(&record.objects).map_err(|error| {
-                    wasmig_store::Error::Corrupt {
-                        table: "wasmig_schemas",
-                        message: format!(
-                            "the schema recorded for {module} does not parse: {error}"
-                        ),
-                    }
-                })?;
-                then.compare(&now)
+                recorded_objects(&module, &record.objects)?.compare(&now)
             };
             drifted.push(Drift {
                 module,
@@ -84,12 +89,17 @@ impl Host {
         Ok(drifted)
     }
 
-    /// Records the live schema of each of `modules` as the one its steps left.
+    /// Records the live schema of each of `modules` as the one its steps left, and keeps
+    /// the state as settled when every module's schema now matches its record.
     pub(crate) async fn record_schemas(&self, modules: &[&str]) -> Result<()> {
         if modules.is_empty() {
             return Ok(());
         }
-        let live = self.live_schemas().await?;
+        // Read before the catalog: a change made meanwhile leaves an older version kept.
+        let version = Schema::version(&self.db).await?;
+        let held = wasmig_store::held_names(&self.db).await?;
+        let live = self.live_schemas(&held).await?;
+        let fingerprint = |module: &str| live.get(module).map(Schema::fingerprint);
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
         for module in modules {
             let schema = live.get(*module).cloned().unwrap_or_default();
@@ -101,12 +111,25 @@ impl Host {
             };
             wasmig_store::record_schema(&self.db, module, &record).await?;
         }
-        Ok(())
+        if version.is_none() {
+            return Ok(());
+        }
+        let recorded = wasmig_store::recorded_fingerprints(&self.db).await?;
+        let empty = Schema::default().fingerprint();
+        let settled = recorded
+            .iter()
+            .all(|(m, f)| fingerprint(m).as_ref().unwrap_or(&empty) == f);
+        let state = settled
+            .then(|| schema_state(version, &held, &recorded))
+            .flatten();
+        Ok(wasmig_store::set_settled_schema(&self.db, state.as_deref()).await?)
     }
 
     /// Each module's part of the live schema (one read of the catalog for all of them).
-    async fn live_schemas(&self) -> Result<BTreeMap<String, Schema>> {
-        let held = wasmig_store::held_names(&self.db).await?;
+    async fn live_schemas(
+        &self,
+        held: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<BTreeMap<String, Schema>> {
         let holders: BTreeMap<&str, &str> = held
             .iter()
             .flat_map(|(module, names)| names.iter().map(|n| (n.as_str(), module.as_str())))
@@ -114,6 +137,58 @@ impl Host {
         let schema = Schema::read(&self.db).await?;
         Ok(schema.partition(|name| holders.get(name).copied()))
     }
+}
+
+/// A digest of what a drift check's answer depends on: the schema's version, who holds
+/// which name, and the recorded fingerprints; `None` where the database keeps no version or
+/// nothing is recorded.
+fn schema_state(
+    version: Option<i64>,
+    held: &BTreeMap<String, BTreeSet<String>>,
+    recorded: &BTreeMap<String, String>,
+) -> Option<String> {
+    let version = version?;
+    if recorded.is_empty() {
+        return None;
+    }
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(version.to_le_bytes());
+    for (module, names) in held {
+        hasher.update(module.as_bytes());
+        for name in names {
+            hasher.update([0]);
+            hasher.update(name.as_bytes());
+        }
+        hasher.update([1]);
+    }
+    for (module, fingerprint) in recorded {
+        hasher.update(module.as_bytes());
+        hasher.update([0]);
+        hasher.update(fingerprint.as_bytes());
+        hasher.update([1]);
+    }
+    Some(hex(&hasher.finalize()))
+}
+
+/// A module's recorded objects, read back.
+fn recorded_objects(module: &str, json: &str) -> Result<Schema> {
+    Schema::from_json(json).map_err(|error| {
+        wasmig_store::Error::Corrupt {
+            table: "wasmig_schemas",
+            message: format!("the schema recorded for {module} does not parse: {error}"),
+        }
+        .into()
+    })
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// Refuses a plan that would run steps of a module whose objects drifted.

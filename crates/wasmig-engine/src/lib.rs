@@ -448,9 +448,19 @@ impl Host {
     /// Every module of the directory and of the ledger, with what an upgrade would do.
     /// Reads only: the ledger is not created when it does not exist yet.
     pub async fn status(&self) -> Result<Vec<ModulePlan>> {
-        let modules = wasmig_manifest::load_modules(&self.modules_dir)?;
-        let packages = modules.packages;
+        // The packages are read from disk while the ledger is read from the database.
+        let modules_dir = self.modules_dir.clone();
+        let loading =
+            tokio::task::spawn_blocking(move || wasmig_manifest::load_modules(&modules_dir));
         let mut ledger = self.ledger().await?;
+        let modules = match loading.await {
+            Ok(loaded) => loaded?,
+            Err(join) => std::panic::resume_unwind(
+                join.try_into_panic()
+                    .unwrap_or_else(|_| Box::new("reading the modules was cancelled")),
+            ),
+        };
+        let packages = modules.packages;
         let mut plans: Vec<ModulePlan> = packages
             .iter()
             .map(|p| {

@@ -3,7 +3,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, FileType};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -243,9 +243,11 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         move |cause| Error::Io { path, cause }
     };
     let dir = root.open_dir(name).map_err(io_error(&module_path))?;
+    let listing = Listing::read(&dir).map_err(io_error(&module_path))?;
 
     let manifest_path = module_path.join("module.toml");
-    let text = read_file(&dir, "module.toml")
+    let text = listing
+        .read_file(&dir, "module.toml")
         .and_then(|bytes| {
             String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
         })
@@ -261,11 +263,11 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
         });
     }
 
-    let install = read_role(&dir, &module_path, "install")?;
-    let uninstall = read_role(&dir, &module_path, "uninstall")?;
+    let install = read_role(&dir, &listing, &module_path, "install")?;
+    let uninstall = read_role(&dir, &listing, &module_path, "uninstall")?;
 
     let steps_path = module_path.join("migrations");
-    let steps = match dir.open_dir("migrations") {
+    let steps = match listing.open_dir(&dir, "migrations") {
         Ok(steps_dir) => read_steps(&steps_dir, &steps_path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io_error(&steps_path)(e)),
@@ -310,22 +312,65 @@ fn read_module(root: &Dir, modules_dir: &Path, name: &str) -> Result<Package> {
             ),
         });
     }
-    package.checksummed = check_sums(&dir, &module_path, &package)?;
+    package.checksummed = check_sums(&dir, &listing, &module_path, &package)?;
     Ok(package)
 }
 
 /// The most a package file may hold: more is refused before it is read into memory.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// Reads one file of a package: a regular file (a FIFO, a device or a directory is refused
-/// without being opened, so that reading never blocks) of at most [`MAX_FILE_BYTES`].
-fn read_file(dir: &Dir, name: &str) -> io::Result<Vec<u8>> {
-    let metadata = dir.metadata(name)?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
+/// The entries of one directory of a package and their types, read once: a file that is
+/// not listed is not looked for (a package's optional files cost no failed lookup each).
+struct Listing(BTreeMap<String, FileType>);
+
+impl Listing {
+    fn read(dir: &Dir) -> io::Result<Listing> {
+        let mut entries = BTreeMap::new();
+        for entry in dir.entries()? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            entries.insert(name, entry.file_type()?);
+        }
+        Ok(Listing(entries))
+    }
+
+    /// Reads the listed file `name` (see [`read_file`]); `NotFound` when it is not listed.
+    fn read_file(&self, dir: &Dir, name: &str) -> io::Result<Vec<u8>> {
+        match self.0.get(name) {
+            Some(file_type) => read_file(dir, name, *file_type),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// Opens the listed directory `name`; `NotFound` when it is not listed.
+    fn open_dir(&self, dir: &Dir, name: &str) -> io::Result<Dir> {
+        match self.0.contains_key(name) {
+            true => dir.open_dir(name),
+            false => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+}
+
+/// Reads one file of a package, `listed` as its directory's entry says: a regular file (a
+/// FIFO, a device or a directory is refused without being opened, so that reading never
+/// blocks; a symbolic link is followed and its target checked first) of at most
+/// [`MAX_FILE_BYTES`].
+fn read_file(dir: &Dir, name: &str, listed: FileType) -> io::Result<Vec<u8>> {
+    let not_regular = || {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, a device or a directory is never read)",
-        ));
+        )
+    };
+    let regular = listed.is_file() || (listed.is_symlink() && dir.metadata(name)?.is_file());
+    if !regular {
+        return Err(not_regular());
+    }
+    let file = open_regular(dir, name)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        // Replaced between the listing and the opening.
+        return Err(not_regular());
     }
     let too_large = |size: u64| {
         io::Error::new(
@@ -341,22 +386,38 @@ fn read_file(dir: &Dir, name: &str) -> io::Result<Vec<u8>> {
     }
     use std::io::Read;
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    dir.open(name)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
 }
 
+/// Opens `name` for reading without waiting: should it have become a FIFO since it was
+/// listed, the open returns at once (and the caller refuses it).
+fn open_regular(dir: &Dir, name: &str) -> io::Result<cap_std::fs::File> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    dir.open_with(name, &options)
+}
+
 /// Reads `<role>.wasm` or `<role>.sql` (not both) from the module's directory, if present.
-fn read_role(dir: &Dir, module_path: &Path, role: &str) -> Result<Option<Artifact>> {
+fn read_role(
+    dir: &Dir,
+    listing: &Listing,
+    module_path: &Path,
+    role: &str,
+) -> Result<Option<Artifact>> {
     let mut found = None;
     for kind in [Kind::Component, Kind::Sql] {
         let file_name = format!("{role}.{}", kind.extension());
         let path = module_path.join(&file_name);
-        match read_file(dir, &file_name) {
+        match listing.read_file(dir, &file_name) {
             Ok(bytes) => {
                 if let Some(other) = found.replace(Artifact::new(path.clone(), kind, bytes)) {
                     return Err(Error::Sequence {
@@ -378,9 +439,9 @@ fn read_role(dir: &Dir, module_path: &Path, role: &str) -> Result<Option<Artifac
 /// Checks the package's files against its `checksums.sha256`, when it has one: every step
 /// file must be listed with its sha256, and every listed file must exist. Returns whether the
 /// package has the list.
-fn check_sums(dir: &Dir, module_path: &Path, package: &Package) -> Result<bool> {
+fn check_sums(dir: &Dir, listing: &Listing, module_path: &Path, package: &Package) -> Result<bool> {
     let path = module_path.join(CHECKSUMS_FILE);
-    let text = match read_file(dir, CHECKSUMS_FILE) {
+    let text = match listing.read_file(dir, CHECKSUMS_FILE) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(cause) => return Err(Error::Io { path, cause }),
@@ -465,18 +526,17 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
         cause,
     };
     let mut found: Vec<(u32, String, String, Kind)> = Vec::new();
-    for entry in dir.entries().map_err(io_error)? {
-        let entry = entry.map_err(io_error)?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
+    let listing = Listing::read(dir).map_err(io_error)?;
+    for file_name in listing.0.keys() {
         if file_name.starts_with('.') {
             continue;
         }
-        let (number, slug, kind) = parse_step_file_name(&file_name).ok_or_else(|| {
+        let (number, slug, kind) = parse_step_file_name(file_name).ok_or_else(|| {
             sequence_error(format!(
                 "`{file_name}` is not a step: expected NNN_slug.wasm or NNN_slug.sql (three digits from 001, a slug of a-z, 0-9 and _)"
             ))
         })?;
-        found.push((number, slug, file_name, kind));
+        found.push((number, slug, file_name.clone(), kind));
     }
     found.sort();
 
@@ -499,10 +559,12 @@ fn read_steps(dir: &Dir, path: &Path) -> Result<Vec<Step>> {
     found
         .into_iter()
         .map(|(number, slug, file_name, kind)| {
-            let bytes = read_file(dir, &file_name).map_err(|cause| Error::Io {
-                path: path.join(&file_name),
-                cause,
-            })?;
+            let bytes = listing
+                .read_file(dir, &file_name)
+                .map_err(|cause| Error::Io {
+                    path: path.join(&file_name),
+                    cause,
+                })?;
             Ok(Step {
                 number,
                 slug,

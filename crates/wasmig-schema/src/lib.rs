@@ -81,6 +81,22 @@ impl Schema {
         Ok(Schema(objects))
     }
 
+    /// A number the database changes whenever its schema changes, where it keeps one
+    /// (SQLite's schema cookie, `PRAGMA schema_version`); `None` elsewhere. Equal numbers
+    /// at two moments mean no object was created, altered or dropped in between (unless
+    /// someone rewrote the catalog and the cookie by hand, which SQLite documents as
+    /// corrupting).
+    pub async fn version(db: &Database) -> wasmig_db::Result<Option<i64>> {
+        if db.dialect() != Dialect::Sqlite {
+            return Ok(None);
+        }
+        let result = db.query("PRAGMA schema_version", &[]).await?;
+        Ok(result
+            .rows
+            .first()
+            .and_then(|row| row.first()?.as_integer()))
+    }
+
     /// The objects split by who holds them: `holder` names the holder of an object's
     /// subject (see [`subject`]), or none; objects without one are left out.
     pub fn partition<'h>(

@@ -8,6 +8,9 @@
 //! - `wasmig_journal`, `wasmig_objects`: statements of running steps (MySQL), object owners.
 //! - `wasmig_inactive`: modules an operator deactivated; `wasmig_maintenance`: the flag an
 //!   embedding application reads while an upgrade runs.
+//! - `wasmig_schemas`: each module's schema as its last upgrade left it (drift is measured
+//!   from it); `wasmig_settled_schema`: the state in which no module had drifted, so that a
+//!   check in the same state need not read the catalog.
 //!
 //! A step's ledger rows are written in the step's own transaction, so a step and its record
 //! commit or vanish together.
@@ -326,8 +329,9 @@ pub async fn ensure_schema(db: &Database) -> Result<()> {
     Ok(())
 }
 
-/// The ledger's tables of object owners, inactive modules and the maintenance flag.
-const SIDE_TABLES: [&str; 3] = [
+/// The ledger's tables of object owners, inactive modules, the maintenance flag and the
+/// drift check's mark (see [`settled_schema`]).
+const SIDE_TABLES: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS wasmig_objects (
         name VARCHAR(255) NOT NULL PRIMARY KEY,
         module VARCHAR(63) NOT NULL,
@@ -341,6 +345,10 @@ const SIDE_TABLES: [&str; 3] = [
         id INTEGER NOT NULL PRIMARY KEY,
         since VARCHAR(32) NOT NULL,
         reason TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS wasmig_settled_schema (
+        id INTEGER NOT NULL PRIMARY KEY,
+        state CHAR(64) NOT NULL
     )",
 ];
 
@@ -840,6 +848,49 @@ pub async fn recorded_schemas(db: &Database) -> Result<BTreeMap<String, Recorded
         ))
     })?;
     Ok(recorded.into_iter().collect())
+}
+
+/// Each module's recorded schema fingerprint (what [`recorded_schemas`] reads, without the
+/// objects).
+pub async fn recorded_fingerprints(db: &Database) -> Result<BTreeMap<String, String>> {
+    if !table_exists(db, "wasmig_schemas").await? {
+        return Ok(BTreeMap::new());
+    }
+    let rows = db
+        .query("SELECT module, fingerprint FROM wasmig_schemas", &[])
+        .await?;
+    let pairs = decode_all("wasmig_schemas", rows, |c| Ok((c.parsed()?, c.parsed()?)))?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// The state (a digest the engine makes of the schema's version, the owners and the
+/// recorded fingerprints) in which every module's live schema was last found to match its
+/// record; `None` when no such state is kept.
+pub async fn settled_schema(db: &Database) -> Result<Option<String>> {
+    if !table_exists(db, "wasmig_settled_schema").await? {
+        return Ok(None);
+    }
+    let rows = db
+        .query("SELECT state FROM wasmig_settled_schema WHERE id = 1", &[])
+        .await?;
+    let states = decode_all("wasmig_settled_schema", rows, |c| c.parsed())?;
+    Ok(states.into_iter().next())
+}
+
+/// Keeps `state` as the one in which no module's schema drifted (see [`settled_schema`]), or
+/// forgets the one kept.
+pub async fn set_settled_schema(db: &Database, state: Option<&str>) -> Result<()> {
+    let mut tx = db.begin().await?;
+    tx.execute("DELETE FROM wasmig_settled_schema", &[]).await?;
+    if let Some(state) = state {
+        let insert = placeholders(
+            tx.dialect(),
+            "INSERT INTO wasmig_settled_schema (id, state) VALUES (1, ?)",
+        );
+        tx.execute(&insert, &[state.into()]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records `schema` as `module`'s, replacing the one recorded before.
