@@ -1,8 +1,9 @@
 //! The `wasmig` binary as operators and module authors run it.
 
+use wasmig_db::{Database, Dialect};
 use wasmig_engine::Action;
 use wasmig_store::ModuleStatus;
-use wasmig_tests::{Backend, Sandbox, blog_indexed, blog_v1, on_every_backend};
+use wasmig_tests::{Backend, CliOutput, Sandbox, blog_indexed, blog_v1, on_every_backend};
 
 on_every_backend!(
     build_upgrade_status_and_history_from_a_module_source,
@@ -1105,11 +1106,11 @@ async fn a_record_left_behind_by_a_stop_is_not_drift(backend: Backend) {
     );
 }
 
-/// Where the database versions its schema (SQLite), an upgrade that leaves every module as
-/// recorded keeps that state, and `status` in the same state answers without reading the
-/// catalog. Differential: after each change below, `status --json` with the kept state
-/// and with it deleted (so that the catalog is read) must say the same, and each change that
-/// touches a module's objects must be seen.
+/// Where the database keeps its schema as text (SQLite), an upgrade that leaves every module
+/// as recorded keeps that state, and `status` in the same state answers from it. Differential:
+/// after each change below, and again once it is undone (back in the kept state), `status
+/// --json` with the kept state and with it deleted (so that the catalog is read) must say the
+/// same, and a change that touches a module's objects, owners or record must be seen.
 async fn a_settled_schema_answers_as_the_catalog_would(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
@@ -1117,81 +1118,111 @@ async fn a_settled_schema_answers_as_the_catalog_would(backend: Backend) {
         .module("notes", "1.0.0")
         .sql_step(
             "001_create_notes",
-            "CREATE TABLE notes_items (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+            "CREATE TABLE notes_items (id INTEGER PRIMARY KEY, body VARCHAR(200) NOT NULL);",
         )
         .write();
     assert!(sandbox.cli(WASMIG, &["upgrade"]).success());
     let db = sandbox.database().await;
-    let kept = db
-        .query("SELECT state FROM wasmig_settled_schema", &[])
-        .await
-        .unwrap()
-        .rows;
-    assert_eq!(
-        kept.len(),
-        usize::from(backend == Backend::Sqlite),
-        "a state is kept where the schema has a version: {kept:?}"
-    );
-    let drift = |json: &str| -> serde_json::Value {
-        serde_json::from_str::<serde_json::Value>(json).unwrap()["drift"].clone()
+    let kept = || async {
+        db.query("SELECT id, state FROM wasmig_settled_schema", &[])
+            .await
+            .unwrap()
+            .rows
     };
-    // Each change, and whether a module has drifted once it is made (changes accumulate).
-    let changes: [(&str, &[&str], bool); 5] = [
-        ("nothing changed", &[], false),
+    let settled = kept().await;
+    assert_eq!(
+        settled.len(),
+        usize::from(backend == Backend::Sqlite),
+        "a state is kept where the schema is text: {settled:?}"
+    );
+    let drop_index = match backend {
+        Backend::MySql => "DROP INDEX notes_by_body ON notes_items",
+        _ => "DROP INDEX notes_by_body",
+    };
+    let move_to = |module: &str| {
+        format!("UPDATE wasmig_objects SET module = '{module}' WHERE name = 'notes_items'")
+    };
+    // Each change, how to undo it, and whether a module has drifted while it stands.
+    let changes: [(&str, String, String, bool); 5] = [
         (
             "rows only",
-            &["INSERT INTO notes_items (id, body) VALUES (1, 'x')"],
+            "INSERT INTO notes_items (id, body) VALUES (1, 'x')".into(),
+            "DELETE FROM notes_items".into(),
             false,
         ),
         (
-            "a column by hand",
-            &["ALTER TABLE notes_items ADD COLUMN hand INTEGER"],
+            "an index by hand",
+            "CREATE INDEX notes_by_body ON notes_items (body)".into(),
+            drop_index.into(),
             true,
         ),
         (
             "an unowned table",
-            &["CREATE TABLE app_cache (k INTEGER PRIMARY KEY)"],
-            true,
+            "CREATE TABLE app_cache (k INTEGER PRIMARY KEY)".into(),
+            "DROP TABLE app_cache".into(),
+            false,
         ),
         (
             "ownership moved in the ledger",
-            &["UPDATE wasmig_objects SET module = 'blog' WHERE name = 'notes_items'"],
+            move_to("blog"),
+            move_to("notes"),
+            true,
+        ),
+        (
+            "a record edited",
+            "UPDATE wasmig_schemas SET fingerprint = UPPER(fingerprint) WHERE module = 'notes'"
+                .into(),
+            "UPDATE wasmig_schemas SET fingerprint = LOWER(fingerprint) WHERE module = 'notes'"
+                .into(),
             true,
         ),
     ];
-    for (what, sqls, drifted) in changes {
-        for sql in sqls {
-            db.execute(sql, &[]).await.unwrap();
-        }
-        let with_state = sandbox.cli(WASMIG, &["status", "--json"]);
-        assert!(with_state.success(), "{what}: {with_state:?}");
-        let saved = db
-            .query("SELECT id, state FROM wasmig_settled_schema", &[])
-            .await
-            .unwrap()
-            .rows;
-        db.execute("DELETE FROM wasmig_settled_schema", &[])
-            .await
-            .unwrap();
-        let from_catalog = sandbox.cli(WASMIG, &["status", "--json"]);
-        for row in saved {
-            let insert = match backend {
-                Backend::Postgres => {
-                    "INSERT INTO wasmig_settled_schema (id, state) VALUES ($1, $2)"
-                }
-                _ => "INSERT INTO wasmig_settled_schema (id, state) VALUES (?, ?)",
-            };
-            db.execute(insert, &row).await.unwrap();
-        }
-        let (fast, full) = (drift(&with_state.stdout()), drift(&from_catalog.stdout()));
+    for (what, change, undo, drifted) in changes {
+        db.execute(&change, &[]).await.unwrap();
         assert_eq!(
-            fast, full,
-            "{what}: the kept state and the catalog disagree"
+            drift_both_ways(&sandbox, &db, what).await,
+            drifted,
+            "{what}"
         );
-        let listed = full.as_object().is_some_and(|d| !d.is_empty());
-        assert_eq!(listed, drifted, "{what}: {full}");
+        db.execute(&undo, &[]).await.unwrap();
+        assert!(
+            !drift_both_ways(&sandbox, &db, what).await,
+            "{what}, undone"
+        );
+        assert_eq!(kept().await, settled, "{what}: the kept state stays");
     }
     db.close().await;
+}
+
+/// Whether `status --json` lists drift, asked with the kept settled state and without it
+/// (put back afterwards); panics when the two answers differ.
+async fn drift_both_ways(sandbox: &Sandbox, db: &Database, what: &str) -> bool {
+    let drift = |out: CliOutput| -> serde_json::Value {
+        assert!(out.success(), "{what}: {out:?}");
+        serde_json::from_str::<serde_json::Value>(&out.stdout()).unwrap()["drift"].clone()
+    };
+    let with_state = drift(sandbox.cli(WASMIG, &["status", "--json"]));
+    let saved = db
+        .query("SELECT id, state FROM wasmig_settled_schema", &[])
+        .await
+        .unwrap()
+        .rows;
+    db.execute("DELETE FROM wasmig_settled_schema", &[])
+        .await
+        .unwrap();
+    let from_catalog = drift(sandbox.cli(WASMIG, &["status", "--json"]));
+    let insert = match db.dialect() {
+        Dialect::Postgres => "INSERT INTO wasmig_settled_schema (id, state) VALUES ($1, $2)",
+        _ => "INSERT INTO wasmig_settled_schema (id, state) VALUES (?, ?)",
+    };
+    for row in saved {
+        db.execute(insert, &row).await.unwrap();
+    }
+    assert_eq!(
+        with_state, from_catalog,
+        "{what}: the kept state and the catalog disagree"
+    );
+    from_catalog.as_object().is_some_and(|d| !d.is_empty())
 }
 
 /// A module of Python steps, as `new --python` and `add-step --python` make it: `build` runs

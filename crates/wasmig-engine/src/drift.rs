@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use wasmig_schema::{Difference, Schema};
+use wasmig_schema::{Difference, Digester, Schema};
 use wasmig_store::RecordedSchema;
 
 use crate::{Action, HistoryEntry, Host, ModulePlan, Refusal, Result};
@@ -49,15 +49,15 @@ impl Host {
     /// The modules whose objects changed since their last upgrade, with what changed (a
     /// module whose schema was never recorded has no drift).
     ///
-    /// Where the database versions its schema (SQLite), a check in the state the last
-    /// upgrade found settled (same schema version, same owners, same records) answers
-    /// without reading the catalog.
+    /// Where the database keeps its schema as text (SQLite), a check in the state the last
+    /// upgrade found settled (the same schema text, owners and records) answers without
+    /// reading the whole catalog.
     pub async fn drift(&self) -> Result<Vec<Drift>> {
-        let version = Schema::version(&self.db).await?;
+        let catalog = Schema::catalog_digest(&self.db).await?;
         let held = wasmig_store::held_names(&self.db).await?;
-        if version.is_some() {
+        if catalog.is_some() {
             let fingerprints = wasmig_store::recorded_fingerprints(&self.db).await?;
-            let state = schema_state(version, &held, &fingerprints);
+            let state = schema_state(catalog.as_deref(), &held, &fingerprints);
             if state.is_some() && wasmig_store::settled_schema(&self.db).await? == state {
                 return Ok(Vec::new());
             }
@@ -95,8 +95,8 @@ impl Host {
         if modules.is_empty() {
             return Ok(());
         }
-        // Read before the catalog: a change made meanwhile leaves an older version kept.
-        let version = Schema::version(&self.db).await?;
+        // Read before the catalog: a change made meanwhile leaves an older digest kept.
+        let catalog = Schema::catalog_digest(&self.db).await?;
         let held = wasmig_store::held_names(&self.db).await?;
         let live = self.live_schemas(&held).await?;
         let fingerprint = |module: &str| live.get(module).map(Schema::fingerprint);
@@ -111,7 +111,7 @@ impl Host {
             };
             wasmig_store::record_schema(&self.db, module, &record).await?;
         }
-        if version.is_none() {
+        if catalog.is_none() {
             return Ok(());
         }
         let recorded = wasmig_store::recorded_fingerprints(&self.db).await?;
@@ -120,9 +120,13 @@ impl Host {
             .iter()
             .all(|(m, f)| fingerprint(m).as_ref().unwrap_or(&empty) == f);
         let state = settled
-            .then(|| schema_state(version, &held, &recorded))
+            .then(|| schema_state(catalog.as_deref(), &held, &recorded))
             .flatten();
-        Ok(wasmig_store::set_settled_schema(&self.db, state.as_deref()).await?)
+        // Only a shortcut: should keeping it fail, the next check reads the catalog.
+        if let Err(error) = wasmig_store::set_settled_schema(&self.db, state.as_deref()).await {
+            tracing::warn!(%error, "could not keep the settled schema state");
+        }
+        Ok(())
     }
 
     /// Each module's part of the live schema (one read of the catalog for all of them).
@@ -139,36 +143,33 @@ impl Host {
     }
 }
 
-/// A digest of what a drift check's answer depends on: the schema's version, who holds
-/// which name, and the recorded fingerprints; `None` where the database keeps no version or
-/// nothing is recorded.
+/// A digest of what a drift check's answer depends on: the schema's text (see
+/// [`Schema::catalog_digest`]), who holds which name, and the recorded fingerprints; `None`
+/// where the database keeps no such text or nothing is recorded.
 fn schema_state(
-    version: Option<i64>,
+    catalog: Option<&str>,
     held: &BTreeMap<String, BTreeSet<String>>,
     recorded: &BTreeMap<String, String>,
 ) -> Option<String> {
-    let version = version?;
+    let catalog = catalog?;
     if recorded.is_empty() {
         return None;
     }
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(version.to_le_bytes());
+    let mut digest = Digester::default();
+    digest.field(catalog);
     for (module, names) in held {
-        hasher.update(module.as_bytes());
+        digest
+            .field("held")
+            .field(module)
+            .field(&names.len().to_string());
         for name in names {
-            hasher.update([0]);
-            hasher.update(name.as_bytes());
+            digest.field(name);
         }
-        hasher.update([1]);
     }
     for (module, fingerprint) in recorded {
-        hasher.update(module.as_bytes());
-        hasher.update([0]);
-        hasher.update(fingerprint.as_bytes());
-        hasher.update([1]);
+        digest.field("recorded").field(module).field(fingerprint);
     }
-    Some(hex(&hasher.finalize()))
+    Some(digest.finish())
 }
 
 /// A module's recorded objects, read back.
@@ -179,15 +180,6 @@ fn recorded_objects(module: &str, json: &str) -> Result<Schema> {
             message: format!("the schema recorded for {module} does not parse: {error}"),
         }
         .into()
-    })
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
     })
 }
 

@@ -170,7 +170,7 @@ pub fn load_modules(modules_dir: &Path) -> Result<Modules> {
     for entry in root.entries().map_err(io_error)? {
         let entry = entry.map_err(io_error)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let file_type = entry.file_type().map_err(io_error)?;
+        let file_type = entry_type(&root, &entry).map_err(io_error)?;
         // Symlinked modules are followed (and refused if they lead outside the directory).
         if name.starts_with('.') || !(file_type.is_dir() || file_type.is_symlink()) {
             continue;
@@ -324,12 +324,14 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 struct Listing(BTreeMap<String, FileType>);
 
 impl Listing {
+    /// Lists `dir`.
     fn read(dir: &Dir) -> io::Result<Listing> {
         let mut entries = BTreeMap::new();
         for entry in dir.entries()? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            entries.insert(name, entry.file_type()?);
+            let file_type = entry_type(dir, &entry)?;
+            entries.insert(name, file_type);
         }
         Ok(Listing(entries))
     }
@@ -349,6 +351,17 @@ impl Listing {
             false => Err(io::ErrorKind::NotFound.into()),
         }
     }
+}
+
+/// The type of `entry` of `dir`, as its directory says, or, on a file system whose
+/// directories do not say (ext2 without `filetype`, XFS with `ftype=0`, some network file
+/// systems), as the entry itself says (a link is not followed).
+fn entry_type(dir: &Dir, entry: &cap_std::fs::DirEntry) -> io::Result<FileType> {
+    let listed = entry.file_type()?;
+    if listed != FileType::unknown() {
+        return Ok(listed);
+    }
+    Ok(dir.symlink_metadata(entry.file_name())?.file_type())
 }
 
 /// Reads one file of a package, `listed` as its directory's entry says: a regular file (a

@@ -81,20 +81,22 @@ impl Schema {
         Ok(Schema(objects))
     }
 
-    /// A number the database changes whenever its schema changes, where it keeps one
-    /// (SQLite's schema cookie, `PRAGMA schema_version`); `None` elsewhere. Equal numbers
-    /// at two moments mean no object was created, altered or dropped in between (unless
-    /// someone rewrote the catalog and the cookie by hand, which SQLite documents as
-    /// corrupting).
-    pub async fn version(db: &Database) -> wasmig_db::Result<Option<i64>> {
+    /// A digest of the schema's own text, where the database keeps its schema as text that
+    /// everything else derives from (SQLite: every row of `sqlite_master`; the pragmas that
+    /// [`Schema::read`] also asks derive from it); `None` elsewhere. Equal digests, equal
+    /// schemas — whoever changed what in between, by whatever means.
+    pub async fn catalog_digest(db: &Database) -> wasmig_db::Result<Option<String>> {
         if db.dialect() != Dialect::Sqlite {
             return Ok(None);
         }
-        let result = db.query("PRAGMA schema_version", &[]).await?;
-        Ok(result
-            .rows
-            .first()
-            .and_then(|row| row.first()?.as_integer()))
+        let sql = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name";
+        let mut hasher = Digester::default();
+        for row in db.query(sql, &[]).await?.rows {
+            for value in &row {
+                hasher.field(&text(value));
+            }
+        }
+        Ok(Some(hasher.finish()))
     }
 
     /// The objects split by who holds them: `holder` names the holder of an object's
@@ -219,6 +221,31 @@ fn text(value: &Value) -> String {
         Value::Real(r) => r.to_string(),
         Value::Text(t) => t.clone(),
         Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// A sha256 of text fields, each prefixed with its length (no two lists of fields hash
+/// alike by moving a boundary).
+#[derive(Default)]
+pub struct Digester(sha2::Sha256);
+
+impl Digester {
+    /// Adds one field.
+    pub fn field(&mut self, field: &str) -> &mut Self {
+        use sha2::Digest;
+        self.0.update((field.len() as u64).to_le_bytes());
+        self.0.update(field.as_bytes());
+        self
+    }
+
+    /// The digest, lower-case hex.
+    pub fn finish(self) -> String {
+        use sha2::Digest;
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
