@@ -99,13 +99,13 @@ impl Host {
         let catalog = Schema::catalog_digest(&self.db).await?;
         let held = wasmig_store::held_names(&self.db).await?;
         let live = self.live_schemas(&held).await?;
-        let empty = Schema::default();
-        let part = |module: &str| live.get(module).unwrap_or(&empty);
+        let fingerprint = |module: &str| live.get(module).map(Schema::fingerprint);
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
         for module in modules {
+            let schema = live.get(*module).cloned().unwrap_or_default();
             let record = RecordedSchema {
-                fingerprint: part(module).fingerprint(),
-                objects: part(module).to_json(),
+                fingerprint: schema.fingerprint(),
+                objects: schema.to_json(),
                 recorded_at: now.clone(),
                 steps: Default::default(),
             };
@@ -115,7 +115,10 @@ impl Host {
             return Ok(());
         }
         let recorded = wasmig_store::recorded_fingerprints(&self.db).await?;
-        let settled = recorded.iter().all(|(m, f)| part(m).fingerprint() == *f);
+        let empty = Schema::default().fingerprint();
+        let settled = recorded
+            .iter()
+            .all(|(m, f)| fingerprint(m).as_ref().unwrap_or(&empty) == f);
         let state = settled
             .then(|| schema_state(catalog.as_deref(), &held, &recorded))
             .flatten();

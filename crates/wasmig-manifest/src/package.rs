@@ -346,10 +346,9 @@ impl Listing {
 
     /// Opens the listed directory `name`; `NotFound` when it is not listed.
     fn open_dir(&self, dir: &Dir, name: &str) -> io::Result<Dir> {
-        if self.0.contains_key(name) {
-            dir.open_dir(name)
-        } else {
-            Err(io::ErrorKind::NotFound.into())
+        match self.0.contains_key(name) {
+            true => dir.open_dir(name),
+            false => Err(io::ErrorKind::NotFound.into()),
         }
     }
 }

@@ -129,7 +129,11 @@ impl Schema {
             hasher.update(description.as_bytes());
             hasher.update([0]);
         }
-        hex(&hasher.finalize())
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The schema as JSON (an object of key → description), to keep it.
@@ -237,13 +241,12 @@ impl Digester {
     /// The digest, lower-case hex.
     pub fn finish(self) -> String {
         use sha2::Digest;
-        hex(&self.0.finalize())
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The name an object key is about, lower-case: the name after the kind (`table`,
