@@ -235,9 +235,9 @@ pub async fn postgres_chunked_rows(url: String) -> anyhow::Result<Duration> {
 
 /// MariaDB/MySQL: the statements wasmig sends for a module's account, through native sqlx:
 /// the parameters into session variables, then the account's `SQL SECURITY DEFINER`
-/// procedure (wasmig's own text) prepares and executes the statement — `rows` rows of
-/// placeholders per call (1 for `execute`, 21 for a batch of 3 columns within the procedure's
-/// 64 parameters), in one transaction.
+/// procedure (wasmig's own text) prepares and executes the statement — `rows` rows per call
+/// (1 for `execute`, 1,000 for a batch, whose statement names its parameters as the session
+/// variables instead of placeholders), in one transaction.
 pub async fn mysql_procedure_rows(url: String, rows: i64) -> anyhow::Result<Duration> {
     let mut conn = sqlx::MySqlConnection::connect(&url).await?;
     let database: String = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
@@ -255,12 +255,32 @@ pub async fn mysql_procedure_rows(url: String, rows: i64) -> anyhow::Result<Dura
     }
     // The statement, the SET and the CALL for a chunk of `n` rows.
     let texts = |n: i64| {
-        let tuples = vec!["(?, ?, ?)"; n as usize].join(", ");
-        let variables: Vec<String> = (1..=3 * n).map(|i| format!("@wasmig_p{i} = ?")).collect();
+        let params = 3 * n as usize;
+        let named = wasmig_db::mysql_guest_names_variables(params);
+        let placeholders: Vec<String> = (1..=params)
+            .map(|i| match named {
+                true => wasmig_db::mysql_guest_variable(i),
+                false => "?".to_owned(),
+            })
+            .collect();
+        let tuples: Vec<String> = placeholders
+            .chunks(3)
+            .map(|row| format!("({})", row.join(", ")))
+            .collect();
+        let variables: Vec<String> = (1..=params)
+            .map(|i| format!("{} = ?", wasmig_db::mysql_guest_variable(i)))
+            .collect();
         (
-            format!("INSERT INTO bench_rows (id, name, n) VALUES {tuples}"),
+            format!(
+                "INSERT INTO bench_rows (id, name, n) VALUES {}",
+                tuples.join(", ")
+            ),
             format!("SET {}", variables.join(", ")),
-            format!("CALL {}(?, {})", guest.procedure(), 3 * n),
+            format!(
+                "CALL {}(?, {})",
+                guest.procedure(),
+                if named { 0 } else { params }
+            ),
         )
     };
     let (full, last) = (texts(rows), texts(ROWS % rows));

@@ -135,11 +135,7 @@ async fn same_statements(
             .await?,
         ),
         ("mariadb", _) => {
-            let rows = if batch {
-                (wasmig_db::MYSQL_GUEST_MAX_PARAMS / 3) as i64
-            } else {
-                1
-            };
+            let rows = if batch { 1000 } else { 1 };
             let job = |url| baseline::mysql_procedure_rows(url, rows);
             (
                 "its procedure calls, native sqlx",

@@ -37,7 +37,10 @@ pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
-pub use mysql_account::{GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS};
+pub use mysql_account::{
+    GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS,
+    names_variables as mysql_guest_names_variables, variable as mysql_guest_variable,
+};
 pub use recovery::Intent;
 pub use transaction::{AsGuest, CursorId, Transaction};
 pub use value::{RowSet, Value};

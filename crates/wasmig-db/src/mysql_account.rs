@@ -14,9 +14,23 @@
 
 use crate::{Dialect, Result, Value};
 
-/// The most parameters a guest statement may bind on MariaDB/MySQL when it runs as a module's
-/// account (the procedure's `USING` lists).
+/// The most parameters a guest statement may bind on MariaDB/MySQL as `?` placeholders when it
+/// runs as a module's account (the procedure's `USING` lists). A statement the host writes
+/// (a batch's multi-row `INSERT`) may bind more by naming them as [`variable`]s instead.
 pub const MAX_PARAMS: usize = 64;
+
+/// The session variable that holds the `n`th parameter (from 1) of a statement run as a
+/// module's account. A statement with more than [`MAX_PARAMS`] parameters names them this way
+/// instead of with `?`: they are set, and the procedure executes it without `USING`.
+pub fn variable(n: usize) -> String {
+    format!("@wasmig_p{n}")
+}
+
+/// True when a statement with `params` parameters must name them as [`variable`]s to run as a
+/// module's account.
+pub fn names_variables(params: usize) -> bool {
+    params > MAX_PARAMS
+}
 
 /// A module's account and the procedure that runs its statements (the account is created and
 /// granted its privileges by `wasmig-confine`; see [`Transaction::use_guest_account`]).
@@ -37,7 +51,9 @@ pub struct GuestAccount {
 /// The statements that run `sql` with `params` as the account: the parameters into session
 /// variables, then the procedure.
 pub(crate) fn calls(guest: &GuestAccount, sql: &str, params: &[Value]) -> Result<Vec<Call>> {
-    if params.len() > MAX_PARAMS {
+    let named = names_variables(params.len());
+    // A statement of `?`s cannot say it names the last variable.
+    if named && !sql.contains(&variable(params.len())) {
         return Err(crate::Error::Quota(format!(
             "a statement may bind at most {MAX_PARAMS} parameters here"
         )));
@@ -45,15 +61,16 @@ pub(crate) fn calls(guest: &GuestAccount, sql: &str, params: &[Value]) -> Result
     let mut calls = Vec::new();
     if !params.is_empty() {
         let variables: Vec<String> = (1..=params.len())
-            .map(|i| format!("@wasmig_p{i} = ?"))
+            .map(|i| format!("{} = ?", variable(i)))
             .collect();
         calls.push(Call {
             sql: format!("SET {}", variables.join(", ")),
             params: params.to_vec(),
         });
     }
+    let using = if named { 0 } else { params.len() };
     calls.push(Call {
-        sql: format!("CALL {}(?, {})", guest.procedure, params.len()),
+        sql: format!("CALL {}(?, {using})", guest.procedure),
         params: vec![Value::Text(sql.to_owned())],
     });
     Ok(calls)
@@ -114,7 +131,7 @@ impl GuestAccount {
         let guest = self;
         let mut cases = String::from("WHEN 0 THEN EXECUTE wasmig_guest;\n");
         for n in 1..=MAX_PARAMS {
-            let using: Vec<String> = (1..=n).map(|i| format!("@wasmig_p{i}")).collect();
+            let using: Vec<String> = (1..=n).map(variable).collect();
             cases.push_str(&format!(
                 "WHEN {n} THEN EXECUTE wasmig_guest USING {};\n",
                 using.join(", ")
@@ -128,5 +145,44 @@ impl GuestAccount {
          CASE wasmig_params\n{cases}END CASE;\nEND",
             guest.account, guest.procedure
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(n: usize) -> Vec<Value> {
+        (0..n as i64).map(Value::Integer).collect()
+    }
+
+    #[test]
+    fn placeholders_go_through_the_procedures_using_lists() {
+        let guest = GuestAccount::new("wasmig_m_blog", "app");
+        let calls = calls(&guest, "INSERT INTO t VALUES (?, ?)", &params(2)).unwrap();
+        assert_eq!(calls[0].sql, "SET @wasmig_p1 = ?, @wasmig_p2 = ?");
+        assert_eq!(calls[1].sql, "CALL `app`.`wasmig_guest_v1_wasmig_m_blog`(?, 2)");
+        let no_params = super::calls(&guest, "DELETE FROM t", &[]).unwrap();
+        assert_eq!(no_params.len(), 1);
+    }
+
+    #[test]
+    fn more_parameters_than_the_lists_take_must_be_named() {
+        let guest = GuestAccount::new("m", "app");
+        let tuples = vec!["(?)"; MAX_PARAMS + 1].join(", ");
+        let placeholders = calls(&guest, &format!("INSERT INTO t VALUES {tuples}"), &params(65));
+        assert!(
+            matches!(&placeholders, Err(crate::Error::Quota(m)) if m.contains("at most 64")),
+            "{placeholders:?}"
+        );
+        let named: Vec<String> = (1..=MAX_PARAMS + 1)
+            .map(|n| format!("({})", variable(n)))
+            .collect();
+        let sql = format!("INSERT INTO t VALUES {}", named.join(", "));
+        let calls = calls(&guest, &sql, &params(65)).unwrap();
+        assert!(calls[0].sql.ends_with("@wasmig_p65 = ?"), "{}", calls[0].sql);
+        assert_eq!(calls[0].params.len(), 65);
+        assert!(calls[1].sql.ends_with("(?, 0)"), "executed without USING");
+        assert_eq!(calls[1].params, vec![Value::Text(sql)]);
     }
 }

@@ -270,14 +270,19 @@ fn derived_name(module: &str, limit: usize) -> String {
 }
 
 impl Gate for GuardGate {
-    fn multi_row(&mut self, sql: &str, rows: usize) -> Option<(String, usize)> {
+    fn multi_row(&mut self, sql: &str, rows: usize, named: bool) -> Option<(String, usize)> {
         if !self.multi_rows.contains_key(sql) {
             let dialect = self.policy.lock().dialect();
             let insert = MultiRowInsert::recognize(dialect, sql);
             self.multi_rows.insert(sql.to_owned(), insert);
         }
         let insert = self.multi_rows.get(sql)?.as_ref()?;
-        let (text, columns) = (insert.for_rows(rows), insert.columns());
+        let text = if named {
+            insert.for_rows_named(rows, wasmig_db::mysql_guest_variable)
+        } else {
+            insert.for_rows(rows)
+        };
+        let columns = insert.columns();
         // The text repeats the placeholder tuple of `sql`, a plain single-row INSERT: its
         // verdict is `sql`'s. Parsing thousands of placeholders again would cost more than
         // the rows' insert (41 ms for 1,000 rows of 3 on PostgreSQL, measured).

@@ -61,6 +61,20 @@ impl MultiRowInsert {
 
     /// The statement that inserts `rows` rows, their parameters one row after another.
     pub fn for_rows(&self, rows: usize) -> String {
+        let dialect = self.dialect;
+        self.with_placeholders(rows, |number| match dialect {
+            Dialect::Postgres => format!("${number}"),
+            _ => "?".to_owned(),
+        })
+    }
+
+    /// [`MultiRowInsert::for_rows`] with the `n`th parameter (from 1) written as `name(n)`
+    /// instead of a placeholder (MariaDB/MySQL session variables the host sets first).
+    pub fn for_rows_named(&self, rows: usize, name: impl Fn(usize) -> String) -> String {
+        self.with_placeholders(rows, name)
+    }
+
+    fn with_placeholders(&self, rows: usize, placeholder: impl Fn(usize) -> String) -> String {
         let mut sql = self.prefix.clone();
         let mut number = 0;
         for row in 0..rows {
@@ -73,10 +87,7 @@ impl MultiRowInsert {
                     sql.push_str(", ");
                 }
                 number += 1;
-                match self.dialect {
-                    Dialect::Postgres => sql.push_str(&format!("${number}")),
-                    _ => sql.push('?'),
-                }
+                sql.push_str(&placeholder(number));
             }
             sql.push(')');
         }
@@ -182,6 +193,10 @@ mod tests {
         assert_eq!(
             insert.for_rows(2),
             "insert into t values (?, ?, ?), (?, ?, ?)"
+        );
+        assert_eq!(
+            insert.for_rows_named(2, |n| format!("@p{n}")),
+            "insert into t values (@p1, @p2, @p3), (@p4, @p5, @p6)"
         );
     }
 

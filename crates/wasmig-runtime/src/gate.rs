@@ -79,9 +79,11 @@ pub trait Gate: Send {
 
     /// For a batch of `sql` (checked, and to run as the guest's): the statement that runs it
     /// for `rows` rows at once, their parameters one row after another, and the parameters
-    /// per row; `None` when it must run row by row (the default).
-    fn multi_row(&mut self, sql: &str, rows: usize) -> Option<(String, usize)> {
-        let _ = (sql, rows);
+    /// per row; `None` when it must run row by row (the default). With `named`, the
+    /// parameters are written as the session variables a MariaDB/MySQL module account reads
+    /// ([`wasmig_db::mysql_guest_variable`]) instead of placeholders.
+    fn multi_row(&mut self, sql: &str, rows: usize, named: bool) -> Option<(String, usize)> {
+        let _ = (sql, rows, named);
         None
     }
 }

@@ -212,7 +212,7 @@ impl Session {
         sql: &str,
         rows: &[Vec<Value>],
     ) -> Result<Result<u64, DbFailure>, Stopped> {
-        let columns = match self.gate.multi_row(sql, 1) {
+        let columns = match self.gate.multi_row(sql, 1, false) {
             Some((_, columns))
                 if rows.len() > 1
                     && self.transaction.dialect() != wasmig_db::Dialect::Sqlite
@@ -229,9 +229,11 @@ impl Session {
     }
 
     /// [`Session::batch`] for a statement the gate repeats: sent in chunks of as many rows as
-    /// the connection takes parameters (at most [`Session::MULTI_ROW_CHUNK`]), each chunk one
+    /// a statement takes parameters (at most [`Session::MULTI_ROW_CHUNK`]), each chunk one
     /// statement through the policy and the journal like any other; every row counts against
-    /// the statement limit.
+    /// the statement limit. A chunk run as a MariaDB/MySQL module account names its
+    /// parameters as the session variables the account's procedure reads, where it has more
+    /// than the procedure's `USING` lists take.
     async fn multi_row(
         &mut self,
         sql: &str,
@@ -240,15 +242,12 @@ impl Session {
     ) -> Result<Result<u64, DbFailure>, Stopped> {
         // The same chunks on every run of the step, whatever the connection, so that a resumed
         // step's chunks meet the journal's at the same positions.
-        let parameters = match self.transaction.dialect() {
-            // What a module account's procedure takes.
-            wasmig_db::Dialect::MySql => wasmig_db::MYSQL_GUEST_MAX_PARAMS,
-            _ => usize::from(u16::MAX),
-        };
-        let per_chunk = (parameters / columns.max(1)).clamp(1, Self::MULTI_ROW_CHUNK);
+        let per_chunk = (usize::from(u16::MAX) / columns.max(1)).clamp(1, Self::MULTI_ROW_CHUNK);
+        let account = self.transaction.guest_account().is_some();
         let mut total = 0;
         for (index, chunk) in rows.chunks(per_chunk).enumerate() {
-            let Some((text, _)) = self.gate.multi_row(sql, chunk.len()) else {
+            let named = account && wasmig_db::mysql_guest_names_variables(chunk.len() * columns);
+            let Some((text, _)) = self.gate.multi_row(sql, chunk.len(), named) else {
                 let rest = &rows[index * per_chunk..];
                 return Ok(self.rows_one_by_one(sql, rest).await?.map(|n| n + total));
             };
