@@ -160,6 +160,63 @@ async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
     db.close().await;
 }
 
+/// MariaDB reads `_` and `%` in a database-level grant as wildcards: the account's `CREATE` on
+/// its database (`wasmig_t…_…`) must not reach a database whose name the unescaped pattern
+/// matches, also when an earlier version left such a grant. The server decides: the same
+/// `CREATE TABLE` runs in the module's database and is refused in the look-alike.
+#[tokio::test]
+async fn a_module_accounts_database_grant_reaches_no_look_alike_database() {
+    let sandbox = Sandbox::new(Backend::MySql).await;
+    let db = sandbox.database().await;
+    let rows = db
+        .query("SELECT CAST(DATABASE() AS CHAR)", &[])
+        .await
+        .unwrap()
+        .rows;
+    let own = rows[0][0].as_text().unwrap().to_owned();
+    assert!(own.contains('_'), "a name with a wildcard: {own}");
+    let look_alike = own.replace('_', "x");
+    db.execute(&format!("CREATE DATABASE `{look_alike}`"), &[])
+        .await
+        .unwrap();
+    // What an earlier version granted: the pattern unescaped.
+    let account = "'wasmig_m_lookalike'@'localhost'";
+    for sql in [
+        format!("CREATE USER IF NOT EXISTS {account} ACCOUNT LOCK"),
+        format!("GRANT CREATE, CREATE VIEW ON `{own}`.* TO {account}"),
+    ] {
+        db.execute(&sql, &[]).await.unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    let confined = confine_as(&mut tx, &db, "wasmig_m_lookalike", &[], &[], &[]).await;
+    let mut guest = tx.as_guest();
+    let mine = guest
+        .execute("CREATE TABLE lookalike_mine (x INT)", &[])
+        .await;
+    let theirs = guest
+        .execute(&format!("CREATE TABLE `{look_alike}`.planted (x INT)"), &[])
+        .await;
+    drop(guest);
+    tx.rollback().await.unwrap();
+    for sql in [
+        format!("DROP DATABASE `{look_alike}`"),
+        format!("DROP USER {account}"),
+    ] {
+        db.execute(&sql, &[]).await.unwrap();
+    }
+    db.close().await;
+    assert!(
+        confined.unwrap(),
+        "the test server's account may create accounts"
+    );
+    mine.expect("CREATE in its own database");
+    let error = theirs.expect_err("no CREATE in the look-alike database");
+    assert!(
+        matches!(error, wasmig_db::Error::Denied(_)) && error.to_string().contains("denied"),
+        "{error}"
+    );
+}
+
 /// Differential fuzzing of the boundary: statements generated from a grammar of what
 /// attacks try (every table a statement can reach, in every quoting, through joins, CTEs,
 /// subqueries, `INSERT … SELECT`, multi-table writes, views and `CREATE TABLE … AS`) run through

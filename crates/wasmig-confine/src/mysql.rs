@@ -41,8 +41,7 @@ pub(crate) async fn confine(
     if !may_create_accounts(db).await? {
         return Ok(None);
     }
-    let database = texts(db, "SELECT CAST(DATABASE() AS CHAR)", &[]).await?;
-    let guest = GuestAccount::new(name, database.first().map_or("", String::as_str));
+    let guest = GuestAccount::new(name, &database_name(db).await?);
     let existing = texts(
         db,
         "SELECT CAST(LOWER(table_name) AS CHAR) FROM information_schema.tables \
@@ -70,9 +69,16 @@ fn missing(
     if !held.account {
         statements.push(format!("CREATE USER IF NOT EXISTS {account} ACCOUNT LOCK"));
     }
+    if held.on_database_as_wildcard {
+        // Granted by an earlier version, unescaped: it matched other databases too.
+        statements.push(format!(
+            "REVOKE CREATE, CREATE VIEW ON {database}.* FROM {account}"
+        ));
+    }
     if !held.on_database {
         statements.push(format!(
-            "GRANT CREATE, CREATE VIEW ON {database}.* TO {account}"
+            "GRANT CREATE, CREATE VIEW ON {}.* TO {account}",
+            guest.database_pattern()
         ));
     }
     let exists = |name: &&String| existing.contains(&name.to_lowercase());
@@ -129,6 +135,12 @@ pub(crate) async fn grant_new(
     db.execute_unprepared(&sql).await
 }
 
+/// The connection's database, unquoted.
+async fn database_name(db: &Database) -> Result<String> {
+    let database = texts(db, "SELECT CAST(DATABASE() AS CHAR)", &[]).await?;
+    Ok(database.into_iter().next().unwrap_or_default())
+}
+
 /// The first column of every row of a query, as text.
 async fn texts(db: &Database, sql: &str, params: &[Value]) -> Result<Vec<String>> {
     let rows = db.query(sql, params).await?.rows;
@@ -141,7 +153,10 @@ async fn texts(db: &Database, sql: &str, params: &[Value]) -> Result<Vec<String>
 /// What the account already has.
 struct Held {
     account: bool,
+    /// `CREATE VIEW` on the database, escaped (see [`GuestAccount::database_pattern`]).
     on_database: bool,
+    /// The same grant with the database's `_` or `%` unescaped (wildcards).
+    on_database_as_wildcard: bool,
     procedure: bool,
     /// (table, privilege), lower-cased.
     tables: Vec<(String, String)>,
@@ -159,12 +174,19 @@ impl Held {
             grantee.clone(),
         )
         .await?;
-        let on_database = count(
-            "SELECT COUNT(*) FROM information_schema.schema_privileges \
-             WHERE grantee = ? AND table_schema = DATABASE() AND privilege_type = 'CREATE VIEW'",
-            grantee.clone(),
-        )
-        .await?;
+        let on_database = |schema: &str| {
+            let params = [grantee.clone(), Value::Text(schema.to_owned())];
+            async move {
+                let sql = "SELECT COUNT(*) FROM information_schema.schema_privileges \
+                     WHERE grantee = ? AND table_schema = ? AND privilege_type = 'CREATE VIEW'";
+                let rows = db.query(sql, &params).await?.rows;
+                Ok::<_, wasmig_db::Error>(rows.first().and_then(|r| r[0].as_integer()) > Some(0))
+            }
+        };
+        let pattern = guest.database_pattern_unquoted();
+        let plain = database_name(db).await?;
+        let on_database_as_wildcard = plain != pattern && on_database(&plain).await?;
+        let on_database = on_database(pattern).await?;
         let procedure = count(
             "SELECT COUNT(*) FROM information_schema.routines \
              WHERE routine_schema = DATABASE() AND routine_name = ?",
@@ -186,6 +208,7 @@ impl Held {
         Ok(Held {
             account,
             on_database,
+            on_database_as_wildcard,
             procedure,
             tables,
         })

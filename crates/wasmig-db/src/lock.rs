@@ -116,18 +116,43 @@ async fn lock_sqlite(url: &str, wait: Duration) -> Result<Held> {
     }
 }
 
-/// The pid holding a `flock` on `path`, read from `/proc/locks` (Linux).
+/// The pid holding a `flock` on `path`, read from `/proc/locks` (Linux): the lock on the same
+/// device and inode, or, where the file system reports another device than the lock table
+/// (overlayfs, btrfs subvolumes), the only `flock` on that inode.
 fn flock_holder(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let inode = std::fs::metadata(path).ok()?.ino();
+    let metadata = std::fs::metadata(path).ok()?;
+    let (dev, inode) = (metadata.dev(), metadata.ino().to_string());
+    // As the lock table writes it: "major:minor:inode", the device numbers in hex.
+    let device = format!("{:02x}:{:02x}", libc::major(dev), libc::minor(dev));
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    locks.lines().find_map(|line| {
-        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF"
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let (kind, pid, device_inode) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
-        let holds = *kind == "FLOCK" && device_inode.rsplit(':').next()? == inode.to_string();
-        holds.then(|| format!("pid {pid} on this host holds a lock on {}", path.display()))
-    })
+    let on_inode: Vec<(&str, &str)> = locks
+        .lines()
+        .filter_map(flock_line)
+        .filter(|(_, id)| id.rsplit(':').next() == Some(inode.as_str()))
+        .collect();
+    let same_device = on_inode
+        .iter()
+        .find(|(_, id)| id.rsplit_once(':').is_some_and(|(d, _)| d == device));
+    let (pid, _) = match (same_device, on_inode.as_slice()) {
+        (Some(lock), _) => lock,
+        (None, [only]) => only,
+        _ => return None,
+    };
+    Some(format!(
+        "pid {pid} on this host holds a lock on {}",
+        path.display()
+    ))
+}
+
+/// The pid and "major:minor:inode" of a line of `/proc/locks` that is a held `flock`
+/// ("1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF"; a waiter's line has "->" first).
+fn flock_line(line: &str) -> Option<(&str, &str)> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    match fields.as_slice() {
+        [_, "FLOCK", _, _, pid, id, ..] => Some((pid, id)),
+        _ => None,
+    }
 }
 
 async fn lock_postgres(url: &str, wait: Duration) -> Result<Held> {
@@ -223,5 +248,39 @@ mod tests {
         );
         drop(held);
         db.lock(Duration::ZERO).await.expect("released on drop");
+    }
+
+    #[test]
+    fn a_lock_tables_line_is_a_held_flock_only() {
+        let held = "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF";
+        assert_eq!(flock_line(held), Some(("4242", "fd:01:1234567")));
+        let waiter = "1: -> FLOCK  ADVISORY  WRITE 4343 fd:01:1234567 0 EOF";
+        assert_eq!(flock_line(waiter), None);
+        let posix = "2: POSIX  ADVISORY  WRITE 3805 fe:00:770191 0 EOF";
+        assert_eq!(flock_line(posix), None);
+    }
+
+    #[test]
+    fn the_holder_is_found_among_many_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<File> = (0..20)
+            .map(|i| {
+                let file = File::create(dir.path().join(format!("{i}"))).unwrap();
+                file.try_lock().unwrap();
+                file
+            })
+            .collect();
+        let path = dir.path().join("7");
+        let holder = flock_holder(&path).expect("found");
+        assert_eq!(
+            holder,
+            format!(
+                "pid {} on this host holds a lock on {}",
+                std::process::id(),
+                path.display()
+            )
+        );
+        drop(files);
+        assert_eq!(flock_holder(&path), None, "no lock, no holder");
     }
 }

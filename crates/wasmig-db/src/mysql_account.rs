@@ -46,6 +46,9 @@ pub struct GuestAccount {
     procedure_name: String,
     /// `` `database` ``.
     database: String,
+    /// The database as a database-level grant names it: `` `my\_app` `` (its `_` and `%`
+    /// escaped, which a grant would otherwise read as wildcards), and unquoted.
+    database_pattern: (String, String),
 }
 
 /// The statements that run `sql` with `params` as the account: the parameters into session
@@ -86,6 +89,8 @@ pub(crate) struct Call {
 impl GuestAccount {
     /// The account `name`@`localhost` in `database` (unquoted names).
     pub fn new(name: &str, database: &str) -> Self {
+        let pattern = database.replace('_', "\\_").replace('%', "\\%");
+        let database_pattern = (Dialect::MySql.quote(&pattern), pattern);
         let database = Dialect::MySql.quote(database);
         // The version changes with the procedure's text, so that a host with another text
         // makes its own.
@@ -95,7 +100,21 @@ impl GuestAccount {
             procedure: format!("{database}.{}", Dialect::MySql.quote(&procedure_name)),
             procedure_name,
             database,
+            database_pattern,
         }
+    }
+
+    /// The database as a database-level grant (`ON … .*`) must name it so that it means this
+    /// database only: quoted, with `_` and `%` escaped (`` `my\_app` ``; unescaped, `my_app`
+    /// would match `myXapp` too).
+    pub fn database_pattern(&self) -> &str {
+        &self.database_pattern.0
+    }
+
+    /// [`GuestAccount::database_pattern`] unquoted, as `information_schema.schema_privileges`
+    /// has it.
+    pub fn database_pattern_unquoted(&self) -> &str {
+        &self.database_pattern.1
     }
 
     /// The account, quoted: `'name'@'localhost'`.
@@ -161,16 +180,31 @@ mod tests {
         let guest = GuestAccount::new("wasmig_m_blog", "app");
         let calls = calls(&guest, "INSERT INTO t VALUES (?, ?)", &params(2)).unwrap();
         assert_eq!(calls[0].sql, "SET @wasmig_p1 = ?, @wasmig_p2 = ?");
-        assert_eq!(calls[1].sql, "CALL `app`.`wasmig_guest_v1_wasmig_m_blog`(?, 2)");
+        assert_eq!(
+            calls[1].sql,
+            "CALL `app`.`wasmig_guest_v1_wasmig_m_blog`(?, 2)"
+        );
         let no_params = super::calls(&guest, "DELETE FROM t", &[]).unwrap();
         assert_eq!(no_params.len(), 1);
+    }
+
+    #[test]
+    fn a_database_level_grant_names_the_database_without_wildcards() {
+        let guest = GuestAccount::new("m", "my_app%1");
+        assert_eq!(guest.database(), "`my_app%1`");
+        assert_eq!(guest.database_pattern(), r"`my\_app\%1`");
+        assert_eq!(guest.database_pattern_unquoted(), r"my\_app\%1");
     }
 
     #[test]
     fn more_parameters_than_the_lists_take_must_be_named() {
         let guest = GuestAccount::new("m", "app");
         let tuples = vec!["(?)"; MAX_PARAMS + 1].join(", ");
-        let placeholders = calls(&guest, &format!("INSERT INTO t VALUES {tuples}"), &params(65));
+        let placeholders = calls(
+            &guest,
+            &format!("INSERT INTO t VALUES {tuples}"),
+            &params(65),
+        );
         assert!(
             matches!(&placeholders, Err(crate::Error::Quota(m)) if m.contains("at most 64")),
             "{placeholders:?}"
@@ -180,7 +214,11 @@ mod tests {
             .collect();
         let sql = format!("INSERT INTO t VALUES {}", named.join(", "));
         let calls = calls(&guest, &sql, &params(65)).unwrap();
-        assert!(calls[0].sql.ends_with("@wasmig_p65 = ?"), "{}", calls[0].sql);
+        assert!(
+            calls[0].sql.ends_with("@wasmig_p65 = ?"),
+            "{}",
+            calls[0].sql
+        );
         assert_eq!(calls[0].params.len(), 65);
         assert!(calls[1].sql.ends_with("(?, 0)"), "executed without USING");
         assert_eq!(calls[1].params, vec![Value::Text(sql)]);
