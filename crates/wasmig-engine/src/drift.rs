@@ -99,13 +99,13 @@ impl Host {
         let catalog = Schema::catalog_digest(&self.db).await?;
         let held = wasmig_store::held_names(&self.db).await?;
         let live = self.live_schemas(&held).await?;
-        let fingerprint = |module: &str| live.get(module).map(Schema::fingerprint);
+        let empty = Schema::default();
+        let part = |module: &str| live.get(module).unwrap_or(&empty);
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
         for module in modules {
-            let schema = live.get(*module).cloned().unwrap_or_default();
             let record = RecordedSchema {
-                fingerprint: schema.fingerprint(),
-                objects: schema.to_json(),
+                fingerprint: part(module).fingerprint(),
+                objects: part(module).to_json(),
                 recorded_at: now.clone(),
                 steps: Default::default(),
             };
@@ -115,10 +115,7 @@ impl Host {
             return Ok(());
         }
         let recorded = wasmig_store::recorded_fingerprints(&self.db).await?;
-        let empty = Schema::default().fingerprint();
-        let settled = recorded
-            .iter()
-            .all(|(m, f)| fingerprint(m).as_ref().unwrap_or(&empty) == f);
+        let settled = recorded.iter().all(|(m, f)| part(m).fingerprint() == *f);
         let state = settled
             .then(|| schema_state(catalog.as_deref(), &held, &recorded))
             .flatten();

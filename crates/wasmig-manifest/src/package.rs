@@ -346,9 +346,10 @@ impl Listing {
 
     /// Opens the listed directory `name`; `NotFound` when it is not listed.
     fn open_dir(&self, dir: &Dir, name: &str) -> io::Result<Dir> {
-        match self.0.contains_key(name) {
-            true => dir.open_dir(name),
-            false => Err(io::ErrorKind::NotFound.into()),
+        if self.0.contains_key(name) {
+            dir.open_dir(name)
+        } else {
+            Err(io::ErrorKind::NotFound.into())
         }
     }
 }

@@ -129,11 +129,7 @@ impl Schema {
             hasher.update(description.as_bytes());
             hasher.update([0]);
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&hasher.finalize())
     }
 
     /// The schema as JSON (an object of key → description), to keep it.
@@ -241,12 +237,13 @@ impl Digester {
     /// The digest, lower-case hex.
     pub fn finish(self) -> String {
         use sha2::Digest;
-        self.0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&self.0.finalize())
     }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The name an object key is about, lower-case: the name after the kind (`table`,

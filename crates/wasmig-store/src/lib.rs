@@ -863,8 +863,8 @@ pub async fn recorded_fingerprints(db: &Database) -> Result<BTreeMap<String, Str
     Ok(pairs.into_iter().collect())
 }
 
-/// The state (a digest the engine makes of the schema's version, the owners and the
-/// recorded fingerprints) in which every module's live schema was last found to match its
+/// The state (a digest the engine makes of the schema's text, the owners and the recorded
+/// fingerprints) in which every module's live schema was last found to match its
 /// record; `None` when no such state is kept.
 pub async fn settled_schema(db: &Database) -> Result<Option<String>> {
     if !table_exists(db, "wasmig_settled_schema").await? {
