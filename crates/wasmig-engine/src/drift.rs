@@ -102,15 +102,19 @@ impl Host {
         let empty = Schema::default();
         let part = |module: &str| live.get(module).unwrap_or(&empty);
         let now = wasmig_store::timestamp(std::time::SystemTime::now());
-        for module in modules {
-            let record = RecordedSchema {
-                fingerprint: part(module).fingerprint(),
-                objects: part(module).to_json(),
-                recorded_at: now.clone(),
-                steps: Default::default(),
-            };
-            wasmig_store::record_schema(&self.db, module, &record).await?;
-        }
+        let records: Vec<(&str, RecordedSchema)> = modules
+            .iter()
+            .map(|module| {
+                let record = RecordedSchema {
+                    fingerprint: part(module).fingerprint(),
+                    objects: part(module).to_json(),
+                    recorded_at: now.clone(),
+                    steps: Default::default(),
+                };
+                (*module, record)
+            })
+            .collect();
+        wasmig_store::record_schemas(&self.db, &records).await?;
         if catalog.is_none() {
             return Ok(());
         }

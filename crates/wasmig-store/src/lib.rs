@@ -893,11 +893,10 @@ pub async fn set_settled_schema(db: &Database, state: Option<&str>) -> Result<()
     Ok(())
 }
 
-/// Records `schema` as `module`'s, replacing the one recorded before.
-pub async fn record_schema(db: &Database, module: &str, schema: &RecordedSchema) -> Result<()> {
+/// Records each `(module, schema)`, replacing the one recorded before, in one transaction.
+pub async fn record_schemas(db: &Database, schemas: &[(&str, RecordedSchema)]) -> Result<()> {
     let mut tx = db.begin().await?;
     let delete = placeholders(tx.dialect(), "DELETE FROM wasmig_schemas WHERE module = ?");
-    tx.execute(&delete, &[module.into()]).await?;
     let insert = placeholders(
         tx.dialect(),
         &format!(
@@ -906,14 +905,17 @@ pub async fn record_schema(db: &Database, module: &str, schema: &RecordedSchema)
              WHERE module = ? AND {SCHEMA_STEPS}))"
         ),
     );
-    let values = [
-        module.into(),
-        schema.fingerprint.as_str().into(),
-        schema.objects.as_str().into(),
-        schema.recorded_at.as_str().into(),
-        module.into(),
-    ];
-    tx.execute(&insert, &values).await?;
+    for (module, schema) in schemas {
+        tx.execute(&delete, &[(*module).into()]).await?;
+        let values = [
+            (*module).into(),
+            schema.fingerprint.as_str().into(),
+            schema.objects.as_str().into(),
+            schema.recorded_at.as_str().into(),
+            (*module).into(),
+        ];
+        tx.execute(&insert, &values).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
