@@ -924,14 +924,15 @@ impl<'s> IdentityCheck<'s> {
         self.sandbox.integer(&sql).await
     }
 
-    /// Privileges it holds on databases named like the scratch ones.
+    /// Privileges it holds on databases named like the scratch ones (a database-level grant
+    /// has the name with `_` escaped).
     async fn grants_on_scratch(&self) -> i64 {
         if self.sandbox.backend() != Backend::MySql {
             return 0;
         }
         let held = |table: &str| {
             format!(
-                "SELECT COUNT(*) FROM mysql.{table} WHERE User = '{}' AND Db LIKE 'wasmig_paths%'",
+                "SELECT COUNT(*) FROM mysql.{table} WHERE User = '{}' AND Db LIKE 'wasmig%paths%'",
                 self.name
             )
         };

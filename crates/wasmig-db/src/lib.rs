@@ -38,7 +38,7 @@ pub use backend::Budget;
 pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
 pub use mysql_account::{
-    GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS,
+    GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS, database_pattern as mysql_database_pattern,
     names_variables as mysql_guest_names_variables, variable as mysql_guest_variable,
 };
 pub use recovery::Intent;

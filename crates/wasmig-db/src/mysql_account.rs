@@ -79,6 +79,12 @@ pub(crate) fn calls(guest: &GuestAccount, sql: &str, params: &[Value]) -> Result
     Ok(calls)
 }
 
+/// `database` as a database-level grant names it to mean that database only, unquoted: its
+/// `_` and `%`, which such a grant reads as wildcards, escaped (`my\_app`).
+pub fn database_pattern(database: &str) -> String {
+    database.replace('_', "\\_").replace('%', "\\%")
+}
+
 /// One statement sent for the guest.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -89,7 +95,7 @@ pub(crate) struct Call {
 impl GuestAccount {
     /// The account `name`@`localhost` in `database` (unquoted names).
     pub fn new(name: &str, database: &str) -> Self {
-        let pattern = database.replace('_', "\\_").replace('%', "\\%");
+        let pattern = database_pattern(database);
         let database_pattern = (Dialect::MySql.quote(&pattern), pattern);
         let database = Dialect::MySql.quote(database);
         // The version changes with the procedure's text, so that a host with another text

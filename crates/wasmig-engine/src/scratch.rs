@@ -156,35 +156,44 @@ async fn drop_identity(db: &Database, identity: &str) -> Result<()> {
 
 /// MariaDB/MySQL keep privileges on a database after it is dropped (and give them to the next
 /// database of that name): takes back every privilege on database `name`, its tables and its
-/// routines. PostgreSQL keeps privileges with the objects, which go with the database.
+/// routines. A database-level grant names the database as a pattern (`_` and `%` escaped, or,
+/// granted by an earlier version, not): both are taken back, by the name the grant has.
+/// PostgreSQL keeps privileges with the objects, which go with the database.
 async fn revoke_grants_on(db: &Database, name: &str) -> Result<()> {
     if db.dialect() != Dialect::MySql {
         return Ok(());
     }
+    let pattern = wasmig_db::mysql_database_pattern(name);
     let held = db
         .query(
-            "SELECT CAST(User AS CHAR), CAST(Host AS CHAR), '' FROM mysql.db WHERE Db = ? \
+            "SELECT CAST(User AS CHAR), CAST(Host AS CHAR), '', CAST(Db AS CHAR) \
+             FROM mysql.db WHERE Db = ? OR Db = ? \
              UNION ALL SELECT CAST(User AS CHAR), CAST(Host AS CHAR), \
-             CAST(CONCAT('TABLE ', Table_name) AS CHAR) FROM mysql.tables_priv WHERE Db = ? \
+             CAST(CONCAT('TABLE ', Table_name) AS CHAR), '' FROM mysql.tables_priv WHERE Db = ? \
              UNION ALL SELECT CAST(User AS CHAR), CAST(Host AS CHAR), \
-             CAST(CONCAT(Routine_type, ' ', Routine_name) AS CHAR) \
+             CAST(CONCAT(Routine_type, ' ', Routine_name) AS CHAR), '' \
              FROM mysql.procs_priv WHERE Db = ?",
-            &[name.into(), name.into(), name.into()],
+            &[name.into(), pattern.into(), name.into(), name.into()],
         )
         .await?;
-    let quote = |value: &Value| match value {
-        Value::Text(text) => text.replace('\'', "''"),
+    let text = |value: &Value| match value {
+        Value::Text(text) => text.clone(),
         other => format!("{other:?}"),
     };
+    let database = Dialect::MySql.quote(name);
     for row in &held.rows {
-        let account = format!("'{}'@'{}'", quote(&row[0]), quote(&row[1]));
-        let on = match &row[2] {
-            Value::Text(object) if !object.is_empty() => {
-                let (kind, object) = object.split_once(' ').unwrap_or(("TABLE", object));
+        let account = format!(
+            "'{}'@'{}'",
+            text(&row[0]).replace('\'', "''"),
+            text(&row[1]).replace('\'', "''")
+        );
+        let on = match text(&row[2]) {
+            object if !object.is_empty() => {
+                let (kind, object) = object.split_once(' ').unwrap_or(("TABLE", &object));
                 let kind = if kind == "TABLE" { "" } else { kind };
-                format!("{kind} {name}.{}", Dialect::MySql.quote(object))
+                format!("{kind} {database}.{}", Dialect::MySql.quote(object))
             }
-            _ => format!("{name}.*"),
+            _ => format!("{}.*", Dialect::MySql.quote(&text(&row[3]))),
         };
         db.execute(
             &format!("REVOKE ALL PRIVILEGES ON {on} FROM {account}"),
