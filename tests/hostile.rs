@@ -1019,3 +1019,24 @@ async fn a_quoted_function_that_reads_files(backend: Backend) {
     let expected = format!("denied: the function `{function}` is not one a step may call");
     contained_sql(backend, "quoted_function", sql, &[&expected]).await;
 }
+
+/// MariaDB: a batch through a module account names its parameters as the session variables
+/// `@wasmig_p…`; the guest sending that same text itself is judged by its own text (which
+/// names variables it did not set) and refused, whatever the host made of its own.
+#[tokio::test]
+async fn replaying_the_hosts_batch_text() {
+    let sandbox = Sandbox::new(Backend::MySql).await;
+    sandbox
+        .module("evil", "1.0.0")
+        .step("001_replay", "hostile/replay_batch_text")
+        .write();
+    let report = sandbox.upgrade().await;
+    let failure = failure_mentioning(&report, "user variables and accounts");
+    assert!(
+        matches!(failure.kind, FailureKind::Denied { .. }),
+        "{failure:?}"
+    );
+    // The batch's rows went with the failed step; its CREATE TABLE had committed.
+    let rows = sandbox.integer("SELECT COUNT(*) FROM evil_rows").await;
+    assert_eq!(rows, 0, "{report:?}");
+}

@@ -328,6 +328,12 @@ impl Policy {
                  statement plainly";
             return Err(self.deny(sql, Refusal::new(Rule::Unreadable, reason)));
         }
+        // Dynamic SQL first, for its message; then anything else naming an `@`.
+        let variables = rules::dynamic_sql(self.dialect, sql)
+            .or_else(|| rules::user_variable(self.dialect, sql));
+        if let Some(reason) = variables {
+            return Err(self.deny(sql, reason));
+        }
         let statements = match self.parse(sql) {
             Ok(statements) => statements,
             // sqlparser reads `PRAGMA x = 1` but not `PRAGMA x = ON`: a lone PRAGMA is read here.
@@ -342,9 +348,6 @@ impl Policy {
                 return Ok(vec![Effect::Setting {
                     name: "constraints".into(),
                 }]);
-            }
-            Err(_) if let Some(reason) = rules::dynamic_sql(self.dialect, sql) => {
-                return Err(self.deny(sql, reason));
             }
             Err(_)
                 if self.dialect == Dialect::Postgres

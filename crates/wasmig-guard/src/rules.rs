@@ -315,6 +315,49 @@ pub fn dynamic_sql(dialect: Dialect, sql: &str) -> Option<Refusal> {
     dynamic.then(dynamic_sql_reason)
 }
 
+/// Why `sql` is refused when it names a MariaDB/MySQL user variable (`@name`, `@'name'`,
+/// `` @`name` ``) or an account (`'user'@'host'`): session state and server accounts outside
+/// the module's objects (the host passes a module account's parameters in such variables);
+/// `None` otherwise. `@@name` system variables are read as settings; an `@` in a string or a
+/// comment is text.
+pub fn user_variable(dialect: Dialect, sql: &str) -> Option<Refusal> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if dialect != Dialect::MySql || !sql.contains('@') {
+        return None;
+    }
+    let sql_dialect = crate::sql_dialect(dialect);
+    let tokens = Tokenizer::new(sql_dialect.as_ref(), sql).tokenize().ok()?;
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let system = |word: &str| word.starts_with("@@");
+    let named = significant
+        .iter()
+        .enumerate()
+        .any(|(i, token)| match token {
+            Token::Word(w) => w.value.starts_with('@') && !system(&w.value),
+            Token::Placeholder(p) => p.starts_with('@') && !system(p),
+            // `@@name` may come as two signs and a word.
+            Token::AtSign => {
+                let sign = |j: Option<usize>| {
+                    j.and_then(|j| significant.get(j))
+                        .is_some_and(|t| matches!(t, Token::AtSign))
+                };
+                !sign(i.checked_sub(1)) && !sign(Some(i + 1))
+            }
+            _ => false,
+        });
+    named.then(|| {
+        Refusal::new(
+            Rule::Unreadable,
+            "user variables and accounts (`@name`, `'user'@'host'`) are session state and \
+             server accounts outside the module's objects: bind the value as a parameter, and \
+             leave `DEFINER` out (the module's account is the definer)",
+        )
+    })
+}
+
 /// True for `NEW.column`, the row a MySQL `BEFORE` trigger may set (`SET NEW.x = …`).
 pub fn is_new_row_column(variable: &ObjectName) -> bool {
     variable.0.len() == 2 && variable.0[0].to_string().eq_ignore_ascii_case("new")

@@ -761,6 +761,29 @@ const MYSQL: &[Case] = &[
         Some("write this step as a component"),
     ),
     ("EXECUTE stmt", Some("")),
+    // User variables hold session state (and a module account's parameters, which the host
+    // passes in `@wasmig_p…`), in every spelling.
+    ("SELECT @wasmig_p1", Some("user variables and accounts")),
+    (
+        "INSERT INTO blog_posts (title) VALUES (@wasmig_p1), (@wasmig_p2)",
+        Some("user variables and accounts"),
+    ),
+    ("SELECT @'wasmig_p1'", Some("user variables and accounts")),
+    ("SELECT @`wasmig_p1`", Some("user variables and accounts")),
+    ("SELECT @\"wasmig_p1\"", Some("user variables and accounts")),
+    (
+        "UPDATE blog_posts SET title = @v WHERE id = 1",
+        Some("user variables and accounts"),
+    ),
+    ("SELECT @v := 1", Some("user variables and accounts")),
+    (
+        "CREATE DEFINER = 'root'@'%' VIEW blog_v AS SELECT 1",
+        Some("user variables and accounts"),
+    ),
+    (
+        "INSERT INTO blog_posts (title) VALUES ('editor@example.invalid') -- @x",
+        None,
+    ),
     ("SELECT 1 FROM DUAL", None),
     (
         "INSERT INTO blog_posts (title) SELECT 'hello' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM blog_posts WHERE title = 'hello')",
@@ -798,7 +821,7 @@ const MYSQL: &[Case] = &[
     ),
     (
         "CREATE TRIGGER blog_var BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN SET @leak = NEW.title; END",
-        Some("write this step as a component"),
+        Some("user variables and accounts"),
     ),
     (
         "CREATE TRIGGER blog_sleepy BEFORE INSERT ON blog_posts FOR EACH ROW BEGIN IF SLEEP(5) THEN SET NEW.title = 'x'; END IF; END",

@@ -15,6 +15,10 @@ pub struct GuestStatement<'a> {
     pub params: &'a [Value],
     /// True when the guest allows it to fail (`execute-tolerant`, `-- wasmig:tolerant`).
     pub tolerant: bool,
+    /// For the host's multi-row form of a batch ([`Gate::multi_row`]): the single-row
+    /// statement the guest sent, whose verdict it takes. `None` for what the guest sent
+    /// itself, which is judged by its own text.
+    pub repeats: Option<&'a str>,
 }
 
 /// How a statement the gate let through is run.
@@ -81,7 +85,8 @@ pub trait Gate: Send {
     /// for `rows` rows at once, their parameters one row after another, and the parameters
     /// per row; `None` when it must run row by row (the default). With `named`, the
     /// parameters are written as the session variables a MariaDB/MySQL module account reads
-    /// ([`wasmig_db::mysql_guest_variable`]) instead of placeholders.
+    /// ([`wasmig_db::mysql_guest_variable`]) instead of placeholders. The statement is
+    /// checked with [`GuestStatement::repeats`] naming `sql`.
     fn multi_row(&mut self, sql: &str, rows: usize, named: bool) -> Option<(String, usize)> {
         let _ = (sql, rows, named);
         None

@@ -122,17 +122,20 @@ impl Session {
     ) -> Result<Result<Output, DbFailure>, Stopped> {
         let position = u32::try_from(self.statements).unwrap_or(u32::MAX);
         self.count_statements(sql, 1)?;
-        self.counted_statement(position, mode, sql, params).await
+        self.counted_statement(position, mode, sql, params, None)
+            .await
     }
 
     /// [`Session::statement`] once the statement was counted against the limits: `position`
-    /// is its place in the step (a chunk of a batch takes its first row's).
+    /// is its place in the step (a chunk of a batch takes its first row's); `repeats`, for a
+    /// batch's chunk, the single-row statement it repeats (see [`GuestStatement::repeats`]).
     async fn counted_statement(
         &mut self,
         position: u32,
         mode: Mode,
         sql: &str,
         params: &[Value],
+        repeats: Option<&str>,
     ) -> Result<Result<Output, DbFailure>, Stopped> {
         tracing::debug!(
             module = %self.context.module,
@@ -146,6 +149,7 @@ impl Session {
             sql,
             params,
             tolerant: mode == Mode::Tolerant,
+            repeats,
         };
         // Only a journal reads the digest of the text and the parameters.
         let mut statement = if self.journal.is_active() {
@@ -255,7 +259,7 @@ impl Session {
             // Counted and limited as the rows the guest sent, not as the text sent for them.
             self.count_statements(sql, chunk.len())?;
             match self
-                .counted_statement(position, Mode::Execute, &text, &chunk.concat())
+                .counted_statement(position, Mode::Execute, &text, &chunk.concat(), Some(sql))
                 .await?
             {
                 Ok(output) => total += output.affected(),

@@ -63,6 +63,7 @@ impl Session {
             sql,
             params,
             tolerant: false,
+            repeats: None,
         };
         let route = match self.gate.check(&request) {
             Ok(route) => route,
