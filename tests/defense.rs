@@ -217,6 +217,58 @@ async fn a_module_accounts_database_grant_reaches_no_look_alike_database() {
     );
 }
 
+/// MariaDB: a module account's parameters pass through session variables; a step leaves
+/// none of its values on the connection for whoever uses it next.
+#[tokio::test]
+async fn a_steps_parameters_do_not_outlive_it_on_the_connection() {
+    let sandbox = with_two_modules_tables(Backend::MySql).await;
+    let db = sandbox.database().await;
+    let owned = ["blog_posts".to_owned()];
+    let connection = "SELECT CAST(CONNECTION_ID() AS SIGNED)";
+    let mut tx = db.begin().await.unwrap();
+    confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
+        .await
+        .unwrap();
+    let used = tx.query(connection, &[]).await.unwrap().rows;
+    let mut guest = tx.as_guest();
+    guest
+        .execute("INSERT INTO blog_posts VALUES (?)", &[4242.into()])
+        .await
+        .unwrap();
+    drop(guest);
+    let set = tx.query("SELECT @wasmig_p1", &[]).await.unwrap().rows;
+    assert_eq!(
+        set,
+        [[wasmig_db::Value::Integer(4242)]],
+        "passed as a variable"
+    );
+    tx.commit().await.unwrap();
+    // The pool holds a connection of its own for the grants: hold each until the step's
+    // comes back.
+    let mut held = Vec::new();
+    let mut left = None;
+    for _ in 0..4 {
+        let mut next = db.begin().await.unwrap();
+        if next.query(connection, &[]).await.unwrap().rows == used {
+            left = Some(next.query("SELECT @wasmig_p1", &[]).await.unwrap().rows);
+        }
+        held.push(next);
+        if left.is_some() {
+            break;
+        }
+    }
+    for tx in held {
+        tx.rollback().await.unwrap();
+    }
+    db.close().await;
+    let left = left.expect("the step's connection went back to the pool");
+    assert_eq!(
+        left,
+        [[wasmig_db::Value::Null]],
+        "emptied when the step ended"
+    );
+}
+
 /// Differential fuzzing of the boundary: statements generated from a grammar of what
 /// attacks try (every table a statement can reach, in every quoting, through joins, CTEs,
 /// subqueries, `INSERT … SELECT`, multi-table writes, views and `CREATE TABLE … AS`) run through

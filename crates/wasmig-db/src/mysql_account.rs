@@ -85,6 +85,15 @@ pub fn database_pattern(database: &str) -> String {
     database.replace('_', "\\_").replace('%', "\\%")
 }
 
+/// The statement that empties the first `count` parameter [`variable`]s, so that the next
+/// user of the connection finds none of a guest's values.
+pub(crate) fn clear_variables(count: usize) -> String {
+    let cleared: Vec<String> = (1..=count)
+        .map(|i| format!("{} = NULL", variable(i)))
+        .collect();
+    format!("SET {}", cleared.join(", "))
+}
+
 /// One statement sent for the guest.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -192,6 +201,14 @@ mod tests {
         );
         let no_params = super::calls(&guest, "DELETE FROM t", &[]).unwrap();
         assert_eq!(no_params.len(), 1);
+    }
+
+    #[test]
+    fn the_variables_are_emptied_by_name() {
+        assert_eq!(
+            clear_variables(2),
+            "SET @wasmig_p1 = NULL, @wasmig_p2 = NULL"
+        );
     }
 
     #[test]

@@ -106,6 +106,9 @@ struct Changed {
     step_lock: bool,
     /// MariaDB's `max_statement_time`, set for the step's deadline.
     statement_time: bool,
+    /// MariaDB/MySQL: how many of a module account's parameter variables (`@wasmig_p1…`) hold
+    /// a guest's values, emptied before the connection serves anyone else.
+    guest_variables: usize,
 }
 
 #[derive(Debug)]
@@ -402,6 +405,7 @@ impl Transaction {
             return Ok(None);
         }
         let mut calls = mysql_account::calls(guest, sql, params)?;
+        self.changed.guest_variables = self.changed.guest_variables.max(params.len());
         let call = calls.pop();
         for set in calls {
             let host = self.guest.swap(false, Ordering::AcqRel);
@@ -967,6 +971,9 @@ impl Transaction {
         }
         if self.changed.statement_time {
             restore.push("SET SESSION max_statement_time = DEFAULT".into());
+        }
+        if self.changed.guest_variables > 0 {
+            restore.push(mysql_account::clear_variables(self.changed.guest_variables));
         }
         if self.changed.settings {
             match self.dialect() {
