@@ -269,6 +269,60 @@ async fn a_steps_parameters_do_not_outlive_it_on_the_connection() {
     );
 }
 
+/// MariaDB reads `\'` as the end of a string under `NO_BACKSLASH_ESCAPES` and `"…"` as a name
+/// under `ANSI_QUOTES`, where the policy reads a quote inside a string. A module account's
+/// procedure keeps the mode it was made in: one made in such a mode (on a server whose default
+/// has it) is made again, and the server reads the guest's statement as the policy does; the
+/// host's own connections leave those modes out.
+#[tokio::test]
+async fn statements_are_read_in_the_sql_mode_the_policy_reads_them_in() {
+    use sqlx::{Connection, Executor};
+    let sandbox = with_two_modules_tables(Backend::MySql).await;
+    let db = sandbox.database().await;
+    let rows = db
+        .query("SELECT CAST(DATABASE() AS CHAR)", &[])
+        .await
+        .unwrap()
+        .rows;
+    let name = rows[0][0].as_text().unwrap().to_owned();
+    let account = wasmig_db::GuestAccount::new("wasmig_m_blog", &name);
+    let mut raw = sqlx::MySqlConnection::connect(&sandbox.database_url())
+        .await
+        .unwrap();
+    let bad = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES,STRICT_TRANS_TABLES'";
+    for sql in [
+        bad.to_owned(),
+        format!(
+            "CREATE USER IF NOT EXISTS {} ACCOUNT LOCK",
+            account.account()
+        ),
+        account.procedure_definition(),
+    ] {
+        raw.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+    }
+    // The host's statement to take those modes out, where a session has them.
+    raw.execute(wasmig_db::MYSQL_SAFE_SQL_MODE).await.unwrap();
+    let mode: String = sqlx::query_scalar("SELECT CAST(@@sql_mode AS CHAR)")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    assert_eq!(mode, "STRICT_TRANS_TABLES");
+
+    let mut tx = db.begin().await.unwrap();
+    let owned = ["blog_posts".to_owned()];
+    confine_as(&mut tx, &db, "wasmig_m_blog", &owned, &[], &[])
+        .await
+        .unwrap();
+    let mut guest = tx.as_guest();
+    let read = guest.query(r#"SELECT 'it\'s', "a string""#, &[]).await;
+    drop(guest);
+    tx.rollback().await.unwrap();
+    db.close().await;
+    let text = |s: &str| wasmig_db::Value::Text(s.to_owned());
+    assert_eq!(read.unwrap().rows, [[text("it's"), text("a string")]]);
+}
+
 /// Differential fuzzing of the boundary: statements generated from a grammar of what
 /// attacks try (every table a statement can reach, in every quoting, through joins, CTEs,
 /// subqueries, `INSERT … SELECT`, multi-table writes, views and `CREATE TABLE … AS`) run through

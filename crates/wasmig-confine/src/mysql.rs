@@ -187,9 +187,12 @@ impl Held {
         let plain = database_name(db).await?;
         let on_database_as_wildcard = plain != pattern && on_database(&plain).await?;
         let on_database = on_database(pattern).await?;
+        // One made in a mode that reads statements otherwise is made again.
         let procedure = count(
             "SELECT COUNT(*) FROM information_schema.routines \
-             WHERE routine_schema = DATABASE() AND routine_name = ?",
+             WHERE routine_schema = DATABASE() AND routine_name = ? \
+             AND FIND_IN_SET('NO_BACKSLASH_ESCAPES', sql_mode) = 0 \
+             AND FIND_IN_SET('ANSI_QUOTES', sql_mode) = 0",
             Value::Text(guest.procedure_name().to_owned()),
         )
         .await?;

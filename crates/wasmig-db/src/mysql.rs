@@ -17,9 +17,21 @@ pub(crate) fn options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
     MySqlConnectOptions::from_str(&url)
 }
 
+/// The statement that takes out of the session's `sql_mode` what would make the server read a
+/// statement otherwise than the policy does: `NO_BACKSLASH_ESCAPES` (a `\'` would end a
+/// string), `ANSI_QUOTES` (a `"…"` would be a name) and `ANSI`, which sets the latter. Every
+/// connection runs it first; a module account's procedure keeps the mode it was created in.
+pub const SAFE_SQL_MODE: &str = "SET SESSION sql_mode = (SELECT TRIM(BOTH ',' FROM \
+     REPLACE(REPLACE(REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), \
+     ',ANSI_QUOTES,', ','), ',ANSI,', ',')))";
+
 pub(crate) async fn connect(url: &str) -> Result<sqlx::MySqlPool, sqlx::Error> {
+    use sqlx::Executor;
     MySqlPoolOptions::new()
         .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move { conn.execute(SAFE_SQL_MODE).await.map(drop) })
+        })
         .connect_with(options(url)?)
         .await
 }

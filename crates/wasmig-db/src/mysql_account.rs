@@ -80,9 +80,13 @@ pub(crate) fn calls(guest: &GuestAccount, sql: &str, params: &[Value]) -> Result
 }
 
 /// `database` as a database-level grant names it to mean that database only, unquoted: its
-/// `_` and `%`, which such a grant reads as wildcards, escaped (`my\_app`).
+/// `_` and `%`, which such a grant reads as wildcards, and `\`, which escapes them, escaped
+/// (`my\_app`).
 pub fn database_pattern(database: &str) -> String {
-    database.replace('_', "\\_").replace('%', "\\%")
+    database
+        .replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%")
 }
 
 /// The statement that empties the first `count` parameter [`variable`]s, so that the next
@@ -213,10 +217,10 @@ mod tests {
 
     #[test]
     fn a_database_level_grant_names_the_database_without_wildcards() {
-        let guest = GuestAccount::new("m", "my_app%1");
-        assert_eq!(guest.database(), "`my_app%1`");
-        assert_eq!(guest.database_pattern(), r"`my\_app\%1`");
-        assert_eq!(guest.database_pattern_unquoted(), r"my\_app\%1");
+        let guest = GuestAccount::new("m", r"my_app%1\x");
+        assert_eq!(guest.database(), r"`my_app%1\x`");
+        assert_eq!(guest.database_pattern(), r"`my\_app\%1\\x`");
+        assert_eq!(guest.database_pattern_unquoted(), r"my\_app\%1\\x");
     }
 
     #[test]

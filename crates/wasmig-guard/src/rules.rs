@@ -331,13 +331,21 @@ pub fn user_variable(dialect: Dialect, sql: &str) -> Option<Refusal> {
         .iter()
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
-    let system = |word: &str| word.starts_with("@@");
+    // sqlparser lets `@` continue a word (`DISTINCT@x` is one word to it, `DISTINCT @x` to
+    // the server), and no unquoted identifier may hold one: any `@` in a word names a
+    // variable, but a lone `@@name` or `@@scope.name`.
+    let named_in = |word: &str| {
+        word.contains('@')
+            && word
+                .strip_prefix("@@")
+                .is_none_or(|rest| rest.contains('@'))
+    };
     let named = significant
         .iter()
         .enumerate()
         .any(|(i, token)| match token {
-            Token::Word(w) => w.value.starts_with('@') && !system(&w.value),
-            Token::Placeholder(p) => p.starts_with('@') && !system(p),
+            Token::Word(w) => w.quote_style.is_none() && named_in(&w.value),
+            Token::Placeholder(p) => named_in(p),
             // `@@name` may come as two signs and a word.
             Token::AtSign => {
                 let sign = |j: Option<usize>| {

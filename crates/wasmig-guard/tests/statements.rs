@@ -776,6 +776,24 @@ const MYSQL: &[Case] = &[
         Some("user variables and accounts"),
     ),
     ("SELECT @v := 1", Some("user variables and accounts")),
+    // A word sqlparser reads as one, the server as a keyword and a variable.
+    (
+        "SELECT DISTINCT@wasmig_p1",
+        Some("user variables and accounts"),
+    ),
+    ("SELECT NOT@wasmig_p1", Some("user variables and accounts")),
+    (
+        "INSERT INTO blog_posts (title) SELECT BINARY@wasmig_p1",
+        Some("user variables and accounts"),
+    ),
+    (
+        "SELECT 1 INTO@wasmig_p2",
+        Some("user variables and accounts"),
+    ),
+    (
+        "SELECT @@session.sql_mode@x",
+        Some("user variables and accounts"),
+    ),
     (
         "CREATE DEFINER = 'root'@'%' VIEW blog_v AS SELECT 1",
         Some("user variables and accounts"),
