@@ -168,12 +168,7 @@ async fn a_module_account_holds_the_modules_tables_and_nothing_else() {
 async fn a_module_accounts_database_grant_reaches_no_look_alike_database() {
     let sandbox = Sandbox::new(Backend::MySql).await;
     let db = sandbox.database().await;
-    let rows = db
-        .query("SELECT CAST(DATABASE() AS CHAR)", &[])
-        .await
-        .unwrap()
-        .rows;
-    let own = rows[0][0].as_text().unwrap().to_owned();
+    let own = database_name(&db).await;
     assert!(own.contains('_'), "a name with a wildcard: {own}");
     let look_alike = own.replace('_', "x");
     db.execute(&format!("CREATE DATABASE `{look_alike}`"), &[])
@@ -279,12 +274,7 @@ async fn statements_are_read_in_the_sql_mode_the_policy_reads_them_in() {
     use sqlx::{Connection, Executor};
     let sandbox = with_two_modules_tables(Backend::MySql).await;
     let db = sandbox.database().await;
-    let rows = db
-        .query("SELECT CAST(DATABASE() AS CHAR)", &[])
-        .await
-        .unwrap()
-        .rows;
-    let name = rows[0][0].as_text().unwrap().to_owned();
+    let name = database_name(&db).await;
     let account = wasmig_db::GuestAccount::new("wasmig_m_blog", &name);
     let mut raw = sqlx::MySqlConnection::connect(&sandbox.database_url())
         .await
@@ -618,6 +608,16 @@ mod differential {
         }
         None
     }
+}
+
+/// MariaDB: the connection's database.
+async fn database_name(db: &wasmig_db::Database) -> String {
+    let rows = db
+        .query("SELECT CAST(DATABASE() AS CHAR)", &[])
+        .await
+        .unwrap()
+        .rows;
+    rows[0][0].as_text().unwrap().to_owned()
 }
 
 /// Gives `tx`'s guest statements the module identity `name` (as the engine's gate does).
