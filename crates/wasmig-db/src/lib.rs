@@ -37,7 +37,7 @@ pub use authorizer::{Authorizer, Request};
 pub use backend::Budget;
 pub use denial::{Denial, Rule};
 pub use lock::UpgradeLock;
-pub use mysql::SAFE_SQL_MODE as MYSQL_SAFE_SQL_MODE;
+pub use mysql::safe_sql_mode as mysql_safe_sql_mode;
 pub use mysql_account::{
     GuestAccount, MAX_PARAMS as MYSQL_GUEST_MAX_PARAMS, database_pattern as mysql_database_pattern,
     names_variables as mysql_guest_names_variables, variable as mysql_guest_variable,

@@ -17,21 +17,55 @@ pub(crate) fn options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
     MySqlConnectOptions::from_str(&url)
 }
 
-/// The statement that takes out of the session's `sql_mode` what would make the server read a
-/// statement otherwise than the policy does: `NO_BACKSLASH_ESCAPES` (a `\'` would end a
-/// string), `ANSI_QUOTES` (a `"…"` would be a name) and `ANSI`, which sets the latter. Every
-/// connection runs it first; a module account's procedure keeps the mode it was created in.
-pub const SAFE_SQL_MODE: &str = "SET SESSION sql_mode = (SELECT TRIM(BOTH ',' FROM \
-     REPLACE(REPLACE(REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), \
-     ',ANSI_QUOTES,', ','), ',ANSI,', ',')))";
+/// The modes that make the server read a statement otherwise than the policy does:
+/// `NO_BACKSLASH_ESCAPES` (a `\'` would end a string), `ANSI_QUOTES` (a `"…"` would be a
+/// name), and the combinations that set the latter again whenever the mode is set (MariaDB's
+/// `ANSI`, `MSSQL`, `DB2`, `POSTGRESQL`, `MAXDB`, `ORACLE`).
+const UNSAFE_SQL_MODES: [&str; 8] = [
+    "NO_BACKSLASH_ESCAPES",
+    "ANSI_QUOTES",
+    "ANSI",
+    "MSSQL",
+    "DB2",
+    "POSTGRESQL",
+    "MAXDB",
+    "ORACLE",
+];
+
+/// The statement that takes [`UNSAFE_SQL_MODES`] out of the session's `sql_mode`. Every
+/// connection runs it first (and is refused if its mode still reads otherwise); a module
+/// account's procedure keeps the mode it was created in.
+pub fn safe_sql_mode() -> String {
+    let mut mode = "CONCAT(',', @@sql_mode, ',')".to_owned();
+    for unsafe_mode in UNSAFE_SQL_MODES {
+        mode = format!("REPLACE({mode}, ',{unsafe_mode},', ',')");
+    }
+    format!("SET SESSION sql_mode = (SELECT TRIM(BOTH ',' FROM {mode}))")
+}
+
+/// Sets [`safe_sql_mode`] on a new connection and checks that it took.
+async fn use_safe_sql_mode(conn: &mut sqlx::MySqlConnection) -> Result<(), sqlx::Error> {
+    use sqlx::{AssertSqlSafe, Executor};
+    conn.execute(AssertSqlSafe(safe_sql_mode())).await?;
+    let mode: String = sqlx::query_scalar("SELECT CAST(@@sql_mode AS CHAR)")
+        .fetch_one(&mut *conn)
+        .await?;
+    let left: Vec<&str> = mode
+        .split(',')
+        .filter(|m| UNSAFE_SQL_MODES[..2].contains(m))
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(sqlx::Error::Configuration(
+        format!("the session's sql_mode keeps {}: statements would be read otherwise than the policy reads them", left.join(", ")).into(),
+    ))
+}
 
 pub(crate) async fn connect(url: &str) -> Result<sqlx::MySqlPool, sqlx::Error> {
-    use sqlx::Executor;
     MySqlPoolOptions::new()
         .max_connections(4)
-        .after_connect(|conn, _| {
-            Box::pin(async move { conn.execute(SAFE_SQL_MODE).await.map(drop) })
-        })
+        .after_connect(|conn, _| Box::pin(use_safe_sql_mode(conn)))
         .connect_with(options(url)?)
         .await
 }

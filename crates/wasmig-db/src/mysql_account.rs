@@ -89,11 +89,13 @@ pub fn database_pattern(database: &str) -> String {
         .replace('%', "\\%")
 }
 
-/// The statement that empties the first `count` parameter [`variable`]s, so that the next
-/// user of the connection finds none of a guest's values.
+/// The statement that empties the procedure's copy of the last statement and the first
+/// `count` parameter [`variable`]s, so that the next user of the connection finds nothing of
+/// a guest's.
 pub(crate) fn clear_variables(count: usize) -> String {
-    let cleared: Vec<String> = (1..=count)
-        .map(|i| format!("{} = NULL", variable(i)))
+    let cleared: Vec<String> = std::iter::once("@wasmig_statement".to_owned())
+        .chain((1..=count).map(variable))
+        .map(|name| format!("{name} = NULL"))
         .collect();
     format!("SET {}", cleared.join(", "))
 }
@@ -211,7 +213,7 @@ mod tests {
     fn the_variables_are_emptied_by_name() {
         assert_eq!(
             clear_variables(2),
-            "SET @wasmig_p1 = NULL, @wasmig_p2 = NULL"
+            "SET @wasmig_statement = NULL, @wasmig_p1 = NULL, @wasmig_p2 = NULL"
         );
     }
 

@@ -106,9 +106,11 @@ struct Changed {
     step_lock: bool,
     /// MariaDB's `max_statement_time`, set for the step's deadline.
     statement_time: bool,
-    /// MariaDB/MySQL: how many of a module account's parameter variables (`@wasmig_p1…`) hold
-    /// a guest's values, emptied before the connection serves anyone else.
-    guest_variables: usize,
+    /// MariaDB/MySQL: once a guest statement ran through a module account's procedure, how
+    /// many of its parameter variables (`@wasmig_p1…`) hold a guest's values; they and the
+    /// statement's text (`@wasmig_statement`) are emptied before the connection serves anyone
+    /// else.
+    guest_variables: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -405,7 +407,8 @@ impl Transaction {
             return Ok(None);
         }
         let mut calls = mysql_account::calls(guest, sql, params)?;
-        self.changed.guest_variables = self.changed.guest_variables.max(params.len());
+        let set = self.changed.guest_variables.unwrap_or_default();
+        self.changed.guest_variables = Some(set.max(params.len()));
         let call = calls.pop();
         for set in calls {
             let host = self.guest.swap(false, Ordering::AcqRel);
@@ -972,8 +975,8 @@ impl Transaction {
         if self.changed.statement_time {
             restore.push("SET SESSION max_statement_time = DEFAULT".into());
         }
-        if self.changed.guest_variables > 0 {
-            restore.push(mysql_account::clear_variables(self.changed.guest_variables));
+        if let Some(count) = self.changed.guest_variables {
+            restore.push(mysql_account::clear_variables(count));
         }
         if self.changed.settings {
             match self.dialect() {

@@ -328,8 +328,10 @@ impl Policy {
                  statement plainly";
             return Err(self.deny(sql, Refusal::new(Rule::Unreadable, reason)));
         }
-        // Dynamic SQL first, for its message; then anything else naming an `@`.
-        let variables = rules::dynamic_sql(self.dialect, sql)
+        // Comments read otherwise by the server; dynamic SQL, for its message; then anything
+        // else naming an `@`.
+        let variables = rules::ambiguous_comment(self.dialect, sql)
+            .or_else(|| rules::dynamic_sql(self.dialect, sql))
             .or_else(|| rules::user_variable(self.dialect, sql));
         if let Some(reason) = variables {
             return Err(self.deny(sql, reason));

@@ -334,12 +334,17 @@ pub fn user_variable(dialect: Dialect, sql: &str) -> Option<Refusal> {
     // sqlparser lets `@` continue a word (`DISTINCT@x` is one word to it, `DISTINCT @x` to
     // the server), and no unquoted identifier may hold one: any `@` in a word names a
     // variable, but a lone `@@name` or `@@scope.name`.
-    let named_in = |word: &str| {
-        word.contains('@')
-            && word
-                .strip_prefix("@@")
-                .is_none_or(|rest| rest.contains('@'))
+    // sqlparser also takes any character after `@@` into the word (`` @@`x `` would open a
+    // quoted name that hides what follows from the policy): a system variable is
+    // `@@name` or `@@scope.name` of plain characters only.
+    let system = |rest: &str| {
+        rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
     };
+    let named_in =
+        |word: &str| word.contains('@') && word.strip_prefix("@@").is_none_or(|rest| !system(rest));
     let named = significant
         .iter()
         .enumerate()
@@ -362,6 +367,26 @@ pub fn user_variable(dialect: Dialect, sql: &str) -> Option<Refusal> {
             "user variables and accounts (`@name`, `'user'@'host'`) are session state and \
              server accounts outside the module's objects: bind the value as a parameter, and \
              leave `DEFINER` out (the module's account is the definer)",
+        )
+    })
+}
+
+/// Why `sql` is refused when the server and the policy would read its comments differently:
+/// sqlparser starts a MySQL `--` comment at any Unicode space after the dashes, the server
+/// only at an ASCII one (what follows `--\u{a0}` runs, unseen by the policy). `None`
+/// otherwise.
+pub fn ambiguous_comment(dialect: Dialect, sql: &str) -> Option<Refusal> {
+    if dialect != Dialect::MySql {
+        return None;
+    }
+    let ambiguous = sql
+        .match_indices("--")
+        .any(|(at, _)| sql[at + 2..].starts_with(|c: char| c.is_whitespace() && !c.is_ascii()));
+    ambiguous.then(|| {
+        Refusal::new(
+            Rule::Unreadable,
+            "`--` followed by a non-ASCII space is a comment to the policy and not to the \
+             server: write an ASCII space after `--`",
         )
     })
 }

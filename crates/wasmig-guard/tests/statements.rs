@@ -794,6 +794,18 @@ const MYSQL: &[Case] = &[
         "SELECT @@session.sql_mode@x",
         Some("user variables and accounts"),
     ),
+    // `@@` and a backtick: a quoted name to sqlparser up to the next backtick.
+    (
+        "SELECT @@`sql_mode`, @wasmig_p1 #`",
+        Some("user variables and accounts"),
+    ),
+    ("SELECT @@session.sql_mode", None),
+    // A comment to sqlparser, not to the server.
+    (
+        "SELECT 1 --\u{a0}, @wasmig_p1\nFROM blog_posts",
+        Some("non-ASCII space"),
+    ),
+    ("SELECT id -- a comment\nFROM blog_posts", None),
     (
         "CREATE DEFINER = 'root'@'%' VIEW blog_v AS SELECT 1",
         Some("user variables and accounts"),
