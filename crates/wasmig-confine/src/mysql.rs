@@ -41,7 +41,8 @@ pub(crate) async fn confine(
     if !may_create_accounts(db).await? {
         return Ok(None);
     }
-    let guest = GuestAccount::new(name, &database_name(db).await?);
+    let database = database_name(db).await?;
+    let guest = GuestAccount::new(name, &database);
     let existing = texts(
         db,
         "SELECT CAST(LOWER(table_name) AS CHAR) FROM information_schema.tables \
@@ -49,7 +50,7 @@ pub(crate) async fn confine(
         &[],
     )
     .await?;
-    let held = Held::read(db, &guest).await?;
+    let held = Held::read(db, &guest, &database).await?;
     for sql in missing(&guest, &held, grants, &existing) {
         db.execute_unprepared(&sql).await?;
     }
@@ -163,7 +164,8 @@ struct Held {
 }
 
 impl Held {
-    async fn read(db: &Database, guest: &GuestAccount) -> Result<Held> {
+    /// What `guest` holds in `database` (unquoted).
+    async fn read(db: &Database, guest: &GuestAccount, database: &str) -> Result<Held> {
         let grantee = Value::Text(guest.grantee());
         let count = |sql: &'static str, param: Value| async move {
             let rows = db.query(sql, &[param]).await?.rows;
@@ -174,19 +176,18 @@ impl Held {
             grantee.clone(),
         )
         .await?;
-        let on_database = |schema: &str| {
-            let params = [grantee.clone(), Value::Text(schema.to_owned())];
-            async move {
-                let sql = "SELECT COUNT(*) FROM information_schema.schema_privileges \
-                     WHERE grantee = ? AND table_schema = ? AND privilege_type = 'CREATE VIEW'";
-                let rows = db.query(sql, &params).await?.rows;
-                Ok::<_, wasmig_db::Error>(rows.first().and_then(|r| r[0].as_integer()) > Some(0))
-            }
-        };
+        // Both spellings in one read: the grant as made now (escaped), and an unescaped one
+        // an earlier version left.
         let pattern = guest.database_pattern_unquoted();
-        let plain = database_name(db).await?;
-        let on_database_as_wildcard = plain != pattern && on_database(&plain).await?;
-        let on_database = on_database(pattern).await?;
+        let schemas = texts(
+            db,
+            "SELECT CAST(table_schema AS CHAR) FROM information_schema.schema_privileges \
+             WHERE grantee = ? AND privilege_type = 'CREATE VIEW' AND table_schema IN (?, ?)",
+            &[grantee.clone(), pattern.into(), database.into()],
+        )
+        .await?;
+        let on_database = schemas.iter().any(|s| s == pattern);
+        let on_database_as_wildcard = database != pattern && schemas.iter().any(|s| s == database);
         // One made in a mode that reads statements otherwise is made again.
         let procedure = count(
             "SELECT COUNT(*) FROM information_schema.routines \
