@@ -8,5 +8,6 @@ mod crash;
 mod defense;
 mod hostile;
 mod safety;
+mod serve;
 mod upgrade;
 mod values;

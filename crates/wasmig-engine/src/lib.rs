@@ -29,9 +29,9 @@ mod plan;
 mod run;
 mod scratch;
 mod security;
+mod status_report;
 mod verify;
 
-use crate::outcome::with_causes;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,17 +45,18 @@ use wasmig_manifest::{Modules, Package, Unreadable};
 pub use backup::Backup;
 pub use drift::Drift;
 pub use dry_run::{DryRun, ModuleDryRun, StatementPreview, StepPreview};
-pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal};
+pub use outcome::{FailureKind, Refusal, RepairRefusal, UninstallRefusal, with_causes};
 pub use paths::{PathCheck, PathsReport, verify_paths};
 pub use plan::{Action, ModulePlan, Options, Recorded, plan_absent, plan_module, plan_unreadable};
 pub use scratch::{ScratchDatabase, ScratchServer};
 pub use security::Enforcement;
+pub use status_report::{Maintenance, StatusReport};
 pub use verify::{Check, Verification, verify_package};
 pub use wasmig_db::{Denial, Rule};
 pub use wasmig_manifest::Kind;
 pub use wasmig_runtime::{CacheError, ComponentCache, HOST_API_VERSION, Limits, Runtime, Stop};
 use wasmig_store::Ledger;
-pub use wasmig_store::{EntryKind, HistoryEntry, ModuleStatus, Outcome};
+pub use wasmig_store::{EntryKind, HistoryEntry, JobRecord, ModuleStatus, Outcome, timestamp};
 
 /// How a host runs: the sandbox's limits and the operator's decisions, in one place (see
 /// [`Host::open_with`]). The default is what [`Host::open`] gives.
@@ -146,6 +147,13 @@ pub enum Error {
         /// The modules directory.
         dir: PathBuf,
     },
+}
+
+impl Error {
+    /// True when another upgrader holds the database's upgrade lock.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, Error::Database(wasmig_db::Error::Locked { .. }))
+    }
 }
 
 /// The result type of this crate.
@@ -329,6 +337,16 @@ impl Host {
         settings: Settings,
     ) -> Result<Self> {
         let db = Database::connect(database_url).await?;
+        Host::with_settings(db, modules_dir, settings)
+    }
+
+    /// Serves the modules below `modules_dir` on an open database, configured by `settings`
+    /// (a server makes one host per job from one pool this way).
+    pub fn with_settings(
+        db: Database,
+        modules_dir: impl Into<PathBuf>,
+        settings: Settings,
+    ) -> Result<Self> {
         let mut host = Host::new(db, modules_dir, Runtime::new(settings.limits)?);
         host.configure(settings);
         Ok(host)

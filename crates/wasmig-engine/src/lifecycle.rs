@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use wasmig_manifest::{Artifact, Package};
 use wasmig_runtime::NoJournal;
 use wasmig_store::{
-    EntryKind, HistoryEntry, INSTALL_STEP, Ledger, ModuleRecord, Outcome, timestamp,
+    EntryKind, HistoryEntry, INSTALL_STEP, JobRecord, Ledger, ModuleRecord, Outcome, timestamp,
 };
 
 use crate::{Error, Event, FailureKind, Host, Result, UninstallRefusal, UpgradeReport};
@@ -173,6 +173,16 @@ impl Host {
     pub async fn set_maintenance_flag(&self, reason: Option<&str>) -> Result<()> {
         wasmig_store::ensure_schema(&self.db).await?;
         Ok(wasmig_store::set_maintenance(&self.db, reason).await?)
+    }
+
+    /// The last upgrade job a server recorded (see [`Host::record_last_job`]), if any.
+    pub async fn last_job(&self) -> Result<Option<JobRecord>> {
+        Ok(wasmig_store::last_job(&self.db).await?)
+    }
+
+    /// Keeps `job` in the ledger as the last job, in place of the one before.
+    pub async fn record_last_job(&self, job: &JobRecord) -> Result<()> {
+        Ok(wasmig_store::record_last_job(&self.db, job).await?)
     }
 }
 

@@ -275,7 +275,7 @@ impl From<wasmig_runtime::Error> for StepError {
 
 /// `error`'s message followed by its causes, as one line (`message: cause: cause`): what a
 /// report keeps of an error whose causes are [`std::error::Error::source`]s.
-pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -492,9 +492,12 @@ impl Runtime {
         // Work that is done at once (SQLite's statements run on the calling thread) needs no
         // timer and no stop waiter: the deadline reached it inside the database.
         let mut work = std::pin::pin!(work);
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        if let std::task::Poll::Ready(done) = work.as_mut().poll(&mut context) {
-            return Ok(done);
+        {
+            // Scoped: a `Context` is not `Send`, and the upgrade must be (a server spawns it).
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(done) = work.as_mut().poll(&mut context) {
+                return Ok(done);
+            }
         }
         tokio::select! {
             done = tokio::time::timeout_at(self.hard_deadline(started), work) => {

@@ -11,10 +11,12 @@
 //! - `wasmig_schemas`: each module's schema as its last upgrade left it (drift is measured
 //!   from it); `wasmig_settled_schema`: the state in which no module had drifted, so that a
 //!   check in the same state need not read the catalog.
+//! - `wasmig_last_job`: the outcome of the last upgrade job `wasmig serve` ran.
 //!
 //! A step's ledger rows are written in the step's own transaction, so a step and its record
 //! commit or vanish together.
 
+mod jobs;
 mod ledger;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +28,7 @@ use semver::Version;
 use serde::Serialize;
 use wasmig_db::{Database, Dialect, Intent, RowSet, Transaction, Value};
 
+pub use jobs::{JobRecord, last_job, record_last_job};
 pub use ledger::Ledger;
 
 /// Why the ledger could not be read or written.

@@ -11,6 +11,7 @@ mod new;
 mod plan;
 mod repair;
 mod restore;
+mod serve;
 mod status;
 mod steps;
 mod uninstall;
@@ -66,6 +67,10 @@ pub enum Command {
     /// Shows the maintenance flag an embedding application reads, or sets or clears it by hand
     /// (`upgrade --maintenance` sets it while it runs and clears it at the end).
     Maintenance(maintenance::Maintenance),
+    /// Serves an HTTP API over the database and its modules: status, plans, history, the
+    /// maintenance flag, and upgrades run as jobs whose progress streams as Server-Sent
+    /// Events. Every request needs the token. Listens on 127.0.0.1:8080 by default.
+    Serve(serve::Serve),
     /// Checks module packages before they are installed: the header, the numbering of the
     /// steps, the checksum list, that every component targets a version of the migration world
     /// this wasmig serves and imports nothing else, that every SQL step reads as statements.
@@ -98,6 +103,7 @@ impl Command {
             Command::Uninstall(command) => command.execute(target).await,
             Command::Restore(command) => command.execute(target).await,
             Command::Maintenance(command) => command.execute(target).await,
+            Command::Serve(command) => command.execute(target).await,
             Command::Verify(command) => command.execute(target).await,
             Command::Build(command) => command.execute(target).await,
             Command::New(command) => command.execute(),

@@ -4,8 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::Serialize;
-use wasmig_engine::{Enforcement, ModulePlan, Settings};
+use wasmig_engine::Settings;
 
 use crate::options::Target;
 use crate::output;
@@ -21,26 +20,12 @@ pub struct Status {
 impl Status {
     pub async fn execute(self, target: &Target) -> anyhow::Result<ExitCode> {
         let host = target.open(Settings::default()).await?;
-        let plans = host.status().await?;
-        let drift = host.drift().await?;
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            let security = host.enforcement().await?;
-            let report = StatusJson {
-                modules: &plans,
-                drift: drift
-                    .iter()
-                    .map(|d| (d.module.clone(), d.lines()))
-                    .collect(),
-                database_enforced: security.is_database_enforced(),
-                security,
-                maintenance: host
-                    .maintenance_since()
-                    .await?
-                    .map(|(since, reason)| Maintenance { since, reason }),
-            };
-            output::json(&mut stdout, &report)?;
+            output::json(&mut stdout, &host.status_report().await?)?;
         } else {
+            let plans = host.status().await?;
+            let drift = host.drift().await?;
             output::status_table(&mut stdout, &plans, &target.modules)?;
             for drifted in &drift {
                 if drifted.stale {
@@ -62,24 +47,6 @@ impl Status {
         }
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// `status --json`: the modules, who enforces their boundary, and the maintenance flag.
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    modules: &'a [ModulePlan],
-    /// Modules whose objects changed outside their steps: what differs, line by line.
-    drift: std::collections::BTreeMap<String, Vec<String>>,
-    security: Enforcement,
-    database_enforced: bool,
-    maintenance: Option<Maintenance>,
-}
-
-/// The maintenance flag, when it is up.
-#[derive(Serialize)]
-struct Maintenance {
-    since: String,
-    reason: String,
 }
 
 /// `1 object`, `3 objects`.

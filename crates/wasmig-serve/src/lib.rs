@@ -1,0 +1,257 @@
+//! `wasmig serve`: an HTTP API (and, in time, web pages) over one database and its modules.
+//! An upgrade is a job that runs in the server process, independent of any connection: its
+//! progress streams as Server-Sent Events to whoever attaches, it can be cancelled at a step
+//! boundary, one runs at a time, and its outcome is kept in the ledger.
+//!
+//! Every request needs the server's [`Token`] (`Authorization: Bearer …`). Rust hosts can
+//! mount [`App::router`] in their own axum server.
+
+mod api;
+mod error;
+mod jobs;
+mod token;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::Mutex;
+use wasmig_engine::{Host, Settings};
+
+pub use error::ApiError;
+pub use jobs::{Job, JobEvent, JobRequest, JobState, JobView};
+pub use token::{MIN_TOKEN_LEN, Token, TokenError};
+
+/// The server's state: a host for reads and plans, the settings each job's host is made
+/// with, the token, and the current job. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    host: Host,
+    settings: Settings,
+    backup_dir: PathBuf,
+    token: Token,
+    /// The last job this server started (running or ended).
+    current: Mutex<Option<Arc<Job>>>,
+}
+
+impl App {
+    /// A server over `host`'s database and modules. Jobs run under `settings` (limits, policy,
+    /// component cache), backups go to `backup_dir`, and every request must carry `token`.
+    pub fn new(host: Host, settings: Settings, backup_dir: PathBuf, token: Token) -> Self {
+        App(Arc::new(Shared {
+            host,
+            settings,
+            backup_dir,
+            token,
+            current: Mutex::new(None),
+        }))
+    }
+
+    /// The routes of the API (`/api/…`), behind the token.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/api/status", get(api::status))
+            .route("/api/modules/{name}/plan", get(api::plan))
+            .route("/api/history", get(api::history))
+            .route(
+                "/api/maintenance",
+                get(api::maintenance).post(api::set_maintenance),
+            )
+            .route("/api/jobs", post(api::start_job))
+            .route("/api/jobs/last", get(api::last_job))
+            .route("/api/jobs/{id}", get(api::job))
+            .route("/api/jobs/{id}/cancel", post(api::cancel_job))
+            .route("/api/jobs/{id}/events", get(api::job_events))
+            .fallback(api::not_found)
+            .method_not_allowed_fallback(api::method_not_allowed)
+            .layer(from_fn_with_state(self.clone(), require_token))
+            .layer(from_fn(guard_responses))
+            .with_state(self.clone())
+    }
+
+    /// Answers requests on `listener` until `shutdown` completes, then until the open
+    /// requests are answered.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Cancels the running job, if any, and waits until it has ended (its running step
+    /// rolled back, its outcome recorded): for a server shutting down.
+    pub async fn shutdown(&self) {
+        let Some(job) = self.last().await else {
+            return;
+        };
+        job.cancel();
+        let mut changes = job.subscribe();
+        while job.is_running() {
+            if tokio::time::timeout(Duration::from_secs(1), changes.changed())
+                .await
+                .is_ok_and(|changed| changed.is_err())
+            {
+                break;
+            }
+        }
+    }
+
+    fn host(&self) -> &Host {
+        &self.0.host
+    }
+
+    /// The last job this server started.
+    async fn last(&self) -> Option<Arc<Job>> {
+        self.0.current.lock().await.clone()
+    }
+
+    /// The job `id`, when it is the last one this server started.
+    async fn job(&self, id: &str) -> Option<Arc<Job>> {
+        self.last().await.filter(|job| job.view().id == id)
+    }
+
+    /// The last job as the ledger keeps it (`{"job": …, "events": […]}`).
+    async fn recorded_job(&self) -> Result<Option<serde_json::Value>, ApiError> {
+        let Some(record) = self.host().last_job().await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&record.detail).map(Some).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the ledger's record of the last job is unreadable: {e}"),
+            )
+        })
+    }
+
+    /// Starts a job for `request`, unless one runs here or another upgrader holds the lock.
+    async fn start(&self, request: JobRequest) -> Result<Arc<Job>, ApiError> {
+        let mut current = self.0.current.lock().await;
+        if let Some(running) = current.as_ref().filter(|job| job.is_running()) {
+            return Err(ApiError::conflict(format!(
+                "job {} is running; one job runs at a time",
+                running.view().id
+            )));
+        }
+        self.check_modules(&request.modules).await?;
+        // Refused here rather than in the job, so that the client hears it (the CLI beside
+        // this server, or a plan, holds the lock); a race after this check fails the job.
+        let lock = self
+            .host()
+            .database()
+            .lock(Duration::ZERO)
+            .await
+            .map_err(wasmig_engine::Error::from)?;
+        lock.release().await;
+        let host = Host::with_settings(
+            self.host().database().clone(),
+            self.host().modules_dir(),
+            self.job_settings(&request),
+        )?;
+        let id = token::random_hex::<8>().map_err(|e| {
+            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        })?;
+        let job = jobs::spawn(host, id, request);
+        *current = Some(Arc::clone(&job));
+        Ok(job)
+    }
+
+    /// Refuses names that are not modules of the directory or the ledger.
+    async fn check_modules(&self, names: &[String]) -> Result<(), ApiError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let known = self.host().status().await?;
+        match names
+            .iter()
+            .find(|name| !known.iter().any(|plan| &plan.module == *name))
+        {
+            Some(unknown) => Err(ApiError::not_found(format!(
+                "no module named `{unknown}` in {}",
+                self.host().modules_dir().display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn job_settings(&self, request: &JobRequest) -> Settings {
+        let mut settings = self.0.settings.clone();
+        settings.maintenance = request.maintenance;
+        settings.accept_drift = request.accept_drift;
+        settings.backup_dir = request.backup.then(|| self.0.backup_dir.clone());
+        settings
+    }
+}
+
+/// Runs the future `work` makes to its end on a thread of tokio's blocking pool, in the
+/// current runtime (which must be multi-threaded, as the CLI's is). The engine's upgrade and
+/// plan futures are not provably `Send` (rustc cannot show it for their higher-ranked
+/// borrows), so they cannot be spawned as tasks; a thread of their own also keeps a long
+/// step's compilation off the threads that answer requests.
+fn on_own_thread<F, T>(work: impl FnOnce() -> F + Send + 'static) -> tokio::task::JoinHandle<T>
+where
+    F: Future<Output = T>,
+    T: Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(work()))
+}
+
+/// Lets a request through only with `Authorization: Bearer <token>`; 401 otherwise.
+async fn require_token(State(app): State<App>, request: Request, next: Next) -> Response {
+    let offered = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if offered.is_some_and(|token| app.0.token.matches(token)) {
+        return next.run(request).await;
+    }
+    let mut refused = ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "this server needs its token: Authorization: Bearer <token>",
+    )
+    .into_response();
+    refused
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    refused
+}
+
+/// Headers every answer carries (nothing cached, framed, sniffed or referred), and one log
+/// line per request: method, route and status, never the query, headers or body.
+async fn guard_responses(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unrouted)", MatchedPath::as_str)
+        .to_owned();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    tracing::info!(target: "wasmig::serve", "{method} {route} {}", response.status());
+    response
+}

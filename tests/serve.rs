@@ -1,0 +1,558 @@
+//! `wasmig serve` as a PHP host would drive it: the real binary on a free port, spoken to
+//! with `curl`. Its answers are compared with what the CLI prints for the same database.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
+
+on_every_backend!(
+    an_upgrade_job_reports_what_the_cli_and_the_ledger_say,
+    a_job_outlives_its_client_and_cancels_at_a_step_boundary,
+);
+
+const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running `wasmig serve`, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: String,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port with the test token.
+    fn start(sandbox: &Sandbox) -> Server {
+        Server::start_with(sandbox, &[], Some(TOKEN))
+    }
+
+    fn start_with(sandbox: &Sandbox, args: &[&str], token: Option<&str>) -> Server {
+        let mut command = sandbox.cli_command(WASMIG, &["serve", "--listen", "127.0.0.1:0"]);
+        command
+            .args(args)
+            .env("WASMIG_LOG", "info")
+            .env(
+                "WASMIG_POLICY_ONLY",
+                if sandbox.policy_only() { "1" } else { "0" },
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match token {
+            Some(token) => command.env("WASMIG_TOKEN", token),
+            None => command.env_remove("WASMIG_TOKEN"),
+        };
+        let mut child = command.spawn().expect("the server starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_else(|| {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .ok();
+            panic!("the server printed no address: {stderr}")
+        });
+        let base = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .trim_end_matches('/')
+            .to_owned();
+        // The rest of stdout (the token line, when one is made) is read by the tests that
+        // need it; the pipe must not fill.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base }
+    }
+
+    /// `curl -X method` with the token and, when given, a JSON body.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.curl(
+            method,
+            path,
+            body,
+            &[&format!("Authorization: Bearer {TOKEN}")],
+        )
+    }
+
+    fn curl(&self, method: &str, path: &str, body: Option<Value>, headers: &[&str]) -> Answer {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "-D", "-", "--max-time", "120", "-X", method]);
+        for header in headers {
+            command.args(["-H", header]);
+        }
+        if let Some(body) = body {
+            command.args(["-H", "Content-Type: application/json", "--data-binary"]);
+            command.arg(body.to_string());
+        }
+        command.arg(format!("{}{path}", self.base));
+        let output = command.output().expect("curl runs");
+        assert!(output.status.success(), "curl: {output:?}");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+        let body = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+        Answer {
+            status,
+            body,
+            headers: head.to_ascii_lowercase(),
+        }
+    }
+
+    /// The job's events, read with `curl -N` until the stream ends: (number, kind, data).
+    fn events(&self, job: &str, after: Option<usize>) -> Vec<(usize, String, Value)> {
+        let mut command = self.events_command(job, after);
+        let output = command.output().expect("curl runs");
+        assert!(output.status.success(), "curl: {output:?}");
+        parse_events(&String::from_utf8_lossy(&output.stdout))
+    }
+
+    fn events_command(&self, job: &str, after: Option<usize>) -> Command {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "-N", "--max-time", "120"]);
+        command.args(["-H", &format!("Authorization: Bearer {TOKEN}")]);
+        if let Some(after) = after {
+            command.args(["-H", &format!("Last-Event-ID: {after}")]);
+        }
+        command.arg(format!("{}/api/jobs/{job}/events", self.base));
+        command
+    }
+
+    /// Stops the server as an init system would (SIGTERM) and returns what it logged.
+    fn stop(mut self) -> String {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Server-Sent Events as (id, event, data).
+fn parse_events(text: &str) -> Vec<(usize, String, Value)> {
+    let mut events = Vec::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        let (Some(id), Some(kind), Some(data)) = (field("id: "), field("event: "), field("data: "))
+        else {
+            continue; // a keep-alive comment
+        };
+        events.push((
+            id.parse().unwrap(),
+            kind,
+            serde_json::from_str(&data).unwrap(),
+        ));
+    }
+    events
+}
+
+/// What the CLI prints as JSON for `args`.
+fn cli_json(sandbox: &Sandbox, args: &[&str]) -> Value {
+    let output = sandbox.cli(WASMIG, args);
+    assert!(output.success(), "{output:?}");
+    serde_json::from_str(&output.stdout()).expect("JSON")
+}
+
+/// Waits until the job's state is no longer `running` and returns its view.
+fn settled(server: &Server, job: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let answer = server.call("GET", &format!("/api/jobs/{job}"), None);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        if answer.body["state"] != "running" {
+            return answer.body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{answer:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A job upgrades the blog module: the API's status, plan and history are the CLI's, the
+/// event stream names each step the ledger recorded, a stream attached later (or after an
+/// event it saw) replays from there, and a restarted server still shows the job.
+async fn an_upgrade_job_reports_what_the_cli_and_the_ledger_say(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    blog_v1(&sandbox).write();
+    let server = Server::start(&sandbox);
+    let status = server.call("GET", "/api/status", None);
+    assert_eq!(status.status, 200, "{status:?}");
+    assert_eq!(status.body, cli_json(&sandbox, &["status", "--json"]));
+    let plan = server.call("GET", "/api/modules/blog/plan", None);
+    assert_eq!(plan.body, cli_json(&sandbox, &["plan", "blog", "--json"]));
+
+    let started = server.call("POST", "/api/jobs", Some(json!({})));
+    assert_eq!(started.status, 202, "{started:?}");
+    let id = started.body["id"].as_str().unwrap().to_owned();
+    assert!(
+        started
+            .headers
+            .contains(&format!("location: /api/jobs/{id}"))
+    );
+    let events = server.events(&id, None);
+    let numbers: Vec<usize> = events.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(numbers, (0..events.len()).collect::<Vec<_>>(), "{events:?}");
+    let (_, last, data) = events.last().unwrap();
+    assert_eq!(
+        (last.as_str(), &data["state"]),
+        ("finished", &json!("succeeded"))
+    );
+
+    // What the stream said ran is what the ledger recorded.
+    let history = cli_json(&sandbox, &["history", "--json"]);
+    let finished: Vec<Value> = events
+        .iter()
+        .filter(|(_, kind, _)| kind == "step-finished")
+        .map(|(_, _, data)| json!([data["module"], data["step"], data["error"]]))
+        .collect();
+    let recorded: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            json!([
+                e["module"],
+                format!(
+                    "{:03}_{}",
+                    e["step"].as_u64().unwrap(),
+                    e["slug"].as_str().unwrap()
+                ),
+                null
+            ])
+        })
+        .collect();
+    assert_eq!(finished, recorded, "{events:?}\n{history}");
+    assert_eq!(server.call("GET", "/api/history", None).body, history);
+    assert_eq!(
+        server.call("GET", "/api/status", None).body,
+        cli_json(&sandbox, &["status", "--json"])
+    );
+
+    // Reattaching after event 2 replays the rest, exactly.
+    let tail = server.events(&id, Some(2));
+    assert_eq!(tail, events[3..].to_vec());
+    let job = server.call("GET", &format!("/api/jobs/{id}"), None).body;
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["report"]["modules"][0]["to"], "1.0.0", "{job}");
+
+    server.stop();
+    let restarted = Server::start(&sandbox);
+    let last = restarted.call("GET", "/api/jobs/last", None).body;
+    assert_eq!(last["job"]["id"], id.as_str(), "{last}");
+    assert_eq!(last["job"]["state"], "succeeded");
+    assert_eq!(last["job"]["report"], job["report"]);
+    let recorded_events = last["events"].as_array().unwrap().len();
+    assert_eq!(
+        recorded_events + 1,
+        events.len(),
+        "all but `finished`: {last}"
+    );
+    let again = restarted.call("GET", &format!("/api/jobs/{id}"), None);
+    assert_eq!(again.body["state"], "succeeded", "{again:?}");
+}
+
+/// A job keeps running when its client goes away; a second job and the CLI beside it are
+/// refused meanwhile; a cancel stops it at the step boundary (the sleeping step rolled back,
+/// nothing after it run, the maintenance flag cleared), as Ctrl-C does to the CLI.
+async fn a_job_outlives_its_client_and_cancels_at_a_step_boundary(backend: Backend) {
+    let sandbox = Sandbox::new(backend).await;
+    sandbox
+        .module("slow", "1.0.0")
+        .step("001_ok", "testing/create_table")
+        .step("002_sleep", "hostile/sleep")
+        .step("003_after", "testing/create_table")
+        .write();
+    let server = Server::start(&sandbox);
+    let started = server.call("POST", "/api/jobs", Some(json!({ "maintenance": true })));
+    assert_eq!(started.status, 202, "{started:?}");
+    let id = started.body["id"].as_str().unwrap().to_owned();
+
+    // A client watches until the sleeping step starts, then goes away (a closed tab).
+    let mut client = server
+        .events_command(&id, None)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = String::new();
+    let mut reader = BufReader::new(client.stdout.take().unwrap());
+    while !seen.contains("\"step\":\"002_sleep\"") {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "stream ended: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    client.kill().unwrap();
+    client.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let running = server.call("GET", &format!("/api/jobs/{id}"), None);
+    assert_eq!(running.body["state"], "running", "{running:?}");
+    assert!(sandbox.host().await.is_under_maintenance().await.unwrap());
+    let second = server.call("POST", "/api/jobs", Some(json!({})));
+    assert_eq!(second.status, 409, "{second:?}");
+    assert!(
+        second.body["error"].as_str().unwrap().contains(&id),
+        "{second:?}"
+    );
+    let beside = sandbox.cli(WASMIG, &["upgrade"]);
+    assert!(!beside.success(), "{beside:?}");
+    assert!(beside.stderr().contains("lock"), "{beside:?}");
+
+    let cancelled = server.call("POST", &format!("/api/jobs/{id}/cancel"), None);
+    assert_eq!(cancelled.status, 202, "{cancelled:?}");
+    let view = settled(&server, &id);
+    assert_eq!(view["state"], "cancelled", "{view}");
+    let events = server.events(&id, None);
+    let sleep_finished = events
+        .iter()
+        .find(|(_, kind, data)| kind == "step-finished" && data["step"] == "002_sleep")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(
+        sleep_finished.2["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped"),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|(_, _, data)| data["step"] == "003_after")
+    );
+    let again = server.call("POST", &format!("/api/jobs/{id}/cancel"), None);
+    assert_eq!(again.status, 409, "{again:?}");
+
+    let tables = sandbox.tables().await;
+    assert!(tables.contains(&"slow_001_ok".to_owned()), "{tables:?}");
+    assert!(!tables.contains(&"slow_003_after".to_owned()), "{tables:?}");
+    assert!(
+        !tables.contains(&"evil_after_sleep".to_owned()),
+        "{tables:?}"
+    );
+    assert!(!sandbox.host().await.is_under_maintenance().await.unwrap());
+    let status = cli_json(&sandbox, &["status", "--json"]);
+    assert_eq!(
+        status["modules"][0]["action"],
+        json!({ "kind": "apply", "first": 2 }),
+        "{status}"
+    );
+    server.stop();
+}
+
+/// Without the right token nothing is served, and no secret reaches the log; bad input gets
+/// a 4xx with a JSON error and starts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_required_and_bad_input_gets_a_json_error() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    blog_v1(&sandbox).write();
+    let server = Server::start(&sandbox);
+    for headers in [
+        vec![],
+        vec!["Authorization: Bearer test-token-0123456789abcdeX"],
+        vec!["Authorization: Bearer test-token-0123456789abcde"],
+        vec!["Authorization: test-token-0123456789abcdef"],
+        vec!["Authorization: Basic dGVzdDp0ZXN0"],
+        vec!["Cookie: token=test-token-0123456789abcdef"],
+    ] {
+        for (method, path) in [
+            ("GET", "/api/status"),
+            ("POST", "/api/jobs"),
+            ("GET", "/nowhere"),
+        ] {
+            let refused = server.curl(method, path, None, &headers);
+            assert_eq!(
+                refused.status, 401,
+                "{method} {path} {headers:?}: {refused:?}"
+            );
+            assert!(refused.body["error"].as_str().unwrap().contains("token"));
+            assert!(refused.headers.contains("www-authenticate: bearer"));
+        }
+    }
+    let in_the_url = server.curl("GET", &format!("/api/status?token={TOKEN}"), None, &[]);
+    assert_eq!(in_the_url.status, 401, "{in_the_url:?}");
+
+    let ok = server.call("GET", "/api/status", None);
+    assert_eq!(ok.status, 200);
+    for header in [
+        "cache-control: no-store",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(ok.headers.contains(header), "{header}: {}", ok.headers);
+    }
+    let bad = [
+        ("POST", "/api/jobs", Some(json!({ "modules": "blog" })), 400),
+        (
+            "POST",
+            "/api/jobs",
+            Some(json!({ "moduls": ["blog"] })),
+            400,
+        ),
+        (
+            "POST",
+            "/api/jobs",
+            Some(json!({ "modules": ["nosuch"] })),
+            404,
+        ),
+        ("POST", "/api/maintenance", Some(json!({ "on": true })), 400),
+        (
+            "POST",
+            "/api/maintenance",
+            Some(json!({ "on": "yes" })),
+            400,
+        ),
+        ("GET", "/api/history?module=blog&x=1", None, 400),
+        ("GET", "/api/jobs/nosuch", None, 404),
+        ("POST", "/api/jobs/nosuch/cancel", None, 404),
+        ("GET", "/api/modules/nosuch/plan", None, 404),
+        ("GET", "/api/nowhere", None, 404),
+        ("DELETE", "/api/status", None, 405),
+    ];
+    for (method, path, body, expected) in bad {
+        let answer = server.call(method, path, body.clone());
+        assert_eq!(
+            answer.status, expected,
+            "{method} {path} {body:?}: {answer:?}"
+        );
+        assert!(
+            !answer.body["error"].as_str().unwrap().is_empty(),
+            "{answer:?}"
+        );
+    }
+    let not_json = server.curl(
+        "POST",
+        "/api/jobs",
+        None,
+        &[
+            &format!("Authorization: Bearer {TOKEN}"),
+            "Content-Type: text/plain",
+        ],
+    );
+    assert_eq!(not_json.status, 400, "{not_json:?}");
+    // Nothing of that started a job or touched the database.
+    assert_eq!(
+        server.call("GET", "/api/jobs/last", None).body["job"],
+        Value::Null
+    );
+    assert!(
+        sandbox
+            .tables()
+            .await
+            .iter()
+            .all(|t| !t.starts_with("blog"))
+    );
+
+    // Another upgrader (here: this test) holds the lock: refused, and said so.
+    let lock = sandbox.database().await.lock(Duration::ZERO).await.unwrap();
+    let locked = server.call("POST", "/api/jobs", Some(json!({})));
+    assert_eq!(locked.status, 409, "{locked:?}");
+    assert!(
+        locked.body["error"].as_str().unwrap().contains("lock"),
+        "{locked:?}"
+    );
+    lock.release().await;
+
+    // The maintenance flag through the API is the one the CLI reads.
+    let raised = server.call(
+        "POST",
+        "/api/maintenance",
+        Some(json!({ "on": true, "reason": "moving racks" })),
+    );
+    assert_eq!(
+        raised.body["maintenance"]["reason"], "moving racks",
+        "{raised:?}"
+    );
+    let cli = sandbox.cli(WASMIG, &["maintenance"]);
+    assert!(cli.stdout().contains("moving racks"), "{cli:?}");
+    let cleared = server.call("POST", "/api/maintenance", Some(json!({ "on": false })));
+    assert_eq!(cleared.body, json!({ "maintenance": null }));
+
+    let log = server.stop();
+    assert!(
+        log.contains("GET /api/status 200"),
+        "requests are logged: {log}"
+    );
+    assert!(
+        !log.contains(TOKEN) && !log.contains("0123456789abcde"),
+        "{log}"
+    );
+}
+
+/// Without a token a random one is made and printed once; an address other machines reach
+/// needs --allow-remote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_made_when_none_is_given_and_remote_listening_needs_consent() {
+    let sandbox = Sandbox::new(Backend::Sqlite).await;
+    let mut child = sandbox
+        .cli_command(WASMIG, &["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("WASMIG_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines.next().unwrap().unwrap();
+    let token_line = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let base = address
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/');
+    let token = token_line.rsplit(' ').next().unwrap();
+    assert_eq!(token.len(), 64, "{token_line}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token_line}");
+    assert!(base.starts_with("http://127.0.0.1:"), "{address}");
+
+    let remote = sandbox.cli(WASMIG, &["serve", "--listen", "0.0.0.0:0"]);
+    assert!(!remote.success(), "{remote:?}");
+    assert!(remote.stderr().contains("--allow-remote"), "{remote:?}");
+    let short = sandbox
+        .cli_command(WASMIG, &["serve", "--listen", "127.0.0.1:0"])
+        .env("WASMIG_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 16"),
+        "{short:?}"
+    );
+}
