@@ -1,6 +1,7 @@
 //! Every integration test of wasmig in one binary, so that wasmtime and sqlx are linked once.
 //! Run one part with a filter: `cargo test -p wasmig-tests --test all -- hostile::`.
 
+mod browser;
 mod cache;
 mod cli;
 mod corpus;

@@ -14,19 +14,19 @@ on_every_backend!(
 );
 
 const WASMIG: &str = env!("CARGO_BIN_EXE_wasmig-test-cli");
-const TOKEN: &str = "test-token-0123456789abcdef";
+pub(crate) const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// A running `wasmig serve`, stopped (SIGTERM) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 /// An HTTP answer: status and JSON body.
 #[derive(Debug)]
-struct Answer {
+pub(crate) struct Answer {
     status: u16,
-    body: Value,
+    pub(crate) body: Value,
     headers: String,
 }
 
@@ -36,7 +36,7 @@ impl Server {
         Server::start_with(sandbox, &[], Some(TOKEN))
     }
 
-    fn start_with(sandbox: &Sandbox, args: &[&str], token: Option<&str>) -> Server {
+    pub(crate) fn start_with(sandbox: &Sandbox, args: &[&str], token: Option<&str>) -> Server {
         let mut command = sandbox.cli_command(WASMIG, &["serve", "--listen", "127.0.0.1:0"]);
         command
             .args(args)
@@ -75,7 +75,7 @@ impl Server {
     }
 
     /// `curl -X method` with the token and, when given, a JSON body.
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         self.curl(
             method,
             path,
@@ -129,7 +129,7 @@ impl Server {
     }
 
     /// Stops the server as an init system would (SIGTERM) and returns what it logged.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let terminated = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -185,7 +185,7 @@ fn parse_events(text: &str) -> Vec<(usize, String, Value)> {
 }
 
 /// What the CLI prints as JSON for `args`.
-fn cli_json(sandbox: &Sandbox, args: &[&str]) -> Value {
+pub(crate) fn cli_json(sandbox: &Sandbox, args: &[&str]) -> Value {
     let output = sandbox.cli(WASMIG, args);
     assert!(output.success(), "{output:?}");
     serde_json::from_str(&output.stdout()).expect("JSON")
@@ -396,7 +396,7 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
         for (method, path) in [
             ("GET", "/api/status"),
             ("POST", "/api/jobs"),
-            ("GET", "/nowhere"),
+            ("GET", "/api/nowhere"),
         ] {
             let refused = server.curl(method, path, None, &headers);
             assert_eq!(
@@ -415,7 +415,7 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
     for header in [
         "cache-control: no-store",
         "x-frame-options: deny",
-        "referrer-policy: no-referrer",
+        "referrer-policy: same-origin",
     ] {
         assert!(ok.headers.contains(header), "{header}: {}", ok.headers);
     }

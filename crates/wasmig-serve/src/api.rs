@@ -30,10 +30,7 @@ pub async fn plan(
     State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Json<DryRun>, ApiError> {
-    let planned = crate::on_own_thread(move || async move { app.host().plan(&[name]).await })
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(planned?))
+    Ok(Json(app.dry_run(name).await?))
 }
 
 /// The query of `GET /api/history`.

@@ -40,6 +40,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What went wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<wasmig_engine::Error> for ApiError {

@@ -8,7 +8,10 @@
 
 mod api;
 mod error;
+mod html;
 mod jobs;
+mod pages;
+mod session;
 mod token;
 
 use std::path::PathBuf;
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,6 +42,7 @@ struct Shared {
     settings: Settings,
     backup_dir: PathBuf,
     token: Token,
+    sessions: session::Sessions,
     /// The last job this server started (running or ended).
     current: Mutex<Option<Arc<Job>>>,
 }
@@ -52,28 +56,46 @@ impl App {
             settings,
             backup_dir,
             token,
+            sessions: session::Sessions::default(),
             current: Mutex::new(None),
         }))
     }
 
-    /// The routes of the API (`/api/…`), behind the token.
+    /// The pages and the API (`/api/…`): pages need a session (the login page trades the
+    /// token for one), the API the token (or, for reading, a page's session).
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/api/status", get(api::status))
-            .route("/api/modules/{name}/plan", get(api::plan))
-            .route("/api/history", get(api::history))
+        let api = Router::new()
+            .route("/status", get(api::status))
+            .route("/modules/{name}/plan", get(api::plan))
+            .route("/history", get(api::history))
             .route(
-                "/api/maintenance",
+                "/maintenance",
                 get(api::maintenance).post(api::set_maintenance),
             )
-            .route("/api/jobs", post(api::start_job))
-            .route("/api/jobs/last", get(api::last_job))
-            .route("/api/jobs/{id}", get(api::job))
-            .route("/api/jobs/{id}/cancel", post(api::cancel_job))
-            .route("/api/jobs/{id}/events", get(api::job_events))
+            .route("/jobs", post(api::start_job))
+            .route("/jobs/last", get(api::last_job))
+            .route("/jobs/{id}", get(api::job))
+            .route("/jobs/{id}/cancel", post(api::cancel_job))
+            .route("/jobs/{id}/events", get(api::job_events))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
-            .layer(from_fn_with_state(self.clone(), require_token))
+            .layer(from_fn_with_state(self.clone(), require_token));
+        let pages = Router::new()
+            .route("/", get(pages::modules))
+            .route("/modules/{name}/plan", get(pages::plan))
+            .route("/history", get(pages::history))
+            .route("/jobs", post(pages::start_job))
+            .route("/jobs/{id}", get(pages::job))
+            .route("/jobs/{id}/cancel", post(pages::cancel_job))
+            .route("/maintenance", post(pages::maintenance))
+            .route("/logout", post(pages::logout))
+            .route_layer(from_fn_with_state(self.clone(), pages::require_session));
+        Router::new()
+            .nest("/api", api)
+            .merge(pages)
+            .route("/login", get(pages::login_page).post(pages::login))
+            .route("/assets/{name}", get(pages::asset))
+            .fallback(pages::not_found)
             .layer(from_fn(guard_responses))
             .with_state(self.clone())
     }
@@ -112,6 +134,15 @@ impl App {
         &self.0.host
     }
 
+    /// The dry run of module `name` (see [`Host::plan`]).
+    async fn dry_run(&self, name: String) -> Result<wasmig_engine::DryRun, ApiError> {
+        let app = self.clone();
+        let planned = on_own_thread(move || async move { app.host().plan(&[name]).await })
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok(planned?)
+    }
+
     /// The last job this server started.
     async fn last(&self) -> Option<Arc<Job>> {
         self.0.current.lock().await.clone()
@@ -129,7 +160,7 @@ impl App {
         };
         serde_json::from_str(&record.detail).map(Some).map_err(|e| {
             ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the ledger's record of the last job is unreadable: {e}"),
             )
         })
@@ -159,9 +190,8 @@ impl App {
             self.host().modules_dir(),
             self.job_settings(&request),
         )?;
-        let id = token::random_hex::<8>().map_err(|e| {
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })?;
+        let id = token::random_hex::<8>()
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let job = jobs::spawn(host, id, request);
         *current = Some(Arc::clone(&job));
         Ok(job)
@@ -208,18 +238,21 @@ where
     tokio::task::spawn_blocking(move || runtime.block_on(work()))
 }
 
-/// Lets a request through only with `Authorization: Bearer <token>`; 401 otherwise.
+/// Lets a request through only with `Authorization: Bearer <token>`, or a GET with a page's
+/// session cookie (the job page's event stream); 401 otherwise.
 async fn require_token(State(app): State<App>, request: Request, next: Next) -> Response {
     let offered = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
-    if offered.is_some_and(|token| app.0.token.matches(token)) {
+    let reading_with_session = request.method() == axum::http::Method::GET
+        && app.0.sessions.find(request.headers()).is_some();
+    if offered.is_some_and(|token| app.0.token.matches(token)) || reading_with_session {
         return next.run(request).await;
     }
     let mut refused = ApiError::new(
-        axum::http::StatusCode::UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
         "this server needs its token: Authorization: Bearer <token>",
     )
     .into_response();
@@ -229,7 +262,7 @@ async fn require_token(State(app): State<App>, request: Request, next: Next) -> 
     refused
 }
 
-/// Headers every answer carries (nothing cached, framed, sniffed or referred), and one log
+/// Headers every answer carries (nothing cached, framed, sniffed, or referred to another site), and one log
 /// line per request: method, route and status, never the query, headers or body.
 async fn guard_responses(request: Request, next: Next) -> Response {
     let method = request.method().clone();
@@ -243,15 +276,18 @@ async fn guard_responses(request: Request, next: Next) -> Response {
     for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // `no-referrer` would make browsers send `Origin: null` with same-origin forms.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    // Pages set their own policy (scripts and styles from this server).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     tracing::info!(target: "wasmig::serve", "{method} {route} {}", response.status());
     response
 }

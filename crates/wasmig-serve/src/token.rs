@@ -49,9 +49,14 @@ impl Token {
 
     /// True when `offered` is this token; takes the same time wherever they differ.
     pub fn matches(&self, offered: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), offered.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        same_secret(&self.0, offered)
     }
+}
+
+/// True when `offered` is `secret`; takes the same time wherever they differ.
+pub(crate) fn same_secret(secret: &str, offered: &str) -> bool {
+    let (a, b) = (secret.as_bytes(), offered.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl fmt::Debug for Token {
