@@ -85,14 +85,36 @@ impl Server {
     }
 
     fn curl(&self, method: &str, path: &str, body: Option<Value>, headers: &[&str]) -> Answer {
+        let mut headers = headers.to_vec();
+        if body.is_some() {
+            headers.push("Content-Type: application/json");
+        }
+        let (status, head, text) = self.raw(method, path, body.map(|b| b.to_string()), &headers);
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {head}{text}"));
+        Answer {
+            status,
+            body,
+            headers: head,
+        }
+    }
+
+    /// `curl -X method` with `headers` and `body` as they are: status, headers (lower case)
+    /// and body text.
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[&str],
+    ) -> (u16, String, String) {
         let mut command = Command::new("curl");
         command.args(["-sS", "-D", "-", "--max-time", "120", "-X", method]);
         for header in headers {
             command.args(["-H", header]);
         }
         if let Some(body) = body {
-            command.args(["-H", "Content-Type: application/json", "--data-binary"]);
-            command.arg(body.to_string());
+            command.args(["--data-binary", &body]);
         }
         command.arg(format!("{}{path}", self.base));
         let output = command.output().expect("curl runs");
@@ -100,13 +122,7 @@ impl Server {
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
         let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-        let body = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
-        Answer {
-            status,
-            body,
-            headers: head.to_ascii_lowercase(),
-        }
+        (status, head.to_ascii_lowercase(), body.to_owned())
     }
 
     /// The job's events, read with `curl -N` until the stream ends: (number, kind, data).
@@ -506,7 +522,11 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
     let cleared = server.call("POST", "/api/maintenance", Some(json!({ "on": false })));
     assert_eq!(cleared.body, json!({ "maintenance": null }));
 
+    let (session, csrf) = page_session(&server);
     let log = server.stop();
+    for secret in [&session, &csrf] {
+        assert!(!log.contains(secret.as_str()), "{log}");
+    }
     assert!(
         log.contains("GET /api/status 200"),
         "requests are logged: {log}"
@@ -555,4 +575,76 @@ async fn a_token_is_made_when_none_is_given_and_remote_listening_needs_consent()
         String::from_utf8_lossy(&short.stderr).contains("at least 16"),
         "{short:?}"
     );
+}
+
+/// Logs in as a browser does and checks what the session may do: read the API (the job
+/// page's event stream), never write it; post the pages' forms only with its CSRF token and
+/// from this origin. Returns the session id and its CSRF token.
+fn page_session(server: &Server) -> (String, String) {
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let wrong = server.raw(
+        "POST",
+        "/login",
+        Some("token=not-the-token-0000".into()),
+        &[form],
+    );
+    assert_eq!(wrong.0, 401, "{wrong:?}");
+    assert!(!wrong.1.contains("set-cookie"), "{wrong:?}");
+    let login = format!("token={TOKEN}");
+    let foreign = ["Origin: http://evil.example", form];
+    let forged = server.raw("POST", "/login", Some(login.clone()), &foreign);
+    assert_eq!(forged.0, 403, "a login from another site: {forged:?}");
+    let (status, head, _) = server.raw("POST", "/login", Some(login), &[form]);
+    assert_eq!(status, 303, "{head}");
+    let id = head
+        .split("set-cookie: wasmig_session=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {head}"))
+        .to_owned();
+    assert!(
+        head.contains("httponly") && head.contains("samesite=strict"),
+        "{head}"
+    );
+    let cookie = format!("Cookie: wasmig_session={id}");
+    let page = server.raw("GET", "/", None, &[&cookie]).2;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_owned();
+
+    assert_eq!(
+        server.curl("GET", "/api/status", None, &[&cookie]).status,
+        200
+    );
+    let write = server.curl("POST", "/api/jobs", Some(json!({})), &[&cookie]);
+    assert_eq!(
+        write.status, 401,
+        "a session does not write the API: {write:?}"
+    );
+    let post = |body: String, extra: &[&str]| {
+        let mut headers = vec![cookie.as_str(), form];
+        headers.extend_from_slice(extra);
+        server.raw("POST", "/maintenance", Some(body), &headers).0
+    };
+    let raise = |csrf: &str| format!("csrf={csrf}&on=1&reason=drill");
+    assert_eq!(post(raise(&"0".repeat(64)), &[]), 403, "a stale CSRF token");
+    assert_eq!(post("on=1&reason=drill".into(), &[]), 403, "no CSRF token");
+    assert_eq!(post(raise(&csrf), &["Origin: http://evil.example"]), 403);
+    assert_eq!(post(raise(&csrf), &["Sec-Fetch-Site: cross-site"]), 403);
+    let no_session = server.raw("POST", "/maintenance", Some(raise(&csrf)), &[form]);
+    assert_eq!(no_session.0, 303, "to the login page: {no_session:?}");
+    let maintenance = server.call("GET", "/api/maintenance", None).body;
+    assert_eq!(
+        maintenance,
+        json!({ "maintenance": null }),
+        "none of that raised it"
+    );
+    assert_eq!(post(raise(&csrf), &[]), 303);
+    let raised = server.call("GET", "/api/maintenance", None).body;
+    assert_eq!(raised["maintenance"]["reason"], "drill", "{raised}");
+    assert_eq!(post(format!("csrf={csrf}&on=0"), &[]), 303);
+    (id, csrf)
 }
