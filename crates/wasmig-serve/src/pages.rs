@@ -62,19 +62,14 @@ fn failed(error: &ApiError, session: &Session) -> Response {
 struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn checked(session: &Session, body: &Bytes) -> Result<Form, Response> {
+    /// The form, when it carries `session`'s CSRF token (else see [`stale_form`]).
+    fn checked(session: &Session, body: &Bytes) -> Option<Form> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let form = Form(pairs);
-        match form.value("csrf") {
-            Some(csrf) if session.accepts(csrf) => Ok(form),
-            _ => Err(refused(
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token is missing or stale: reload the page",
-                Some(&session.csrf),
-            )),
-        }
+        let csrf = form.value("csrf")?;
+        session.accepts(csrf).then_some(form)
     }
 
     fn value(&self, name: &str) -> Option<&str> {
@@ -95,6 +90,15 @@ impl Form {
     fn ticked(&self, name: &str) -> bool {
         self.value(name) == Some("on")
     }
+}
+
+/// The answer to a form without the session's CSRF token.
+fn stale_form(session: &Session) -> Response {
+    refused(
+        StatusCode::FORBIDDEN,
+        "the form's CSRF token is missing or stale: reload the page",
+        Some(&session.csrf),
+    )
 }
 
 /// `GET /login`.
@@ -140,8 +144,8 @@ pub async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = Form::checked(&session, &body) {
-        return refusal;
+    if Form::checked(&session, &body).is_none() {
+        return stale_form(&session);
     }
     app.0.sessions.close(&headers);
     let mut response = Redirect::to("/login").into_response();
@@ -204,9 +208,8 @@ pub async fn start_job(
     axum::Extension(session): axum::Extension<Session>,
     body: Bytes,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
+    let Some(form) = Form::checked(&session, &body) else {
+        return stale_form(&session);
     };
     let request = JobRequest {
         modules: form.values("module"),
@@ -252,8 +255,8 @@ pub async fn cancel_job(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = Form::checked(&session, &body) {
-        return refusal;
+    if Form::checked(&session, &body).is_none() {
+        return stale_form(&session);
     }
     match app.job(&id).await {
         Some(job) => {
@@ -270,9 +273,8 @@ pub async fn maintenance(
     axum::Extension(session): axum::Extension<Session>,
     body: Bytes,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
+    let Some(form) = Form::checked(&session, &body) else {
+        return stale_form(&session);
     };
     let reason = form
         .value("reason")
