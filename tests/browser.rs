@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
+use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend, slow_module};
 
 use crate::serve::{Server, TOKEN, cli_json};
 
@@ -121,11 +121,7 @@ async fn upgrade(browser: &Browser, server: &Server, module: &str) -> String {
 async fn an_operator_upgrades_watches_reloads_and_cancels_in_a_browser(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
-    sandbox
-        .module("slow", "1.0.0")
-        .step("001_ok", "testing/create_table")
-        .step("002_sleep", "hostile/sleep")
-        .write();
+    slow_module(&sandbox).write();
     // A step may run 4 s: the sleeping step fails by its time limit.
     let server = Server::start_with(&sandbox, &["--timeout", "4"], Some(TOKEN));
     let browser = Browser::start().await;

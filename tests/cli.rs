@@ -3,7 +3,9 @@
 use wasmig_db::{Database, Dialect};
 use wasmig_engine::Action;
 use wasmig_store::ModuleStatus;
-use wasmig_tests::{Backend, CliOutput, Sandbox, blog_indexed, blog_v1, on_every_backend};
+use wasmig_tests::{
+    Backend, CliOutput, Sandbox, blog_indexed, blog_v1, on_every_backend, slow_module,
+};
 
 on_every_backend!(
     build_upgrade_status_and_history_from_a_module_source,
@@ -583,12 +585,7 @@ async fn steps_run_where_only_the_policy_checks_them_only_with_consent() {
 async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(backend: Backend) {
     use std::io::Read;
     let sandbox = Sandbox::new(backend).await;
-    sandbox
-        .module("slow", "1.0.0")
-        .step("001_ok", "testing/create_table")
-        .step("002_sleep", "hostile/sleep")
-        .step("003_after", "testing/create_table")
-        .write();
+    slow_module(&sandbox).write();
     let mut child = sandbox
         .cli_command(WASMIG, &["upgrade", "--maintenance"])
         .env(

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend};
+use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend, slow_module};
 
 on_every_backend!(
     an_upgrade_job_reports_what_the_cli_and_the_ledger_say,
@@ -309,12 +309,7 @@ async fn an_upgrade_job_reports_what_the_cli_and_the_ledger_say(backend: Backend
 /// nothing after it run, the maintenance flag cleared), as Ctrl-C does to the CLI.
 async fn a_job_outlives_its_client_and_cancels_at_a_step_boundary(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
-    sandbox
-        .module("slow", "1.0.0")
-        .step("001_ok", "testing/create_table")
-        .step("002_sleep", "hostile/sleep")
-        .step("003_after", "testing/create_table")
-        .write();
+    slow_module(&sandbox).write();
     let server = Server::start(&sandbox);
     let started = server.call("POST", "/api/jobs", Some(json!({ "maintenance": true })));
     assert_eq!(started.status, 202, "{started:?}");

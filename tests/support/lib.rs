@@ -570,6 +570,16 @@ pub fn blog_v1(sandbox: &Sandbox) -> ModuleWriter {
         .step("002_add_status", "blog/migrations/002_add_status")
 }
 
+/// The module `slow`: a step, a step that sleeps an hour (only a stop or its time limit ends
+/// it) and a step after it.
+pub fn slow_module(sandbox: &Sandbox) -> ModuleWriter {
+    sandbox
+        .module("slow", "1.0.0")
+        .step("001_ok", "testing/create_table")
+        .step("002_sleep", "hostile/sleep")
+        .step("003_after", "testing/create_table")
+}
+
 /// The blog example's first three steps (the third indexes the status), as `version`.
 pub fn blog_indexed(sandbox: &Sandbox, version: &str) -> ModuleWriter {
     sandbox

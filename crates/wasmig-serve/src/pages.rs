@@ -3,7 +3,7 @@
 //! [`App`] methods as the API; a job page follows its job through the API's event stream.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -58,29 +58,49 @@ fn failed(error: &ApiError, session: &Session) -> Response {
     refused(error.status(), error.message(), Some(&session.csrf))
 }
 
-/// The fields of a form posted by a page, once its CSRF token is checked.
-struct Form(Vec<(String, String)>);
+/// The fields of a form posted by a page, and the session that posted it: extracted only
+/// when the form carries the session's CSRF token (403 otherwise).
+pub struct Form {
+    session: Session,
+    fields: Vec<(String, String)>,
+}
 
-impl Form {
-    /// The form, when it carries `session`'s CSRF token (else see [`stale_form`]).
-    fn checked(session: &Session, body: &Bytes) -> Option<Form> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+impl FromRequest<App> for Form {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &App) -> Result<Self, Response> {
+        let session = request.extensions().get::<Session>().cloned();
+        let Some(session) = session else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let form = Form(pairs);
-        let csrf = form.value("csrf")?;
-        session.accepts(csrf).then_some(form)
+        let form = Form { session, fields };
+        match form.value("csrf") {
+            Some(csrf) if form.session.accepts(csrf) => Ok(form),
+            _ => Err(refused(
+                StatusCode::FORBIDDEN,
+                "the form's CSRF token is missing or stale: reload the page",
+                Some(&form.session.csrf),
+            )),
+        }
     }
+}
 
+impl Form {
     fn value(&self, name: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
     fn values(&self, name: &str) -> Vec<String> {
-        self.0
+        self.fields
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
@@ -90,15 +110,6 @@ impl Form {
     fn ticked(&self, name: &str) -> bool {
         self.value(name) == Some("on")
     }
-}
-
-/// The answer to a form without the session's CSRF token.
-fn stale_form(session: &Session) -> Response {
-    refused(
-        StatusCode::FORBIDDEN,
-        "the form's CSRF token is missing or stale: reload the page",
-        Some(&session.csrf),
-    )
 }
 
 /// `GET /login`.
@@ -138,15 +149,7 @@ pub async fn login(State(app): State<App>, headers: HeaderMap, body: Bytes) -> R
 }
 
 /// `POST /logout`.
-pub async fn logout(
-    State(app): State<App>,
-    axum::Extension(session): axum::Extension<Session>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if Form::checked(&session, &body).is_none() {
-        return stale_form(&session);
-    }
+pub async fn logout(State(app): State<App>, headers: HeaderMap, _: Form) -> Response {
     app.0.sessions.close(&headers);
     let mut response = Redirect::to("/login").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&cleared_cookie()) {
@@ -203,14 +206,7 @@ pub async fn history(
 }
 
 /// `POST /jobs`: starts a job from the modules page's form, then shows it.
-pub async fn start_job(
-    State(app): State<App>,
-    axum::Extension(session): axum::Extension<Session>,
-    body: Bytes,
-) -> Response {
-    let Some(form) = Form::checked(&session, &body) else {
-        return stale_form(&session);
-    };
+pub async fn start_job(State(app): State<App>, form: Form) -> Response {
     let request = JobRequest {
         modules: form.values("module"),
         resume: form.ticked("resume"),
@@ -220,7 +216,7 @@ pub async fn start_job(
     };
     match app.start(request).await {
         Ok(job) => Redirect::to(&format!("/jobs/{}", job.view().id)).into_response(),
-        Err(e) => failed(&e, &session),
+        Err(e) => failed(&e, &form.session),
     }
 }
 
@@ -249,33 +245,23 @@ pub async fn job(
 }
 
 /// `POST /jobs/{id}/cancel`.
-pub async fn cancel_job(
-    State(app): State<App>,
-    axum::Extension(session): axum::Extension<Session>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    if Form::checked(&session, &body).is_none() {
-        return stale_form(&session);
-    }
+pub async fn cancel_job(State(app): State<App>, Path(id): Path<String>, form: Form) -> Response {
     match app.job(&id).await {
         Some(job) => {
             job.cancel();
             Redirect::to(&format!("/jobs/{id}")).into_response()
         }
-        None => refused(StatusCode::NOT_FOUND, "no such job", Some(&session.csrf)),
+        None => refused(
+            StatusCode::NOT_FOUND,
+            "no such job",
+            Some(&form.session.csrf),
+        ),
     }
 }
 
 /// `POST /maintenance`: raises (with a reason) or clears the flag.
-pub async fn maintenance(
-    State(app): State<App>,
-    axum::Extension(session): axum::Extension<Session>,
-    body: Bytes,
-) -> Response {
-    let Some(form) = Form::checked(&session, &body) else {
-        return stale_form(&session);
-    };
+pub async fn maintenance(State(app): State<App>, form: Form) -> Response {
+    let session = &form.session;
     let reason = form
         .value("reason")
         .map(str::trim)
@@ -290,7 +276,7 @@ pub async fn maintenance(
     };
     match app.host().set_maintenance_flag(reason).await {
         Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => failed(&e.into(), &session),
+        Err(e) => failed(&e.into(), session),
     }
 }
 
