@@ -4,7 +4,8 @@ use wasmig_db::{Database, Dialect};
 use wasmig_engine::Action;
 use wasmig_store::ModuleStatus;
 use wasmig_tests::{
-    Backend, CliOutput, Sandbox, blog_indexed, blog_v1, on_every_backend, slow_module,
+    Backend, CliOutput, Sandbox, assert_slow_stopped_in_its_sleep, blog_indexed, blog_v1,
+    on_every_backend, signal_and_wait, slow_module,
 };
 
 on_every_backend!(
@@ -612,44 +613,15 @@ async fn ctrl_c_rolls_back_the_running_step_and_leaves_the_database_in_order(bac
     }
     // The step is running: the flag is up, as `--maintenance` promises.
     assert!(sandbox.host().await.is_under_maintenance().await.unwrap());
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the CLI did not stop"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr) = signal_and_wait(&mut child, "INT");
     stdout.read_to_end(&mut seen).unwrap();
     let out = String::from_utf8_lossy(&seen);
     assert_eq!(status.code(), Some(130), "{out}\n{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(out.contains("002_sleep ... FAILED"), "{out}");
 
-    let tables = sandbox.tables().await;
-    assert!(tables.contains(&"slow_001_ok".to_owned()), "{tables:?}");
-    assert!(!tables.contains(&"slow_003_after".to_owned()), "{tables:?}");
-    assert!(
-        !tables.contains(&"evil_after_sleep".to_owned()),
-        "{tables:?}"
-    );
+    assert_slow_stopped_in_its_sleep(&sandbox).await;
     let host = sandbox.host().await;
-    assert!(!host.is_under_maintenance().await.unwrap(), "flag cleared");
     let lock = sandbox
         .database()
         .await

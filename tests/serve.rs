@@ -6,7 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasmig_tests::{Backend, Sandbox, blog_v1, on_every_backend, slow_module};
+use wasmig_tests::{
+    Backend, Sandbox, assert_slow_stopped_in_its_sleep, blog_v1, on_every_backend, signal_and_wait,
+    slow_module,
+};
 
 on_every_backend!(
     an_upgrade_job_reports_what_the_cli_and_the_ledger_say,
@@ -146,27 +149,7 @@ impl Server {
 
     /// Stops the server as an init system would (SIGTERM) and returns what it logged.
     pub(crate) fn stop(mut self) -> String {
-        let terminated = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(terminated.success());
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the server did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        stderr
+        signal_and_wait(&mut self.child, "TERM").1
     }
 }
 
@@ -372,14 +355,7 @@ async fn a_job_outlives_its_client_and_cancels_at_a_step_boundary(backend: Backe
     let again = server.call("POST", &format!("/api/jobs/{id}/cancel"), None);
     assert_eq!(again.status, 409, "{again:?}");
 
-    let tables = sandbox.tables().await;
-    assert!(tables.contains(&"slow_001_ok".to_owned()), "{tables:?}");
-    assert!(!tables.contains(&"slow_003_after".to_owned()), "{tables:?}");
-    assert!(
-        !tables.contains(&"evil_after_sleep".to_owned()),
-        "{tables:?}"
-    );
-    assert!(!sandbox.host().await.is_under_maintenance().await.unwrap());
+    assert_slow_stopped_in_its_sleep(&sandbox).await;
     let status = cli_json(&sandbox, &["status", "--json"]);
     assert_eq!(
         status["modules"][0]["action"],

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -568,6 +568,47 @@ pub fn blog_v1(sandbox: &Sandbox) -> ModuleWriter {
         .module("blog", "1.0.0")
         .step("001_create_posts", "blog/migrations/001_create_posts")
         .step("002_add_status", "blog/migrations/002_add_status")
+}
+
+/// Asserts that [`slow_module`] stopped in its sleeping step: the first step applied, the
+/// sleeping one rolled back (nothing after its sleep ran), the third not run, and the
+/// maintenance flag cleared.
+pub async fn assert_slow_stopped_in_its_sleep(sandbox: &Sandbox) {
+    let tables = sandbox.tables().await;
+    assert!(tables.contains(&"slow_001_ok".to_owned()), "{tables:?}");
+    assert!(!tables.contains(&"slow_003_after".to_owned()), "{tables:?}");
+    assert!(
+        !tables.contains(&"evil_after_sleep".to_owned()),
+        "{tables:?}"
+    );
+    let host = sandbox.host().await;
+    assert!(!host.is_under_maintenance().await.unwrap(), "flag cleared");
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`, waits (a minute at most) for it to exit, and
+/// returns how it exited and what it wrote to its (piped) stderr.
+pub fn signal_and_wait(child: &mut Child, signal: &str) -> (ExitStatus, String) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the process did not stop on SIG{signal}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+    }
+    (status, stderr)
 }
 
 /// The module `slow`: a step, a step that sleeps an hour (only a stop or its time limit ends
