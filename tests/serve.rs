@@ -267,6 +267,18 @@ async fn an_upgrade_job_reports_what_the_cli_and_the_ledger_say(backend: Backend
     // Reattaching after event 2 replays the rest, exactly.
     let tail = server.events(&id, Some(2));
     assert_eq!(tail, events[3..].to_vec());
+    for id_header in ["18446744073709551615", "-1", "two"] {
+        let (status, _, body) = server.raw(
+            "GET",
+            &format!("/api/jobs/{id}/events"),
+            None,
+            &[
+                &format!("Authorization: Bearer {TOKEN}"),
+                &format!("Last-Event-ID: {id_header}"),
+            ],
+        );
+        assert_eq!(status, 400, "{id_header}: {body}");
+    }
     let job = server.call("GET", &format!("/api/jobs/{id}"), None).body;
     assert_eq!(job["state"], "succeeded");
     assert_eq!(job["report"]["modules"][0]["to"], "1.0.0", "{job}");
@@ -394,6 +406,26 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
             assert!(refused.headers.contains("www-authenticate: bearer"));
         }
     }
+    // Wrong guesses are answered one at a time, each after a pause: four sent at once take
+    // at least four pauses.
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for n in 0..4 {
+            let server = &server;
+            scope.spawn(move || {
+                let guess = format!("Authorization: Bearer guess-number-{n}-000000");
+                assert_eq!(
+                    server.curl("GET", "/api/status", None, &[&guess]).status,
+                    401
+                );
+            });
+        }
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let in_the_url = server.curl("GET", &format!("/api/status?token={TOKEN}"), None, &[]);
     assert_eq!(in_the_url.status, 401, "{in_the_url:?}");
 
@@ -407,12 +439,13 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
         assert!(ok.headers.contains(header), "{header}: {}", ok.headers);
     }
     let bad = [
-        ("POST", "/api/jobs", Some(json!({ "modules": "blog" })), 400),
+        // Not the shape asked for: 422; not JSON at all: 400.
+        ("POST", "/api/jobs", Some(json!({ "modules": "blog" })), 422),
         (
             "POST",
             "/api/jobs",
             Some(json!({ "moduls": ["blog"] })),
-            400,
+            422,
         ),
         (
             "POST",
@@ -425,6 +458,25 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
             "POST",
             "/api/maintenance",
             Some(json!({ "on": "yes" })),
+            422,
+        ),
+        // A reason is shown on terminals: one printable line, not a screenful.
+        (
+            "POST",
+            "/api/maintenance",
+            Some(json!({ "on": true, "reason": "\u{1b}]0;pwned\u{7}\u{1b}[2J" })),
+            400,
+        ),
+        (
+            "POST",
+            "/api/maintenance",
+            Some(json!({ "on": true, "reason": "two\nlines" })),
+            400,
+        ),
+        (
+            "POST",
+            "/api/maintenance",
+            Some(json!({ "on": true, "reason": "x".repeat(501) })),
             400,
         ),
         ("GET", "/api/history?module=blog&x=1", None, 400),
@@ -454,7 +506,25 @@ async fn the_token_is_required_and_bad_input_gets_a_json_error() {
             "Content-Type: text/plain",
         ],
     );
-    assert_eq!(not_json.status, 400, "{not_json:?}");
+    assert_eq!(not_json.status, 415, "{not_json:?}");
+    let broken = server.raw(
+        "POST",
+        "/api/jobs",
+        Some("{\"modules\": [".into()),
+        &[
+            &format!("Authorization: Bearer {TOKEN}"),
+            "Content-Type: application/json",
+        ],
+    );
+    assert_eq!(broken.0, 400, "{broken:?}");
+    assert!(broken.2.contains("\"error\""), "{broken:?}");
+    let lower_case = format!("Authorization: bearer {TOKEN}");
+    assert_eq!(
+        server
+            .curl("GET", "/api/status", None, &[&lower_case])
+            .status,
+        200
+    );
     // Nothing of that started a job or touched the database.
     assert_eq!(
         server.call("GET", "/api/jobs/last", None).body["job"],
@@ -605,6 +675,7 @@ fn page_session(server: &Server) -> (String, String) {
     assert_eq!(post("on=1&reason=drill".into(), &[]), 403, "no CSRF token");
     assert_eq!(post(raise(&csrf), &["Origin: http://evil.example"]), 403);
     assert_eq!(post(raise(&csrf), &["Sec-Fetch-Site: cross-site"]), 403);
+    assert_eq!(post(format!("csrf={csrf}&on=1&reason=a%1b[2Jb"), &[]), 400);
     let no_session = server.raw("POST", "/maintenance", Some(raise(&csrf)), &[form]);
     assert_eq!(no_session.0, 303, "to the login page: {no_session:?}");
     let maintenance = server.call("GET", "/api/maintenance", None).body;
@@ -616,6 +687,15 @@ fn page_session(server: &Server) -> (String, String) {
     assert_eq!(post(raise(&csrf), &[]), 303);
     let raised = server.call("GET", "/api/maintenance", None).body;
     assert_eq!(raised["maintenance"]["reason"], "drill", "{raised}");
+    for unclear in ["on=banana", "reason=x"] {
+        assert_eq!(
+            post(format!("csrf={csrf}&{unclear}"), &[]),
+            400,
+            "{unclear}"
+        );
+    }
+    let kept = server.call("GET", "/api/maintenance", None).body;
+    assert_eq!(kept, raised, "bad input changed nothing");
     assert_eq!(post(format!("csrf={csrf}&on=0"), &[]), 303);
     (id, csrf)
 }

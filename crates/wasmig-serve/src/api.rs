@@ -46,7 +46,7 @@ pub async fn history(
     State(app): State<App>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query?;
     Ok(Json(app.host().history(query.module.as_deref()).await?))
 }
 
@@ -71,17 +71,8 @@ pub async fn set_maintenance(
     State(app): State<App>,
     body: Result<Json<SetMaintenance>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let reason = match (body.on, body.reason) {
-        (true, Some(reason)) if !reason.trim().is_empty() => Some(reason),
-        (true, _) => {
-            return Err(ApiError::bad_request(
-                "raising the maintenance flag needs a non-empty `reason`",
-            ));
-        }
-        (false, _) => None,
-    };
-    app.host().set_maintenance_flag(reason.as_deref()).await?;
+    let Json(body) = body?;
+    app.set_maintenance(body.on, body.reason.as_deref()).await?;
     maintenance(State(app)).await
 }
 
@@ -91,7 +82,7 @@ pub async fn start_job(
     State(app): State<App>,
     body: Result<Json<JobRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(request) = body?;
     let job = app.start(request).await?;
     let view = job.view();
     let location = format!("/api/jobs/{}", view.id);
@@ -155,7 +146,7 @@ pub async fn job_events(
             .to_str()
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
-            .map(|seen| seen + 1)
+            .and_then(|seen| seen.checked_add(1))
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event's number"))?,
     };
     Ok(Sse::new(event_stream(job, from)).keep_alive(KeepAlive::default()))

@@ -43,6 +43,8 @@ struct Shared {
     backup_dir: PathBuf,
     token: Token,
     sessions: session::Sessions,
+    /// Held while a wrong token is answered, slowly: guesses are one at a time.
+    guesses: Mutex<()>,
     /// The last job this server started (running or ended).
     current: Mutex<Option<Arc<Job>>>,
 }
@@ -57,6 +59,7 @@ impl App {
             backup_dir,
             token,
             sessions: session::Sessions::default(),
+            guesses: Mutex::new(()),
             current: Mutex::new(None),
         }))
     }
@@ -128,6 +131,44 @@ impl App {
                 break;
             }
         }
+    }
+
+    /// True when `offered` is the token. A wrong one is answered after a pause, one at a
+    /// time, so that guessing is slow however many requests are sent at once.
+    async fn accepts_token(&self, offered: &str) -> bool {
+        if self.0.token.matches(offered) {
+            return true;
+        }
+        let _one_at_a_time = self.0.guesses.lock().await;
+        tokio::time::sleep(WRONG_TOKEN_PAUSE).await;
+        false
+    }
+
+    /// Raises (with `reason`) or clears the maintenance flag. A reason must be one line of
+    /// printable text of at most [`MAX_REASON_CHARS`] characters: it is shown on terminals.
+    async fn set_maintenance(&self, on: bool, reason: Option<&str>) -> Result<(), ApiError> {
+        let reason = match (on, reason.map(str::trim)) {
+            (false, _) => None,
+            (true, Some(reason)) if !reason.is_empty() => Some(reason),
+            (true, _) => {
+                return Err(ApiError::bad_request(
+                    "raising the maintenance flag needs a non-empty reason",
+                ));
+            }
+        };
+        if let Some(reason) = reason {
+            if reason.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    "the reason must be one line without control characters",
+                ));
+            }
+            if reason.chars().count() > MAX_REASON_CHARS {
+                return Err(ApiError::bad_request(format!(
+                    "the reason must be at most {MAX_REASON_CHARS} characters"
+                )));
+            }
+        }
+        Ok(self.host().set_maintenance_flag(reason).await?)
     }
 
     fn host(&self) -> &Host {
@@ -238,6 +279,12 @@ where
     tokio::task::spawn_blocking(move || runtime.block_on(work()))
 }
 
+/// How long a wrong token waits for its answer.
+const WRONG_TOKEN_PAUSE: Duration = Duration::from_millis(500);
+
+/// The longest maintenance reason accepted.
+pub const MAX_REASON_CHARS: usize = 500;
+
 /// Lets a request through only with `Authorization: Bearer <token>`, or a GET with a page's
 /// session cookie (the job page's event stream); 401 otherwise.
 async fn require_token(State(app): State<App>, request: Request, next: Next) -> Response {
@@ -245,10 +292,16 @@ async fn require_token(State(app): State<App>, request: Request, next: Next) -> 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
     let reading_with_session = request.method() == axum::http::Method::GET
         && app.0.sessions.find(request.headers()).is_some();
-    if offered.is_some_and(|token| app.0.token.matches(token)) || reading_with_session {
+    let with_token = match offered {
+        Some(token) => app.accepts_token(&token).await,
+        None => false,
+    };
+    if with_token || reading_with_session {
         return next.run(request).await;
     }
     let mut refused = ApiError::new(

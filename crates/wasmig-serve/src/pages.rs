@@ -130,7 +130,7 @@ pub async fn login(State(app): State<App>, headers: HeaderMap, body: Bytes) -> R
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    if !app.0.token.matches(token.trim()) {
+    if !app.accepts_token(token.trim()).await {
         return page(
             StatusCode::UNAUTHORIZED,
             html::login(Some("That is not the token.")),
@@ -261,22 +261,17 @@ pub async fn cancel_job(State(app): State<App>, Path(id): Path<String>, form: Fo
 
 /// `POST /maintenance`: raises (with a reason) or clears the flag.
 pub async fn maintenance(State(app): State<App>, form: Form) -> Response {
-    let session = &form.session;
-    let reason = form
-        .value("reason")
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let reason = match (form.value("on"), reason) {
-        (Some("1"), Some(reason)) => Some(reason),
-        (Some("1"), None) => {
-            let message = "raising the maintenance flag needs a reason";
-            return refused(StatusCode::BAD_REQUEST, message, Some(&session.csrf));
+    let on = match form.value("on") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => {
+            let message = "the form must say `on` = 1 (raise) or 0 (clear)";
+            return refused(StatusCode::BAD_REQUEST, message, Some(&form.session.csrf));
         }
-        _ => None,
     };
-    match app.host().set_maintenance_flag(reason).await {
+    match app.set_maintenance(on, form.value("reason")).await {
         Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => failed(&e.into(), session),
+        Err(e) => failed(&e, &form.session),
     }
 }
 

@@ -108,13 +108,17 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// True unless the browser says the request comes from another site: `Sec-Fetch-Site`
-/// (when sent) must be `same-origin` or `none`, and `Origin` (when sent) must be this host.
+/// (when sent) must be `same-origin` or `none`, and `Origin` (when sent) must be this host,
+/// over HTTP or (behind a TLS proxy) HTTPS.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let fetch_site_ok = text("sec-fetch-site").is_none_or(|s| s == "same-origin" || s == "none");
     let origin_ok = match (text("origin"), text("host")) {
         (None, _) => true,
-        (Some(origin), Some(host)) => origin == format!("http://{host}"),
+        (Some(origin), Some(host)) => origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|rest| rest == host),
         (Some(_), None) => false,
     };
     fetch_site_ok && origin_ok
@@ -155,29 +159,23 @@ mod tests {
 
     #[test]
     fn requests_from_another_origin_are_told_apart() {
-        let host = ("host", "127.0.0.1:8080");
-        assert!(same_origin(&headers(&[host])));
-        assert!(same_origin(&headers(&[
-            host,
-            ("origin", "http://127.0.0.1:8080")
-        ])));
-        assert!(!same_origin(&headers(&[
-            host,
-            ("origin", "http://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[host, ("origin", "null")])));
-        assert!(!same_origin(&headers(&[
-            host,
-            ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(!same_origin(&headers(&[
-            host,
-            ("sec-fetch-site", "same-site")
-        ])));
-        assert!(same_origin(&headers(&[
-            host,
-            ("sec-fetch-site", "same-origin")
-        ])));
+        let cases = [
+            (None, true),
+            (Some(("origin", "http://127.0.0.1:8080")), true),
+            (Some(("origin", "https://127.0.0.1:8080")), true),
+            (Some(("origin", "http://127.0.0.1:8081")), false),
+            (Some(("origin", "ftp://127.0.0.1:8080")), false),
+            (Some(("origin", "http://evil.example")), false),
+            (Some(("origin", "null")), false),
+            (Some(("sec-fetch-site", "cross-site")), false),
+            (Some(("sec-fetch-site", "same-site")), false),
+            (Some(("sec-fetch-site", "same-origin")), true),
+        ];
+        for (header, expected) in cases {
+            let mut pairs = vec![("host", "127.0.0.1:8080")];
+            pairs.extend(header);
+            assert_eq!(same_origin(&headers(&pairs)), expected, "{header:?}");
+        }
     }
 
     #[test]

@@ -53,10 +53,15 @@ impl Token {
     }
 }
 
-/// True when `offered` is `secret`; takes the same time wherever they differ.
+/// True when `offered` is `secret`; takes the same time wherever and however long they
+/// differ (their digests are compared, every byte).
 pub(crate) fn same_secret(secret: &str, offered: &str) -> bool {
-    let (a, b) = (secret.as_bytes(), offered.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(secret), Sha256::digest(offered));
+    a.iter()
+        .zip(b.iter())
+        .fold(0_u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 impl fmt::Debug for Token {
