@@ -210,15 +210,20 @@ fn settled(server: &Server, job: &str) -> Value {
 async fn an_upgrade_job_reports_what_the_cli_and_the_ledger_say(backend: Backend) {
     let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
-    let server = Server::start(&sandbox);
+    let backups = sandbox.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let backup_dir = backups.to_str().unwrap();
+    let server = Server::start_with(&sandbox, &["--backup-dir", backup_dir], Some(TOKEN));
     let status = server.call("GET", "/api/status", None);
     assert_eq!(status.status, 200, "{status:?}");
     assert_eq!(status.body, cli_json(&sandbox, &["status", "--json"]));
     let plan = server.call("GET", "/api/modules/blog/plan", None);
     assert_eq!(plan.body, cli_json(&sandbox, &["plan", "blog", "--json"]));
 
-    let started = server.call("POST", "/api/jobs", Some(json!({})));
+    let request = json!({ "modules": ["blog"], "backup": true });
+    let started = server.call("POST", "/api/jobs", Some(request.clone()));
     assert_eq!(started.status, 202, "{started:?}");
+    assert_eq!(started.body["request"]["backup"], true, "{started:?}");
     let id = started.body["id"].as_str().unwrap().to_owned();
     assert!(
         started
@@ -226,6 +231,14 @@ async fn an_upgrade_job_reports_what_the_cli_and_the_ledger_say(backend: Backend
             .contains(&format!("location: /api/jobs/{id}"))
     );
     let events = server.events(&id, None);
+    // The backup was written into --backup-dir before any step, as `upgrade --backup` does.
+    let (_, kind, backup) = &events[0];
+    assert_eq!(kind, "backed-up", "{events:?}");
+    let location = std::path::Path::new(backup["location"].as_str().unwrap());
+    assert!(
+        location.starts_with(&backups) && location.exists(),
+        "{backup}"
+    );
     let numbers: Vec<usize> = events.iter().map(|(n, _, _)| *n).collect();
     assert_eq!(numbers, (0..events.len()).collect::<Vec<_>>(), "{events:?}");
     let (_, last, data) = events.last().unwrap();
@@ -606,6 +619,27 @@ async fn a_token_is_made_when_none_is_given_and_remote_listening_needs_consent()
     let remote = sandbox.cli(WASMIG, &["serve", "--listen", "0.0.0.0:0"]);
     assert!(!remote.success(), "{remote:?}");
     assert!(remote.stderr().contains("--allow-remote"), "{remote:?}");
+    let mut allowed = sandbox
+        .cli_command(
+            WASMIG,
+            &["serve", "--listen", "0.0.0.0:0", "--allow-remote"],
+        )
+        .env("WASMIG_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listening = BufReader::new(allowed.stdout.take().unwrap())
+        .lines()
+        .next();
+    assert!(
+        listening
+            .unwrap()
+            .unwrap()
+            .starts_with("listening on http://0.0.0.0:")
+    );
+    let (_, warned) = signal_and_wait(&mut allowed, "TERM");
+    assert!(warned.contains("warning: listening on 0.0.0.0"), "{warned}");
     let short = sandbox
         .cli_command(WASMIG, &["serve", "--listen", "127.0.0.1:0"])
         .env("WASMIG_TOKEN", "short")
