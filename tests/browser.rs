@@ -94,10 +94,15 @@ impl Browser {
     }
 
     async fn close(self) {
-        let Browser { mut driver, client } = self;
-        let _ = client.close().await;
-        let _ = driver.kill();
-        let _ = driver.wait();
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    /// chromedriver ends its Chromium when it ends: also when a test panics.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
@@ -122,8 +127,9 @@ async fn an_operator_upgrades_watches_reloads_and_cancels_in_a_browser(backend: 
     let sandbox = Sandbox::new(backend).await;
     blog_v1(&sandbox).write();
     slow_module(&sandbox).write();
-    // A step may run 4 s: the sleeping step fails by its time limit.
-    let server = Server::start_with(&sandbox, &["--timeout", "4"], Some(TOKEN));
+    // A step may run 10 s: the sleeping step fails by its time limit (time enough to reload
+    // and to cancel on a loaded machine).
+    let server = Server::start_with(&sandbox, &["--timeout", "10"], Some(TOKEN));
     let browser = Browser::start().await;
     let client = &browser.client;
 
@@ -190,6 +196,8 @@ async fn an_operator_upgrades_watches_reloads_and_cancels_in_a_browser(backend: 
             t.ends_with("running")
         })
         .await;
+    // The reloaded page was drawn "running" by the server: only its script, attached to the
+    // job's event stream again, can see the job end.
     browser
         .text_of("state", "failed", |t| t.eq_ignore_ascii_case("failed"))
         .await;

@@ -42,6 +42,13 @@
       d.error === null ? "done in " + d.duration_ms + " ms" : "failed: " + d.error;
     line("step-" + d.module + "-" + d.step, d.module + " " + d.step + ": " + outcome);
   });
+  // A stream the server refuses (the job is no longer held: the server restarted) is not
+  // retried by the browser: the page is drawn again from what the server knows.
+  source.onerror = function () {
+    if (source.readyState === EventSource.CLOSED) {
+      window.location.reload();
+    }
+  };
   on("finished", function (d) {
     source.close();
     state.textContent = d.state;

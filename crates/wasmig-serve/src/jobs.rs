@@ -41,6 +41,18 @@ pub enum JobState {
     Cancelled,
 }
 
+impl JobState {
+    /// The state's name, as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One thing that happened in a job, as the event stream sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -146,6 +158,9 @@ pub struct JobView {
     pub report: Option<UpgradeReport>,
     /// Why the upgrade could not run at all, when it could not.
     pub error: Option<String>,
+    /// True once the ledger keeps the job's outcome (a restarted server shows it); false
+    /// while it runs, or when the ledger could not be written.
+    pub kept_in_ledger: bool,
 }
 
 /// A job and everything attached clients need.
@@ -161,8 +176,6 @@ pub struct Job {
 struct Progress {
     view: JobView,
     events: Vec<JobEvent>,
-    /// True once the outcome is recorded and the last event sent.
-    done: bool,
 }
 
 impl Job {
@@ -171,16 +184,16 @@ impl Job {
         self.lock().view.clone()
     }
 
-    /// True until its steps ended and its outcome is recorded.
+    /// True until its outcome is recorded and its last event sent.
     pub fn is_running(&self) -> bool {
-        !self.lock().done
+        self.lock().view.state == JobState::Running
     }
 
     /// The events from index `from` on, and whether the job has ended.
     pub fn events_from(&self, from: usize) -> (Vec<JobEvent>, bool) {
         let progress = self.lock();
         let events = progress.events.get(from..).unwrap_or_default().to_vec();
-        (events, progress.done)
+        (events, progress.view.state != JobState::Running)
     }
 
     /// A receiver told whenever an event is added.
@@ -200,58 +213,46 @@ impl Job {
         true
     }
 
-    /// Adds `event`; `last`: the job is over with it.
-    fn push(&self, event: JobEvent, last: bool) {
+    /// Adds an event of the running job.
+    fn push(&self, event: JobEvent) {
         let mut progress = self.lock();
         progress.events.push(event);
         progress.view.events = progress.events.len();
-        progress.done = last;
         self.count.send_replace(progress.events.len());
     }
 
-    /// Settles the job's state from the upgrade's outcome.
-    fn settle(&self, outcome: Result<UpgradeReport, String>) {
-        let mut progress = self.lock();
-        let state = match &outcome {
+    /// The job as it ends after `outcome`, not shown yet: its final view and all its events,
+    /// the last one [`JobEvent::Finished`].
+    fn ending(&self, outcome: Result<UpgradeReport, String>) -> (JobView, Vec<JobEvent>) {
+        let progress = self.lock();
+        let mut view = progress.view.clone();
+        view.state = match &outcome {
             Ok(report) if report.is_success() => JobState::Succeeded,
-            Ok(report)
-                if progress.view.cancel_requested
-                    || report.failures().any(|f| f.kind == FailureKind::Stopped) =>
-            {
+            // Cancelled when the upgrade says it stopped: a cancel that came too late (the
+            // last step had ended) or a step that failed for its own reason is not one.
+            Ok(report) if report.failures().any(|f| f.kind == FailureKind::Stopped) => {
                 JobState::Cancelled
             }
             _ => JobState::Failed,
         };
-        let view = &mut progress.view;
-        view.state = state;
         view.finished_at = Some(timestamp(SystemTime::now()));
         match outcome {
             Ok(report) => view.report = Some(report),
             Err(error) => view.error = Some(error),
         }
+        let mut events = progress.events.clone();
+        events.push(JobEvent::Finished { state: view.state });
+        view.events = events.len();
+        (view, events)
     }
 
-    /// Sends the last event: the job is over.
-    fn end(&self) {
-        let state = self.lock().view.state;
-        self.push(JobEvent::Finished { state }, true);
-    }
-
-    /// The job as the ledger keeps it: its view and its events.
-    fn record(&self) -> JobRecord {
-        let progress = self.lock();
-        let view = &progress.view;
-        let detail = serde_json::json!({ "job": view, "events": progress.events });
-        JobRecord {
-            id: view.id.clone(),
-            started_at: view.started_at.clone(),
-            finished_at: view.finished_at.clone().unwrap_or_default(),
-            outcome: serde_json::to_value(view.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            detail: detail.to_string(),
-        }
+    /// Shows the job's end: its final view and its last event, at once.
+    fn finish(&self, view: JobView) {
+        let mut progress = self.lock();
+        let state = view.state;
+        progress.view = view;
+        progress.events.push(JobEvent::Finished { state });
+        self.count.send_replace(progress.events.len());
     }
 
     fn lock(&self) -> MutexGuard<'_, Progress> {
@@ -275,9 +276,9 @@ pub fn spawn(host: Host, id: String, request: JobRequest) -> Arc<Job> {
                 events: 0,
                 report: None,
                 error: None,
+                kept_in_ledger: false,
             },
             events: Vec::new(),
-            done: false,
         }),
         stop: host.stop_handle(),
         count: watch::Sender::new(0),
@@ -293,8 +294,9 @@ pub fn spawn(host: Host, id: String, request: JobRequest) -> Arc<Job> {
         if let Err(panicked) = work.await
             && watched.is_running()
         {
-            watched.settle(Err(format!("the job ended abnormally: {panicked}")));
-            watched.end();
+            let failure = format!("the job ended abnormally: {panicked}");
+            let (view, _) = watched.ending(Err(failure));
+            watched.finish(view);
         }
     });
     job
@@ -305,7 +307,7 @@ async fn run(host: Host, job: Arc<Job>) {
     let request = job.view().request;
     let on_event = |event: Event<'_>| {
         if let Some(event) = JobEvent::from_engine(event) {
-            job.push(event, false);
+            job.push(event);
         }
     };
     let outcome = if request.resume {
@@ -313,13 +315,37 @@ async fn run(host: Host, job: Arc<Job>) {
     } else {
         host.upgrade(&request.modules, on_event).await
     };
-    job.settle(outcome.map_err(|e| wasmig_engine::with_causes(&e)));
-    // Recorded before the last event, so that whoever sees the job end finds it recorded.
-    if let Err(error) = host.record_last_job(&job.record()).await {
-        tracing::warn!(
-            "the last job's outcome could not be kept in the ledger: {}",
-            wasmig_engine::with_causes(&error)
-        );
+    let (mut view, events) = job.ending(outcome.map_err(|e| wasmig_engine::with_causes(&e)));
+    // Recorded before it is shown, so that whoever sees the job end finds it recorded.
+    view.kept_in_ledger = true;
+    let kept = record(&view, &events);
+    let recording = host.record_last_job(&kept);
+    view.kept_in_ledger = match tokio::time::timeout(LEDGER_WAIT, recording).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            let error = wasmig_engine::with_causes(&error);
+            tracing::warn!("the job's outcome could not be kept in the ledger: {error}");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("the job's outcome could not be kept in the ledger: no answer");
+            false
+        }
+    };
+    job.finish(view);
+}
+
+/// How long the ledger may take to keep a job's outcome.
+const LEDGER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A job as the ledger keeps it: its view and its events.
+fn record(view: &JobView, events: &[JobEvent]) -> JobRecord {
+    let detail = serde_json::json!({ "job": view, "events": events });
+    JobRecord {
+        id: view.id.clone(),
+        started_at: view.started_at.clone(),
+        finished_at: view.finished_at.clone().unwrap_or_default(),
+        outcome: view.state.as_str().to_owned(),
+        detail: detail.to_string(),
     }
-    job.end();
 }

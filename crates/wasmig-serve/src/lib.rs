@@ -1,10 +1,11 @@
-//! `wasmig serve`: an HTTP API (and, in time, web pages) over one database and its modules.
+//! `wasmig serve`: web pages and an HTTP API over one database and its modules.
 //! An upgrade is a job that runs in the server process, independent of any connection: its
 //! progress streams as Server-Sent Events to whoever attaches, it can be cancelled at a step
 //! boundary, one runs at a time, and its outcome is kept in the ledger.
 //!
-//! Every request needs the server's [`Token`] (`Authorization: Bearer …`). Rust hosts can
-//! mount [`App::router`] in their own axum server.
+//! Every API request needs the server's [`Token`] (`Authorization: Bearer …`); the pages need
+//! a session, which the login page gives for the token. Rust hosts can mount [`App::router`]
+//! in their own axum server.
 
 mod api;
 mod error;
@@ -45,6 +46,8 @@ struct Shared {
     sessions: session::Sessions,
     /// Held while a wrong token is answered, slowly: guesses are one at a time.
     guesses: Mutex<()>,
+    /// Set once the server is shutting down: no job starts any more.
+    closing: std::sync::atomic::AtomicBool,
     /// The last job this server started (running or ended).
     current: Mutex<Option<Arc<Job>>>,
 }
@@ -60,6 +63,7 @@ impl App {
             token,
             sessions: session::Sessions::default(),
             guesses: Mutex::new(()),
+            closing: std::sync::atomic::AtomicBool::new(false),
             current: Mutex::new(None),
         }))
     }
@@ -117,8 +121,16 @@ impl App {
 
     /// Cancels the running job, if any, and waits until it has ended (its running step
     /// rolled back, its outcome recorded): for a server shutting down.
+    /// No job starts after this is called.
     pub async fn shutdown(&self) {
-        let Some(job) = self.last().await else {
+        let job = {
+            let current = self.0.current.lock().await;
+            self.0
+                .closing
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            current.clone()
+        };
+        let Some(job) = job else {
             return;
         };
         job.cancel();
@@ -180,7 +192,7 @@ impl App {
         let app = self.clone();
         let planned = on_own_thread(move || async move { app.host().plan(&[name]).await })
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(planned?)
     }
 
@@ -200,16 +212,21 @@ impl App {
             return Ok(None);
         };
         serde_json::from_str(&record.detail).map(Some).map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("the ledger's record of the last job is unreadable: {e}"),
-            )
+            ApiError::internal(format!(
+                "the ledger's record of the last job is unreadable: {e}"
+            ))
         })
     }
 
     /// Starts a job for `request`, unless one runs here or another upgrader holds the lock.
     async fn start(&self, request: JobRequest) -> Result<Arc<Job>, ApiError> {
         let mut current = self.0.current.lock().await;
+        if self.0.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping; no job starts any more",
+            ));
+        }
         if let Some(running) = current.as_ref().filter(|job| job.is_running()) {
             return Err(ApiError::conflict(format!(
                 "job {} is running; one job runs at a time",
@@ -231,8 +248,7 @@ impl App {
             self.host().modules_dir(),
             self.job_settings(&request),
         )?;
-        let id = token::random_hex::<8>()
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let id = token::random_hex::<8>().map_err(|e| ApiError::internal(e.to_string()))?;
         let job = jobs::spawn(host, id, request);
         *current = Some(Arc::clone(&job));
         Ok(job)

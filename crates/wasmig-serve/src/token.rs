@@ -20,7 +20,7 @@ pub enum TokenError {
     NotPrintable,
     /// The system's random source failed.
     #[error("no random token could be made: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
 }
 
 impl Token {
@@ -73,7 +73,7 @@ impl fmt::Debug for Token {
 /// `N` random bytes in hexadecimal.
 pub(crate) fn random_hex<const N: usize>() -> Result<String, TokenError> {
     let mut bytes = [0_u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(TokenError::Random)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
