@@ -291,6 +291,7 @@ async fn help_explains_the_commands_and_defaults() {
         "upgrade",
         "history",
         "build",
+        "serve",
         "DATABASE_URL",
         "sqlite://wasmig.db",
         "./modules",

@@ -67,9 +67,11 @@ pub enum Command {
     /// Shows the maintenance flag an embedding application reads, or sets or clears it by hand
     /// (`upgrade --maintenance` sets it while it runs and clears it at the end).
     Maintenance(maintenance::Maintenance),
-    /// Serves an HTTP API over the database and its modules: status, plans, history, the
-    /// maintenance flag, and upgrades run as jobs whose progress streams as Server-Sent
-    /// Events. Every request needs the token. Listens on 127.0.0.1:8080 by default.
+    /// Serves web pages and an HTTP API over the database and its modules: status, plans,
+    /// history, the maintenance flag, and upgrades run as jobs that outlive the request, their
+    /// progress streamed live (Server-Sent Events), cancellable at a step boundary. The API
+    /// needs the token (`Authorization: Bearer`); the pages need a login with it. Listens on
+    /// 127.0.0.1:8080 by default.
     Serve(serve::Serve),
     /// Checks module packages before they are installed: the header, the numbering of the
     /// steps, the checksum list, that every component targets a version of the migration world
