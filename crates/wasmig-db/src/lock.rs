@@ -125,24 +125,33 @@ fn flock_holder(path: &Path) -> Option<String> {
     let (dev, inode) = (metadata.dev(), metadata.ino().to_string());
     // As the lock table writes it: "major:minor:inode", the device numbers in hex.
     let device = format!("{:02x}:{:02x}", libc::major(dev), libc::minor(dev));
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    let on_inode: Vec<(&str, &str)> = locks
-        .lines()
-        .filter_map(flock_line)
-        .filter(|(_, id)| id.rsplit(':').next() == Some(inode.as_str()))
-        .collect();
-    let same_device = on_inode
-        .iter()
-        .find(|(_, id)| id.rsplit_once(':').is_some_and(|(d, _)| d == device));
-    let (pid, _) = match (same_device, on_inode.as_slice()) {
-        (Some(lock), _) => lock,
-        (None, [only]) => only,
-        _ => return None,
-    };
+    // The kernel writes the table in pieces, and a lock taken or let go elsewhere between two
+    // pieces can hide a line of the next one: read it again before giving up.
+    let pid = (0..3).find_map(|_| {
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        flock_pid(&locks, &device, &inode).map(str::to_owned)
+    })?;
     Some(format!(
         "pid {pid} on this host holds a lock on {}",
         path.display()
     ))
+}
+
+/// The pid of the `flock` in the lock table `locks` on `device` ("major:minor", hex) and
+/// `inode`, or, when none is on that device, of the only one on that inode.
+fn flock_pid<'l>(locks: &'l str, device: &str, inode: &str) -> Option<&'l str> {
+    let on_inode: Vec<(&str, &str)> = locks
+        .lines()
+        .filter_map(flock_line)
+        .filter(|(_, id)| id.rsplit(':').next() == Some(inode))
+        .collect();
+    let same_device = on_inode
+        .iter()
+        .find(|(_, id)| id.rsplit_once(':').is_some_and(|(d, _)| d == device));
+    match (same_device, on_inode.as_slice()) {
+        (Some((pid, _)), _) | (None, [(pid, _)]) => Some(pid),
+        _ => None,
+    }
 }
 
 /// The pid and "major:minor:inode" of a line of `/proc/locks` that is a held `flock`
@@ -258,6 +267,24 @@ mod tests {
         assert_eq!(flock_line(waiter), None);
         let posix = "2: POSIX  ADVISORY  WRITE 3805 fe:00:770191 0 EOF";
         assert_eq!(flock_line(posix), None);
+    }
+
+    #[test]
+    fn the_lock_on_the_same_device_wins_and_a_lone_lock_on_the_inode_stands() {
+        let table = "1: FLOCK  ADVISORY  WRITE 11 00:2f:77 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 22 fe:00:77 0 EOF\n\
+                     3: POSIX  ADVISORY  WRITE 33 fe:00:88 0 EOF\n";
+        assert_eq!(flock_pid(table, "fe:00", "77"), Some("22"));
+        assert_eq!(flock_pid(table, "00:2f", "77"), Some("11"));
+        // Another device than the table's (overlayfs): only a lone lock on the inode counts.
+        assert_eq!(flock_pid(table, "00:99", "77"), None, "two candidates");
+        let lone = "1: FLOCK  ADVISORY  WRITE 11 00:2f:77 0 EOF\n";
+        assert_eq!(flock_pid(lone, "00:99", "77"), Some("11"));
+        assert_eq!(
+            flock_pid(table, "fe:00", "88"),
+            None,
+            "a POSIX lock is not ours"
+        );
     }
 
     #[test]
