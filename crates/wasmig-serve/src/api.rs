@@ -96,26 +96,18 @@ pub async fn start_job(
 
 /// `GET /api/jobs/{id}`: the job's state and, once it ended, its report.
 pub async fn job(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    if let Some(job) = app.job(&id).await {
-        return Ok(Json(json!(job.view())));
-    }
-    match app.recorded_job().await? {
-        Some(recorded) if recorded["job"]["id"] == id.as_str() => Ok(Json(recorded["job"].clone())),
-        _ => Err(no_job(&id)),
+    match app.job_json(&id).await? {
+        Some(mut known) => Ok(Json(known["job"].take())),
+        None => Err(no_job(&id)),
     }
 }
 
 /// `GET /api/jobs/last`: the last job (running or ended, also one a previous run of the
 /// server recorded) with its events: `{"job": null, "events": []}` when there was none.
 pub async fn last_job(State(app): State<App>) -> Result<Json<Value>, ApiError> {
-    if let Some(job) = app.last().await {
-        let (events, _) = job.events_from(0);
-        return Ok(Json(json!({ "job": job.view(), "events": events })));
-    }
+    let last = app.job_json("last").await?;
     Ok(Json(
-        app.recorded_job()
-            .await?
-            .unwrap_or_else(|| json!({ "job": null, "events": [] })),
+        last.unwrap_or_else(|| json!({ "job": null, "events": [] })),
     ))
 }
 

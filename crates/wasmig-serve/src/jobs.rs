@@ -28,7 +28,7 @@ pub struct JobRequest {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
     /// Its steps are running.
@@ -54,7 +54,7 @@ impl JobState {
 }
 
 /// One thing that happened in a job, as the event stream sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum JobEvent {
     /// The backup was written before anything ran.
@@ -65,7 +65,7 @@ pub enum JobEvent {
     /// A module is about to be upgraded according to its plan.
     Module {
         /// The module's plan.
-        plan: Box<serde_json::Value>,
+        plan: Box<ModulePlan>,
     },
     /// A step started.
     StepStarted {
@@ -111,7 +111,7 @@ impl JobEvent {
                 location: location.display().to_string(),
             },
             Event::Module { plan } => JobEvent::Module {
-                plan: Box::new(plan_json(plan)),
+                plan: Box::new(plan.clone()),
             },
             Event::StepStarted { module, step } => JobEvent::StepStarted {
                 module: module.to_owned(),
@@ -131,10 +131,6 @@ impl JobEvent {
             _ => return None,
         })
     }
-}
-
-fn plan_json(plan: &ModulePlan) -> serde_json::Value {
-    serde_json::to_value(plan).unwrap_or(serde_json::Value::Null)
 }
 
 /// What the API shows of a job: everything but its events, which the event stream sends.

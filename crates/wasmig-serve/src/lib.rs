@@ -134,15 +134,9 @@ impl App {
             return;
         };
         job.cancel();
+        // Subscribed before the check: an end in between is not missed.
         let mut changes = job.subscribe();
-        while job.is_running() {
-            if tokio::time::timeout(Duration::from_secs(1), changes.changed())
-                .await
-                .is_ok_and(|changed| changed.is_err())
-            {
-                break;
-            }
-        }
+        while job.is_running() && changes.changed().await.is_ok() {}
     }
 
     /// True when `offered` is the token. A wrong one is answered after a pause, one at a
@@ -204,6 +198,21 @@ impl App {
     /// The job `id`, when it is the last one this server started.
     async fn job(&self, id: &str) -> Option<Arc<Job>> {
         self.last().await.filter(|job| job.view().id == id)
+    }
+
+    /// Job `id` (`last`: the last one) and its events, `{"job": …, "events": […]}`: from
+    /// memory while this server holds it, else from the ledger's record of the last job
+    /// (one an earlier run of the server recorded). `None` when neither knows it.
+    async fn job_json(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        let wanted = |job_id: &str| id == "last" || job_id == id;
+        if let Some(job) = self.last().await.filter(|job| wanted(&job.view().id)) {
+            let (events, _) = job.events_from(0);
+            return Ok(Some(
+                serde_json::json!({ "job": job.view(), "events": events }),
+            ));
+        }
+        let recorded = self.recorded_job().await?;
+        Ok(recorded.filter(|r| wanted(r["job"]["id"].as_str().unwrap_or_default())))
     }
 
     /// The last job as the ledger keeps it (`{"job": …, "events": […]}`).

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::jobs::JobRequest;
@@ -167,15 +167,8 @@ pub async fn modules(
         Ok(report) => report,
         Err(e) => return failed(&e.into(), &session),
     };
-    let last = match app.last().await {
-        Some(job) => Some(json!(job.view())),
-        None => app
-            .recorded_job()
-            .await
-            .ok()
-            .flatten()
-            .map(|r| r["job"].clone()),
-    };
+    let last = app.job_json("last").await.ok().flatten();
+    let last = last.map(|mut known| known["job"].take());
     page(
         StatusCode::OK,
         html::status(&report, last.as_ref(), &session.csrf),
@@ -226,22 +219,16 @@ pub async fn job(
     axum::Extension(session): axum::Extension<Session>,
     Path(id): Path<String>,
 ) -> Response {
-    let memory = match id.as_str() {
-        "last" => app.last().await,
-        id => app.job(id).await,
+    let known = match app.job_json(&id).await {
+        Ok(Some(known)) => known,
+        Ok(None) => return refused(StatusCode::NOT_FOUND, "no such job", Some(&session.csrf)),
+        Err(e) => return failed(&e, &session),
     };
-    let (view, events) = match memory {
-        Some(job) => (json!(job.view()), json!(job.events_from(0).0)),
-        None => match app.recorded_job().await {
-            Ok(Some(recorded)) if id == "last" || recorded["job"]["id"] == id.as_str() => {
-                (recorded["job"].clone(), recorded["events"].clone())
-            }
-            Ok(_) => return refused(StatusCode::NOT_FOUND, "no such job", Some(&session.csrf)),
-            Err(e) => return failed(&e, &session),
-        },
-    };
-    let events: &[Value] = events.as_array().map_or(&[], Vec::as_slice);
-    page(StatusCode::OK, html::job(&view, events, &session.csrf))
+    let events: &[Value] = known["events"].as_array().map_or(&[], Vec::as_slice);
+    page(
+        StatusCode::OK,
+        html::job(&known["job"], events, &session.csrf),
+    )
 }
 
 /// `POST /jobs/{id}/cancel`.
