@@ -30,6 +30,7 @@ on_every_backend!(
     sleeping_in_wasi,
     a_cpu_heavy_query,
     a_huge_statement_from_a_component,
+    a_statement_nested_deeper_than_the_parser_goes,
     the_catalog_shows_a_module_only_its_own_objects,
     a_quoted_function_that_reads_files,
     a_batch_into_another_modules_table,
@@ -936,6 +937,13 @@ async fn a_huge_statement_from_a_component(backend: Backend) {
         &["quota exceeded: a statement of 18432 KiB is longer than the 64 KiB a statement may be"],
     )
     .await;
+}
+
+/// Parsing and checking a statement recurses once per level of nesting, on the wasmtime fiber
+/// the guest's calls are served on (whose bounds the policy's stack guard learns only by
+/// moving to a stack of its own): refused by the parser's depth limit, the host standing.
+async fn a_statement_nested_deeper_than_the_parser_goes(backend: Backend) {
+    contained(backend, "deep_sql", &["recursion limit exceeded"]).await;
 }
 
 async fn the_catalog_shows_a_module_only_its_own_objects(backend: Backend) {

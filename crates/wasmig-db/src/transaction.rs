@@ -271,6 +271,10 @@ impl Transaction {
     }
 
     /// Runs one statement with positional parameters; returns the number of rows affected.
+    ///
+    /// On SQLite the statement runs on the connection's handle right away; a server's round
+    /// trip is a boxed future of its own, so that the future of a SQLite statement stays a
+    /// few hundred bytes (moved once per call level, a large one cost more than the row).
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         self.written = true;
         if let Some(raw) = self.sqlite {
@@ -279,6 +283,11 @@ impl Transaction {
             let result = self.direct_statements().execute(raw, sql, params, deadline);
             return self.finish_call(result, true);
         }
+        Box::pin(self.execute_on_server(sql, params)).await
+    }
+
+    /// [`Transaction::execute`] on PostgreSQL or MariaDB/MySQL.
+    async fn execute_on_server(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let (guest_call, watch) = self.start_call(sql, params).await?;
         let (sql, params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(None);
@@ -319,6 +328,16 @@ impl Transaction {
                 .query(raw, sql, params, deadline, budget);
             return self.finish_call(result, true);
         }
+        Box::pin(self.query_on_server(sql, params, budget)).await
+    }
+
+    /// [`Transaction::query_within`] on PostgreSQL or MariaDB/MySQL.
+    async fn query_on_server(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        budget: Option<&mut Budget>,
+    ) -> Result<RowSet> {
         let (guest_call, watch) = self.start_call(sql, params).await?;
         let (sent, sent_params) = Self::as_sent(&guest_call, sql, params);
         let mode = self.mode(budget);
@@ -400,12 +419,21 @@ impl Transaction {
         sql: &str,
         params: &[Value],
     ) -> Result<Option<mysql_account::Call>> {
+        if self.mysql_guest.is_none() || !self.guest.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        Box::pin(self.account_call(sql, params)).await
+    }
+
+    /// [`Transaction::guest_call`] once it is known to be one: the variables set, the call.
+    async fn account_call(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<mysql_account::Call>> {
         let Some(guest) = self.mysql_guest.as_ref() else {
             return Ok(None);
         };
-        if !self.guest.load(Ordering::Acquire) {
-            return Ok(None);
-        }
         let mut calls = mysql_account::calls(guest, sql, params)?;
         let set = self.changed.guest_variables.unwrap_or_default();
         self.changed.guest_variables = Some(set.max(params.len()));
@@ -484,18 +512,7 @@ impl Transaction {
     /// goes on.
     async fn begin_call(&mut self) -> Result<()> {
         if self.in_call {
-            if let Some(watch) = &self.watch {
-                watch.canceller.cancel().await;
-            }
-            self.broken |= match &mut self.conn {
-                // The worker takes the lock only after what it was given before.
-                Conn::Sqlite(conn) => {
-                    let idle = tokio::time::timeout(deadline::GRACE, conn.lock_handle()).await;
-                    !matches!(idle, Ok(Ok(_)))
-                }
-                _ => true,
-            };
-            self.in_call = false;
+            Box::pin(self.abandon_call()).await;
         }
         if self.broken {
             return Err(match &self.watch {
@@ -505,6 +522,23 @@ impl Transaction {
         }
         self.in_call = true;
         Ok(())
+    }
+
+    /// The statement before was left running (its caller stopped waiting): cancelled, and
+    /// the connection marked broken unless it is idle again within the grace time.
+    async fn abandon_call(&mut self) {
+        if let Some(watch) = &self.watch {
+            watch.canceller.cancel().await;
+        }
+        self.broken |= match &mut self.conn {
+            // The worker takes the lock only after what it was given before.
+            Conn::Sqlite(conn) => {
+                let idle = tokio::time::timeout(deadline::GRACE, conn.lock_handle()).await;
+                !matches!(idle, Ok(Ok(_)))
+            }
+            _ => true,
+        };
+        self.in_call = false;
     }
 
     /// Runs a guest's statement that changes a setting of the session the step may change
@@ -750,7 +784,7 @@ impl Transaction {
             },
         };
         if matches!(self.conn, Conn::Postgres(_)) {
-            self.raw(&sql).await?;
+            Box::pin(self.raw(&sql)).await?;
         }
         self.role_active = wanted;
         Ok(())

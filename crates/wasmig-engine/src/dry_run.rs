@@ -414,7 +414,7 @@ impl Gate for Recording {
     fn ran<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,
-    ) -> BoxFuture<'a, std::result::Result<(), HostFailure>> {
+    ) -> Option<BoxFuture<'a, std::result::Result<(), HostFailure>>> {
         self.inner.ran(transaction)
     }
 

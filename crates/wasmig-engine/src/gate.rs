@@ -345,12 +345,15 @@ impl Gate for GuardGate {
         })
     }
 
-    fn ran<'a>(&'a mut self, tx: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
-        Box::pin(async move {
+    fn ran<'a>(
+        &'a mut self,
+        tx: &'a mut Transaction,
+    ) -> Option<BoxFuture<'a, Result<(), HostFailure>>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
             let effects = std::mem::take(&mut self.pending);
-            if effects.is_empty() {
-                return Ok(());
-            }
             self.policy.lock().apply(&effects);
             self.verdicts.clear();
             for effect in &effects {
@@ -372,7 +375,7 @@ impl Gate for GuardGate {
                 }
             }
             self.tell_holders(tx, &effects).await
-        })
+        }))
     }
 
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {

@@ -163,8 +163,9 @@ impl Upgrade<'_> {
 
     /// Compiles and checks every component and splits every script before the first one
     /// runs (identical files are prepared once, components compiled side by side); the
-    /// failure of the first that cannot run. With a component cache, compiled components are
-    /// not held: each is loaded from the cache just before it runs.
+    /// failure of the first that cannot run. With a component cache, the first components are
+    /// held until they run, up to [`HELD_CODE`] of native code; the others are loaded from
+    /// the cache again just before they run.
     async fn prepare_all(&self, units: &[Unit<'_>]) -> Result<Vec<Prepared>, Failure> {
         use futures_util::StreamExt as _;
         let mut distinct: Vec<&Unit<'_>> = Vec::new();
@@ -187,16 +188,24 @@ impl Upgrade<'_> {
             .collect()
             .await;
         let mut compiled: HashMap<[u8; 32], Prepared> = HashMap::new();
+        let mut held = 0;
         for (unit, result) in results {
             let prepared = result.map_err(|reason| {
                 let error = StepError::new(FailureKind::Invalid, reason);
                 self.failure(Some(&unit.name), error, false)
             })?;
             let prepared = match prepared {
-                Prepared::Component(step) if self.runtime.has_cache() => Prepared::Cached {
-                    bytes: Arc::from(unit.artifact.bytes.as_slice()),
-                    seed: step.seed(),
-                },
+                Prepared::Component(step) if self.runtime.has_cache() => {
+                    held += step.code_bytes();
+                    if held <= HELD_CODE {
+                        Prepared::Component(step)
+                    } else {
+                        Prepared::Cached {
+                            bytes: Arc::from(unit.artifact.bytes.as_slice()),
+                            seed: step.seed(),
+                        }
+                    }
+                }
                 other => other,
             };
             compiled.insert(unit.artifact.digest, prepared);
@@ -600,6 +609,11 @@ struct Failed {
     /// It was being resumed: statements of it committed in an earlier run.
     resumed: bool,
 }
+
+/// The native code of compiled components an upgrade keeps between checking them and running
+/// them, when it has a cache to load the others from again (loading one costs about as much as
+/// its step's SQL: holding them halves a chain of small components).
+const HELD_CODE: usize = 64 << 20;
 
 /// A step file made ready to run.
 #[derive(Clone)]

@@ -64,11 +64,12 @@ pub trait Gate: Send {
     ) -> BoxFuture<'a, Result<(), HostFailure>>;
 
     /// Called after the statement last checked succeeded, inside the step's transaction
-    /// (where the engine records what the statement created, renamed or dropped).
+    /// (where the engine records what the statement created, renamed or dropped); `None`
+    /// when there is nothing to record (most statements: no future is made for them).
     fn ran<'a>(
         &'a mut self,
         transaction: &'a mut Transaction,
-    ) -> BoxFuture<'a, Result<(), HostFailure>>;
+    ) -> Option<BoxFuture<'a, Result<(), HostFailure>>>;
 
     /// The database-side check to install for the step (SQLite's authorizer), if any.
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>>;
@@ -110,8 +111,11 @@ impl Gate for OpenGate {
         Box::pin(async { Ok(()) })
     }
 
-    fn ran<'a>(&'a mut self, _: &'a mut Transaction) -> BoxFuture<'a, Result<(), HostFailure>> {
-        Box::pin(async { Ok(()) })
+    fn ran<'a>(
+        &'a mut self,
+        _: &'a mut Transaction,
+    ) -> Option<BoxFuture<'a, Result<(), HostFailure>>> {
+        None
     }
 
     fn authorizer(&self) -> Option<Arc<dyn Authorizer>> {

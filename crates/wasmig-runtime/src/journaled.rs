@@ -36,6 +36,20 @@ impl Session {
         if !(self.journal.is_active() && (commits || outside)) {
             return Ok((self.run_routed(route, mode, sql, params).await?, false));
         }
+        Box::pin(self.run_journaled(route, mode, sql, params, statement, outside)).await
+    }
+
+    /// [`Session::run`] for a statement that commits by itself (or runs outside any
+    /// transaction) in a journaled step: its intent journaled before, its outcome after.
+    async fn run_journaled(
+        &mut self,
+        route: &Route,
+        mode: Mode,
+        sql: &str,
+        params: &[Value],
+        statement: &mut Statement,
+        outside: bool,
+    ) -> Result<(Result<Output, DbFailure>, bool), Stopped> {
         self.write_intent(statement).await?;
         if outside {
             self.host(|tx| Box::pin(tx.commit_and_pause())).await?;

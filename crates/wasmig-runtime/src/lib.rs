@@ -156,6 +156,12 @@ impl PreparedStep {
     pub fn was_cached(&self) -> bool {
         self.cached
     }
+
+    /// The size of its native code, in bytes (what holding it costs).
+    pub fn code_bytes(&self) -> usize {
+        let range = self.pre.instance_pre().component().image_range();
+        (range.end as usize).saturating_sub(range.start as usize)
+    }
 }
 
 impl fmt::Debug for PreparedStep {

@@ -155,7 +155,7 @@ impl Session {
         let mut statement = if self.journal.is_active() {
             Statement::new(position, sql, params)
         } else {
-            Statement::untracked(position, sql)
+            Statement::untracked(position)
         };
         let admission = self.admit(&statement).await?;
         let route = match self.gate.check(&request) {
@@ -171,7 +171,7 @@ impl Session {
         let (result, journaled) = match admission {
             // A setting does not outlive the session that set it: it runs on a replay too.
             admission if route == Route::Setting => (
-                self.change_setting(sql).await?,
+                Box::pin(self.change_setting(sql)).await?,
                 matches!(admission, Admission::Replay { .. }),
             ),
             Admission::Replay {
@@ -187,8 +187,9 @@ impl Session {
             self.tolerate(position, sql, error);
         }
         self.after_guest_statement(result.is_ok()).await?;
-        if !journaled {
-            self.journal_ran(statement, mode, &result).await?;
+        // Boxed, like every path a plain statement does not take: see `Transaction::execute`.
+        if !journaled && self.journal.is_active() {
+            Box::pin(self.journal_ran(statement, mode, &result)).await?;
         }
         Ok(result)
     }
@@ -196,7 +197,14 @@ impl Session {
     /// Tells the gate that the statement it last checked ran, when it `succeeded`: it records
     /// what the statement created or dropped; a failure to record stops the step.
     async fn after_guest_statement(&mut self, succeeded: bool) -> Result<(), Stopped> {
-        if succeeded && let Err(reason) = self.gate.ran(&mut self.transaction).await {
+        if !succeeded {
+            return Ok(());
+        }
+        let Some(recording) = self.gate.ran(&mut self.transaction) else {
+            return Ok(());
+        };
+        let recorded = recording.await.map_err(|reason| reason.to_string());
+        if let Err(reason) = recorded {
             return Err(self.stop(Error::Host(wasmtime::Error::msg(format!(
                 "recording what the statement created or dropped failed: {reason}"
             )))));
@@ -312,7 +320,7 @@ impl Session {
             Err(reason) => return Err(self.stop(Error::Diverged(reason))),
         };
         if let Admission::InFlight(intent) = &admission
-            && self.took_effect(statement.position, intent).await?
+            && Box::pin(self.took_effect(statement.position, intent)).await?
         {
             return Ok(Admission::Replay {
                 rows_affected: 0,
@@ -392,8 +400,18 @@ impl Session {
             && self.transaction.dialect() == wasmig_db::Dialect::Postgres
             && self.transaction.is_open();
         let mut guest = self.transaction.as_guest();
-        let result = guest_statement(&mut guest, &mut self.budget, mode, sql, params, savepoint);
-        let result = result.await;
+        let result = if savepoint {
+            Box::pin(in_savepoint(
+                &mut guest,
+                &mut self.budget,
+                mode,
+                sql,
+                params,
+            ))
+            .await
+        } else {
+            Ok(guest_statement(&mut guest, &mut self.budget, mode, sql, params).await)
+        };
         drop(guest);
         let result = result.map_err(|e| {
             self.stop(Error::Host(wasmtime::Error::msg(format!(
@@ -461,21 +479,15 @@ fn database_denial(sql: &str, reason: String) -> Error {
     Error::Denied(Denial::new(Rule::Database, sql, reason))
 }
 
-/// Runs the statement in guest mode, inside a savepoint when asked: taken after the switch to
-/// the module's role, so that rolling back to it keeps that role. The outer error is the
-/// savepoint's own.
+/// Runs the statement in guest mode.
 async fn guest_statement(
     transaction: &mut Transaction,
     budget: &mut Budget,
     mode: Mode,
     sql: &str,
     params: &[Value],
-    savepoint: bool,
-) -> wasmig_db::Result<wasmig_db::Result<Output>> {
-    if savepoint {
-        transaction.savepoint(TOLERANT_SAVEPOINT).await?;
-    }
-    let result = match mode {
+) -> wasmig_db::Result<Output> {
+    match mode {
         Mode::Query => transaction
             .query_within(sql, params, budget)
             .await
@@ -483,11 +495,22 @@ async fn guest_statement(
         Mode::Execute | Mode::Tolerant => {
             transaction.execute(sql, params).await.map(Output::Affected)
         }
-    };
-    if savepoint {
-        transaction
-            .end_savepoint(TOLERANT_SAVEPOINT, result.is_err())
-            .await?;
     }
+}
+
+/// [`guest_statement`] inside a savepoint: taken after the switch to the module's role, so
+/// that rolling back to it keeps that role. The outer error is the savepoint's own.
+async fn in_savepoint(
+    transaction: &mut Transaction,
+    budget: &mut Budget,
+    mode: Mode,
+    sql: &str,
+    params: &[Value],
+) -> wasmig_db::Result<wasmig_db::Result<Output>> {
+    transaction.savepoint(TOLERANT_SAVEPOINT).await?;
+    let result = guest_statement(transaction, budget, mode, sql, params).await;
+    transaction
+        .end_savepoint(TOLERANT_SAVEPOINT, result.is_err())
+        .await?;
     Ok(result)
 }
