@@ -94,8 +94,9 @@ async fn data_steps(
             eprintln!("{work} [{}]: {ours:?}", server.name);
             continue;
         }
-        // The database's fastest path by turns with the step: both commit, and a disk whose
-        // syncs slow down meanwhile weighs on both alike.
+        // The database's fastest path by turns with the step, so that a disk or a server that
+        // slows down meanwhile weighs on both alike. The baseline's time includes its COMMIT;
+        // the step's figure is its own time, without the commit that follows it.
         let (name, (ours, fastest)) = match server.name {
             "sqlite" => (
                 "C API, one prepared statement",

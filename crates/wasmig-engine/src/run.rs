@@ -164,8 +164,8 @@ impl Upgrade<'_> {
     /// Compiles and checks every component and splits every script before the first one
     /// runs (identical files are prepared once, components compiled side by side); the
     /// failure of the first that cannot run. With a component cache, the first components are
-    /// held until they run, up to [`HELD_CODE`] of native code; the others are loaded from
-    /// the cache again just before they run.
+    /// kept until the module's last step, up to [`HELD_CODE`] of compiled image; the others
+    /// are loaded from the cache again just before they run.
     async fn prepare_all(&self, units: &[Unit<'_>]) -> Result<Vec<Prepared>, Failure> {
         use futures_util::StreamExt as _;
         let mut distinct: Vec<&Unit<'_>> = Vec::new();
@@ -610,8 +610,8 @@ struct Failed {
     resumed: bool,
 }
 
-/// The native code of compiled components an upgrade keeps between checking them and running
-/// them, when it has a cache to load the others from again (loading one costs about as much as
+/// The compiled image (code and data) of components an upgrade keeps between checking them
+/// and running them, when it has a cache to load the others from again (loading one costs about as much as
 /// its step's SQL: holding them halves a chain of small components).
 const HELD_CODE: usize = 64 << 20;
 

@@ -101,7 +101,7 @@ impl MultiRowInsert {
 /// `RETURNING`.
 fn is_plain_insert(dialect: &dyn sqlparser::dialect::Dialect, sql: &str) -> bool {
     use sqlparser::ast::{SetExpr, Statement};
-    let Ok(statements) = sqlparser::parser::Parser::parse_sql(dialect, sql) else {
+    let Ok(statements) = crate::chain::parse_sql(dialect, sql) else {
         return false;
     };
     let [Statement::Insert(insert)] = statements.as_slice() else {

@@ -17,6 +17,7 @@
 pub mod authorizer;
 mod batch;
 mod catalog;
+mod chain;
 mod functions;
 mod names;
 mod postgres;
@@ -33,7 +34,6 @@ use sqlparser::ast::{
     RenameTableNameKind, Statement, TableConstraint, TableObject, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
-use sqlparser::parser::Parser;
 use wasmig_db::Dialect;
 pub use wasmig_db::{Denial, Rule};
 
@@ -516,12 +516,12 @@ impl Policy {
     /// the same either way, and the database still runs the text as written.
     fn parse(&self, sql: &str) -> Result<Vec<Statement>, sqlparser::parser::ParserError> {
         let dialect = self.sql_dialect();
-        let parsed = Parser::parse_sql(dialect.as_ref(), sql);
+        let parsed = chain::parse_sql(dialect.as_ref(), sql);
         if parsed.is_ok() || self.dialect != Dialect::Sqlite {
             return parsed;
         }
         match script::standard_is(dialect.as_ref(), sql) {
-            Some(standard) => Parser::parse_sql(dialect.as_ref(), &standard).or(parsed),
+            Some(standard) => chain::parse_sql(dialect.as_ref(), &standard).or(parsed),
             None => parsed,
         }
     }
@@ -1107,7 +1107,7 @@ impl Policy {
             }
             Recognised::WithoutData(text) => {
                 let statements =
-                    Parser::parse_sql(self.sql_dialect().as_ref(), &text).map_err(|e| {
+                    chain::parse_sql(self.sql_dialect().as_ref(), &text).map_err(|e| {
                         let reason = format!("the statement cannot be parsed ({e})");
                         Refusal::new(Rule::Unreadable, reason)
                     })?;

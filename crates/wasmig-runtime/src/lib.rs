@@ -157,7 +157,7 @@ impl PreparedStep {
         self.cached
     }
 
-    /// The size of its native code, in bytes (what holding it costs).
+    /// The size of its compiled image (code and data), in bytes: about what holding it costs.
     pub fn code_bytes(&self) -> usize {
         let range = self.pre.instance_pre().component().image_range();
         (range.end as usize).saturating_sub(range.start as usize)
